@@ -1,0 +1,21 @@
+"""Exceptions gantape raises for problems a user can fix.
+
+Every message names the problem and the fix. Scripts turn a `UsageError` into a
+one-line message and exit code 2, never a traceback.
+"""
+
+
+class GantapeError(Exception):
+  """Base class of every error gantape raises on purpose."""
+
+
+class UsageError(GantapeError):
+  """Bad input from the user: flags, options, paths or data. Exit code 2."""
+
+
+class DataError(UsageError):
+  """MNIST is missing, corrupt or of the wrong shape."""
+
+
+class NonFiniteLossError(GantapeError):
+  """A loss or metric became NaN or Inf during training."""

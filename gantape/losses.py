@@ -1,0 +1,197 @@
+"""GAN losses as pure functions of tensors.
+
+Every function returns a per-example loss vector [B]; the train step reduces it
+(`tf.nn.compute_average_loss`), so the same functions serve one device and many.
+Probabilities are what the seed's networks output (sigmoid or softmax); the
+clipped log below is the seed's guard against log(0).
+
+Notation: `D(x)` a discriminator probability, `P(k|x)` the k-th softmax output,
+`n = 10` the index of the "fake" class in an 11-way discriminator.
+"""
+
+import tensorflow as tf
+
+FAKE_CLASS = 10
+
+
+def log_clip(p: tf.Tensor, eps: float) -> tf.Tensor:
+  """The seed's clipped log with a straight-through gradient.
+
+  value: log(clip(p, eps, 1));  d/dp: 1 / clip(p, eps, 1).
+
+  Written as log(clip(sg(p), eps, 1) - sg(p) + p), `sg` = stop_gradient: the
+  clip shapes the value but is invisible to the gradient, so a saturated
+  discriminator still passes a (bounded) gradient.
+  """
+  p_const = tf.stop_gradient(p)
+  return tf.math.log(tf.clip_by_value(p_const, eps, 1.0) - p_const + p)
+
+
+def _class_prob(probs: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
+  """probs[i, labels[i]] for every row i."""
+  return tf.gather(probs, tf.cast(labels, tf.int32), axis=1, batch_dims=1)
+
+
+def minimax_discriminator_loss(real_prob: tf.Tensor, fake_prob: tf.Tensor,
+                               eps: float = 1e-6) -> tf.Tensor:
+  """GAN / DCGAN discriminator loss (Goodfellow et al. 2014).
+
+  L_D = -log D(x) - log(1 - D(G(z)))
+
+  Args:
+    real_prob: D(x), [B] or [B, 1].
+    fake_prob: D(G(z)), same shape.
+    eps: clip floor of `log_clip`; the seed uses 1e-6.
+
+  Returns:
+    [B] per-example loss.
+  """
+  loss = -log_clip(real_prob, eps) - log_clip(1.0 - fake_prob, eps)
+  return tf.reshape(loss, [-1])
+
+
+def non_saturating_generator_loss(fake_prob: tf.Tensor,
+                                  eps: float = 1e-6) -> tf.Tensor:
+  """GAN / DCGAN generator loss, the non-saturating form.
+
+  L_G = -log D(G(z))
+
+  Returns:
+    [B] per-example loss.
+  """
+  return tf.reshape(-log_clip(fake_prob, eps), [-1])
+
+
+def ssgan_unsupervised_discriminator_loss(real_probs: tf.Tensor,
+                                          fake_probs: tf.Tensor,
+                                          eps: float = 1e-3) -> tf.Tensor:
+  """The real/fake part of the SSGAN discriminator loss.
+
+  L = -log(1 - P(n|x)) - log P(n|G(z))
+
+  Args:
+    real_probs: [B, 11] softmax on real images.
+    fake_probs: [B, 11] softmax on generated images.
+    eps: clip floor; the seed uses 1e-3.
+  """
+  return (-log_clip(1.0 - real_probs[:, FAKE_CLASS], eps)
+          - log_clip(fake_probs[:, FAKE_CLASS], eps))
+
+
+def classification_loss(probs: tf.Tensor, labels: tf.Tensor,
+                        eps: float = 1e-3) -> tf.Tensor:
+  """Clipped cross-entropy of the true class: L = -log P(y|x).
+
+  Args:
+    probs: [B, K] probabilities.
+    labels: [B] integer classes.
+    eps: clip floor.
+  """
+  return -log_clip(_class_prob(probs, labels), eps)
+
+
+def ssgan_discriminator_loss(real_probs: tf.Tensor, fake_probs: tf.Tensor,
+                             labels: tf.Tensor, eps: float = 1e-3) -> tf.Tensor:
+  """SSGAN discriminator loss, every real example labelled (the seed's case).
+
+  L_D = -log(1 - P(n|x)) - log P(n|G(z)) - log P(y|x)
+  """
+  return (ssgan_unsupervised_discriminator_loss(real_probs, fake_probs, eps)
+          + classification_loss(real_probs, labels, eps))
+
+
+def ssgan_generator_loss(fake_probs: tf.Tensor, eps: float = 1e-3) -> tf.Tensor:
+  """SSGAN generator loss as the seed writes it.
+
+  L_G = log P(n|G(z))
+
+  Minimising it pushes P(n|G(z)), the probability that a sample is fake, down.
+  """
+  return log_clip(fake_probs[:, FAKE_CLASS], eps)
+
+
+def feature_matching_generator_loss(real_features: tf.Tensor,
+                                    fake_features: tf.Tensor) -> tf.Tensor:
+  """Feature matching (Salimans et al. 2016, "Improved Techniques for Training
+  GANs", eq. 4).
+
+  L_G = || mean_x f(x) - mean_z f(G(z)) ||^2,  f = a discriminator layer.
+
+  The loss is a property of the batch, not of one example: it is returned
+  broadcast to [B] so that averaging over the batch gives it back.
+  """
+  diff = (tf.reduce_mean(tf.stop_gradient(real_features), axis=0)
+          - tf.reduce_mean(fake_features, axis=0))
+  batch = tf.shape(fake_features)[0]
+  return tf.fill([batch], tf.reduce_sum(tf.square(diff)))
+
+
+def cgan_discriminator_loss(real_probs: tf.Tensor, real_labels: tf.Tensor,
+                            fake_probs: tf.Tensor, fake_labels: tf.Tensor,
+                            eps: float = 1e-3) -> tf.Tensor:
+  """CGAN discriminator loss as the seed writes it.
+
+  L_D = -log P(y|x) - log(1 - P(c|G(z, c)))
+
+  Args:
+    real_probs: [B, 11] softmax on real images.
+    real_labels: [B] true digits y.
+    fake_probs: [B, 11] softmax on generated images.
+    fake_labels: [B] requested digits c.
+    eps: clip floor; the seed uses 1e-3.
+  """
+  return (-log_clip(_class_prob(real_probs, real_labels), eps)
+          - log_clip(1.0 - _class_prob(fake_probs, fake_labels), eps))
+
+
+def cgan_generator_loss(fake_probs: tf.Tensor, fake_labels: tf.Tensor,
+                        eps: float = 1e-3) -> tf.Tensor:
+  """CGAN generator loss: L_G = -log P(c|G(z, c))."""
+  return -log_clip(_class_prob(fake_probs, fake_labels), eps)
+
+
+def wasserstein_critic_loss(real_scores: tf.Tensor,
+                            fake_scores: tf.Tensor) -> tf.Tensor:
+  """Wasserstein critic loss (Arjovsky et al. 2017): L_C = C(G(z)) - C(x)."""
+  return tf.reshape(fake_scores - real_scores, [-1])
+
+
+def wasserstein_generator_loss(fake_scores: tf.Tensor) -> tf.Tensor:
+  """Wasserstein generator loss: L_G = -C(G(z))."""
+  return tf.reshape(-fake_scores, [-1])
+
+
+def safe_norm(x: tf.Tensor, axis, floor: float = 1e-12) -> tf.Tensor:
+  """Euclidean norm over `axis` whose gradient is finite everywhere.
+
+  sqrt(max(sum x^2, floor)): exact above `floor`; at zero the value is
+  sqrt(floor) and the gradient 0, where sqrt(sum x^2) would give NaN.
+  """
+  return tf.sqrt(tf.maximum(tf.reduce_sum(tf.square(x), axis=axis), floor))
+
+
+def gradient_penalty(critic_fn, real: tf.Tensor, fake: tf.Tensor,
+                     epsilon: tf.Tensor, weight: float = 10.0) -> tf.Tensor:
+  """WGAN-GP gradient penalty (Gulrajani et al. 2017, eq. 3).
+
+  x_hat = eps * x + (1 - eps) * G(z),  eps ~ U[0, 1] per sample,
+  GP    = weight * (||d C(x_hat) / d x_hat||_2 - 1)^2.
+
+  Args:
+    critic_fn: maps images [B, ...] to scores [B] or [B, 1].
+    real: real images.
+    fake: generated images, same shape.
+    epsilon: [B] interpolation weights, one per sample.
+    weight: lambda; the paper uses 10.
+
+  Returns:
+    [B] per-example penalty.
+  """
+  eps = tf.reshape(epsilon, [-1] + [1] * (len(real.shape) - 1))
+  interpolated = eps * real + (1.0 - eps) * fake
+  with tf.GradientTape() as tape:
+    tape.watch(interpolated)
+    scores = critic_fn(interpolated)
+  grads = tape.gradient(scores, interpolated)
+  norms = safe_norm(grads, axis=list(range(1, len(real.shape))))
+  return weight * tf.square(norms - 1.0)

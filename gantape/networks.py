@@ -1,0 +1,104 @@
+"""The seed's networks, layer for layer, as Keras 3 models.
+
+Keras defaults are the seed's (Keras 2.3) defaults here: LeakyReLU slope 0.3,
+BatchNormalization momentum 0.99 and epsilon 1e-3, Glorot-uniform kernels, and
+nearest-neighbour UpSampling2D.
+"""
+
+from typing import Optional
+
+import keras
+from keras import layers
+
+NOISE_DIM = 100
+NUM_CLASSES = 10
+IMAGE_SIZE = 28 * 28
+
+
+def mlp_generator(noise_dim: int = NOISE_DIM) -> keras.Model:
+  """GAN generator: Dense(128, relu) -> Dense(784, sigmoid), flat images."""
+  return keras.Sequential([
+      keras.Input((noise_dim,), name="noise"),
+      layers.Dense(128, activation="relu"),
+      layers.Dense(IMAGE_SIZE, activation="sigmoid"),
+  ], name="mlp_generator")
+
+
+def mlp_discriminator() -> keras.Model:
+  """GAN discriminator: Dense(128, relu) -> Dense(1, sigmoid) on flat images."""
+  return keras.Sequential([
+      keras.Input((IMAGE_SIZE,), name="image"),
+      layers.Dense(128, activation="relu"),
+      layers.Dense(1, activation="sigmoid"),
+  ], name="mlp_discriminator")
+
+
+def conv_generator(input_dim: int = NOISE_DIM, name: str = "conv_generator"
+                   ) -> keras.Model:
+  """The seed's DCGAN generator: [B, input_dim] -> [B, 28, 28, 1] in (0, 1).
+
+  Dense(7*7*64) -> BN -> LeakyReLU -> Reshape(7, 7, 64) -> UpSampling2D(2)
+  -> Conv2DTranspose(64, 3, same) -> BN -> LeakyReLU -> UpSampling2D(2)
+  -> Conv2DTranspose(1, 3, same, sigmoid).
+  """
+  return keras.Sequential([
+      keras.Input((input_dim,), name="noise"),
+      layers.Dense(7 * 7 * 64),
+      layers.BatchNormalization(),
+      layers.LeakyReLU(),
+      layers.Reshape((7, 7, 64)),
+      layers.UpSampling2D(2),
+      layers.Conv2DTranspose(64, 3, padding="same"),
+      layers.BatchNormalization(),
+      layers.LeakyReLU(),
+      layers.UpSampling2D(2),
+      layers.Conv2DTranspose(1, 3, padding="same", activation="sigmoid"),
+  ], name=name)
+
+
+def conv_discriminator(num_outputs: int = 1, *,
+                       output_activation: Optional[str] = "sigmoid",
+                       batch_norm: bool = True,
+                       name: str = "conv_discriminator") -> keras.Model:
+  """The seed's DCGAN discriminator: [B, 28, 28, 1] -> [B, num_outputs].
+
+  Conv2D(64, 3, same) -> BN -> LeakyReLU -> MaxPool(2) -> Conv2D(64, 3, same)
+  -> BN -> LeakyReLU -> MaxPool(2) -> Flatten -> Dense(128) -> BN -> LeakyReLU
+  -> Dense(num_outputs, output_activation).
+
+  Args:
+    num_outputs: 1 (real/fake) or 11 (ten digits plus "fake").
+    output_activation: "sigmoid" (1 output), "softmax" (11), or None for a
+      linear critic (WGAN-GP).
+    batch_norm: False drops the three BatchNorm layers, as WGAN-GP needs: its
+      gradient penalty is per sample and BatchNorm couples the samples.
+    name: the model's name.
+  """
+  def norm():
+    return [layers.BatchNormalization()] if batch_norm else []
+
+  return keras.Sequential([
+      keras.Input((28, 28, 1), name="image"),
+      layers.Conv2D(64, 3, padding="same"), *norm(), layers.LeakyReLU(),
+      layers.MaxPool2D(2),
+      layers.Conv2D(64, 3, padding="same"), *norm(), layers.LeakyReLU(),
+      layers.MaxPool2D(2),
+      layers.Flatten(),
+      layers.Dense(128), *norm(), layers.LeakyReLU(),
+      layers.Dense(num_outputs, activation=output_activation),
+  ], name=name)
+
+
+def conditional_generator(noise_dim: int = NOISE_DIM,
+                          num_classes: int = NUM_CLASSES) -> keras.Model:
+  """CGAN generator: `conv_generator` on concat(noise, one_hot(label, 10)).
+
+  Inputs are `[noise float32 [B, noise_dim], labels int32 [B]]`.
+  """
+  noise = keras.Input((noise_dim,), name="noise")
+  labels = keras.Input((), dtype="int32", name="labels")
+  one_hot = layers.Lambda(
+      lambda y: keras.ops.one_hot(y, num_classes), name="one_hot")(labels)
+  body = conv_generator(noise_dim + num_classes, name="conv_generator_body")
+  images = body(layers.Concatenate()([noise, one_hot]))
+  return keras.Model([noise, labels], images, name="conditional_generator")

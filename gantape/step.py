@@ -1,0 +1,250 @@
+"""The train step: the research API.
+
+    variant = gantape.variants.build("dcgan")
+    d_opt, g_opt = gantape.step.make_optimizers(variant)
+    step = gantape.step.TrainStep(variant, d_opt, g_opt, seed=0)
+    iterator = step.make_iterator(variant.make_dataset(mnist, batch_size=64, seed=0))
+    metrics = step(iterator, num_iterations=100)   # 100 GAN iterations, one call
+
+One iteration is `variant.n_critic` discriminator updates, each on a fresh real
+batch and fresh random inputs, then one generator update that reuses the last
+of those (the seed reuses the discriminator's noise for the generator). Each
+update differentiates its network's loss with respect to that network's
+trainable variables only, with both networks in training mode.
+
+`num_iterations` is fed as a tensor to a `tf.range` loop inside one
+`tf.function`, so calls with any count share one trace. Randomness comes from a
+seeded `tf.random.Generator` drawn outside the XLA cluster, so a run with
+`jit_compile=True` sees the same noise as one without.
+
+Under a `tf.distribute.Strategy` the same code runs `strategy.run` per
+iteration; losses are averaged over the global batch with
+`tf.nn.compute_average_loss`, and the random inputs are drawn once for the
+global batch and sliced per replica, so N replicas see the same examples and
+noise as one device would.
+"""
+
+from typing import Dict, Optional, Tuple
+
+import keras
+import tensorflow as tf
+
+from gantape.errors import UsageError
+from gantape.variants import base
+
+Metrics = Dict[str, tf.Tensor]
+
+
+def make_optimizers(variant: base.Variant, *,
+                    learning_rate: Optional[float] = None,
+                    beta_1: Optional[float] = None,
+                    beta_2: Optional[float] = None
+                    ) -> Tuple[keras.optimizers.Optimizer,
+                               keras.optimizers.Optimizer]:
+  """Adam for the discriminator and for the generator.
+
+  Unset arguments take the variant's `optimizer_defaults` (the seed's
+  Adam(1e-3) for its four variants; Adam(1e-4, 0.5, 0.9) for WGAN-GP). Call it
+  inside `strategy.scope()` when training distributed.
+
+  Returns:
+    (discriminator_optimizer, generator_optimizer).
+  """
+  d = variant.optimizer_defaults
+  kwargs = dict(
+      learning_rate=d.learning_rate if learning_rate is None else learning_rate,
+      beta_1=d.beta_1 if beta_1 is None else beta_1,
+      beta_2=d.beta_2 if beta_2 is None else beta_2)
+  if kwargs["learning_rate"] <= 0:
+    raise UsageError(
+        f"learning_rate must be positive, got {kwargs['learning_rate']}.")
+  return (keras.optimizers.Adam(name="d_adam", **kwargs),
+          keras.optimizers.Adam(name="g_adam", **kwargs))
+
+
+def check_variable_partition(variant: base.Variant) -> None:
+  """Fails unless the two variable lists are disjoint and cover the variant.
+
+  Raises:
+    UsageError: a variable is in both lists, in neither, or a list is empty.
+  """
+  g_vars = list(variant.generator_variables)
+  d_vars = list(variant.discriminator_variables)
+  if not g_vars or not d_vars:
+    raise UsageError(
+        f"variant {variant.name!r} has no trainable "
+        f"{'generator' if not g_vars else 'discriminator'} variables; build "
+        f"its networks (give them an Input) before making the step.")
+  g_ids, d_ids = {id(v) for v in g_vars}, {id(v) for v in d_vars}
+  shared = [v.path for v in g_vars if id(v) in d_ids]
+  if shared:
+    raise UsageError(
+        f"variant {variant.name!r}: variables {shared} are in both the "
+        f"generator's and the discriminator's lists, so each step would move "
+        f"the other network; give each network its own layers.")
+  orphans = [v.path for v in variant.all_trainable_variables()
+             if id(v) not in g_ids | d_ids]
+  if orphans:
+    raise UsageError(
+        f"variant {variant.name!r}: trainable variables {orphans} are in "
+        f"neither network's list and would never train; add them to "
+        f"generator_variables or discriminator_variables, or make them "
+        f"non-trainable.")
+
+
+def _average(per_example: tf.Tensor) -> tf.Tensor:
+  """Mean over the global batch: sum / (per-replica batch x replicas)."""
+  return tf.nn.compute_average_loss(per_example)
+
+
+class TrainStep:
+  """The compiled GAN train step over explicit variable lists.
+
+  Attributes:
+    variant: the variant it trains.
+    global_step: int64 variable, +1 per GAN iteration.
+    rng: the `tf.random.Generator` every random input is drawn from.
+    strategy: the `tf.distribute.Strategy` it runs under.
+  """
+
+  def __init__(self, variant: base.Variant,
+               d_optimizer: keras.optimizers.Optimizer,
+               g_optimizer: keras.optimizers.Optimizer, *,
+               seed: int = 0,
+               strategy: Optional[tf.distribute.Strategy] = None,
+               jit_compile: bool = False):
+    """Builds the step; variables and optimizer slots are created here.
+
+    Args:
+      variant: the variant to train. Build it (and the optimizers) inside
+        `strategy.scope()` when `strategy` is given.
+      d_optimizer: updates `variant.discriminator_variables` only.
+      g_optimizer: updates `variant.generator_variables` only.
+      seed: seeds the random-input generator.
+      strategy: a `tf.distribute.Strategy`; default: the current one.
+      jit_compile: compile each iteration's math with XLA.
+
+    Raises:
+      UsageError: the variable lists overlap or miss a variable, or XLA is
+        asked for on a multi-replica non-TPU strategy.
+    """
+    check_variable_partition(variant)
+    self.variant = variant
+    self.d_optimizer = d_optimizer
+    self.g_optimizer = g_optimizer
+    self.strategy = strategy or tf.distribute.get_strategy()
+    self.jit_compile = jit_compile
+    is_tpu = isinstance(self.strategy, (tf.distribute.TPUStrategy,))
+    if jit_compile and self.strategy.num_replicas_in_sync > 1 and not is_tpu:
+      raise UsageError(
+          "jit_compile=True runs on one replica (or TPU, which always "
+          "compiles); drop it for a multi-replica strategy.")
+    with self.strategy.scope():
+      self.global_step = tf.Variable(0, dtype=tf.int64, trainable=False,
+                                     name="global_step")
+      # Slots now, not at the first step: a checkpoint then restores them at
+      # once, and the first call does not create variables inside tf.function.
+      d_optimizer.build(variant.discriminator_variables)
+      g_optimizer.build(variant.generator_variables)
+    # Drawn in the cross-replica context (one global draw per iteration), so
+    # it is a plain, unmirrored variable.
+    self.rng = tf.random.Generator.from_seed(seed)
+    self._iteration = tf.function(self._replica_iteration,
+                                  jit_compile=True if jit_compile else None)
+    self._train = tf.function(self._train_loop)
+
+  # ---- public --------------------------------------------------------
+
+  def make_iterator(self, dataset: tf.data.Dataset):
+    """An iterator over `dataset` (global batches) distributed as needed."""
+    if self.strategy.num_replicas_in_sync > 1:
+      dataset = self.strategy.experimental_distribute_dataset(dataset)
+    return iter(dataset)
+
+  def __call__(self, iterator, num_iterations=1) -> Dict[str, tf.Tensor]:
+    """Runs `num_iterations` GAN iterations in one `tf.function` call.
+
+    Args:
+      iterator: from `make_iterator`.
+      num_iterations: a positive int or int tensor; any value reuses the
+        trace.
+
+    Returns:
+      Scalar metrics of the last iteration: `d_loss`, `g_loss` and the
+      variant's own (e.g. `d_real`, `d_fake`).
+    """
+    if not tf.is_tensor(num_iterations):
+      if int(num_iterations) < 1:
+        raise UsageError(
+            f"num_iterations must be at least 1, got {num_iterations}.")
+      num_iterations = tf.constant(int(num_iterations), tf.int32)
+    return self._train(iterator, num_iterations)
+
+  def checkpoint_items(self) -> Dict[str, object]:
+    """What a `tf.train.Checkpoint` needs to resume this step exactly."""
+    return {"generator": self.variant.generator,
+            "discriminator": self.variant.discriminator,
+            "d_optimizer": self.d_optimizer,
+            "g_optimizer": self.g_optimizer,
+            "global_step": self.global_step,
+            "rng": self.rng}
+
+  # ---- inside the tf.function ----------------------------------------
+
+  def _train_loop(self, iterator, num_iterations):
+    # The first iteration is peeled off so the loop's metrics have a
+    # structure to carry; `_iteration` is one traced function either way.
+    metrics = self._one_iteration(iterator)
+    for _ in tf.range(num_iterations - 1):
+      metrics = self._one_iteration(iterator)
+    return metrics
+
+  def _one_iteration(self, iterator):
+    batches, inputs = [], []
+    for _ in range(self.variant.n_critic):
+      batch = next(iterator)
+      batches.append(batch)
+      inputs.append(self._distributed_inputs(batch))
+    per_replica = self.strategy.run(self._iteration,
+                                    args=(tuple(batches), tuple(inputs)))
+    self.global_step.assign_add(1)
+    return {k: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None)
+            for k, v in per_replica.items()}
+
+  def _distributed_inputs(self, batch):
+    """One global draw of the random inputs, sliced per replica."""
+    local_images = self.strategy.experimental_local_results(batch["image"])[0]
+    per_replica = tf.shape(local_images)[0]
+    replicas = self.strategy.num_replicas_in_sync
+    inputs = self.variant.sample_inputs(self.rng, per_replica * replicas)
+    if replicas == 1:
+      return inputs
+
+    def replica_slice(ctx):
+      start = ctx.replica_id_in_sync_group * per_replica
+      return tf.nest.map_structure(lambda t: t[start:start + per_replica],
+                                   inputs)
+    return self.strategy.experimental_distribute_values_from_function(
+        replica_slice)
+
+  def _replica_iteration(self, batches, inputs):
+    variant = self.variant
+    d_vars = variant.discriminator_variables
+    g_vars = variant.generator_variables
+    for batch, batch_inputs in zip(batches, inputs):
+      with tf.GradientTape() as tape:
+        d_out = variant.discriminator_loss(batch, batch_inputs)
+        d_loss = _average(d_out.per_example)
+      d_grads = tape.gradient(d_loss, d_vars)
+      self.d_optimizer.apply_gradients(zip(d_grads, d_vars))
+    with tf.GradientTape() as tape:
+      g_out = variant.generator_loss(batches[-1], inputs[-1])
+      g_loss = _average(g_out.per_example)
+    g_grads = tape.gradient(g_loss, g_vars)
+    self.g_optimizer.apply_gradients(zip(g_grads, g_vars))
+    # compute_average_loss divides by the global batch: scale back up to this
+    # replica's mean so the cross-replica MEAN reports the true mean.
+    replicas = tf.cast(tf.distribute.get_replica_context().num_replicas_in_sync,
+                       tf.float32)
+    return {"d_loss": d_loss * replicas, "g_loss": g_loss * replicas,
+            **d_out.metrics, **g_out.metrics}

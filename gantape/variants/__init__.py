@@ -1,0 +1,62 @@
+"""The registry of GAN variants, by name.
+
+Adding a variant: write `gantape/variants/<name>.py` with a `base.Variant`
+subclass, then add one line to `_REGISTRY` below.
+"""
+
+import inspect
+from typing import Dict, List, Type
+
+from gantape.errors import UsageError
+from gantape.variants import base
+from gantape.variants import cgan
+from gantape.variants import dcgan
+from gantape.variants import gan
+from gantape.variants import ssgan
+from gantape.variants import wgan_gp
+from gantape.variants.base import LossOutput, OptimizerDefaults, Variant
+
+_REGISTRY: Dict[str, Type[Variant]] = {
+    "gan": gan.GAN,
+    "dcgan": dcgan.DCGAN,
+    "ssgan": ssgan.SSGAN,
+    "cgan": cgan.CGAN,
+    "wgan_gp": wgan_gp.WGANGP,
+}
+
+
+def names() -> List[str]:
+  """Names of the registered variants, in registry order."""
+  return list(_REGISTRY)
+
+
+def get_class(name: str) -> Type[Variant]:
+  """The variant class registered as `name`.
+
+  Raises:
+    UsageError: no variant has that name; the message lists the names.
+  """
+  try:
+    return _REGISTRY[name]
+  except KeyError:
+    raise UsageError(
+        f"unknown variant {name!r}; choose one of: {', '.join(_REGISTRY)}."
+    ) from None
+
+
+def build(name: str, **options) -> Variant:
+  """Builds the variant `name` with its networks; `options` go to its class.
+
+  Raises:
+    UsageError: unknown name, or an option the variant does not take.
+  """
+  cls = get_class(name)
+  accepted = inspect.signature(cls.__init__).parameters
+  unknown = sorted(set(options) - set(accepted))
+  if unknown:
+    takes = sorted(k for k in accepted if k not in ("self", "generator",
+                                                    "discriminator"))
+    raise UsageError(
+        f"variant {name!r} takes no option {', '.join(unknown)}; its options "
+        f"are: {', '.join(takes) or 'none'}.")
+  return cls(**options)

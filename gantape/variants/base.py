@@ -1,0 +1,154 @@
+"""What every variant is: two networks, how to feed them, and two losses.
+
+A variant never trains itself. The train step (`gantape.step`) calls, once per
+iteration:
+
+    batch  = next(iterator)                      # from variant.make_dataset
+    inputs = variant.sample_inputs(rng, batch_size)
+    variant.discriminator_loss(batch, inputs)    # n_critic times, differentiated
+                                                 # w.r.t. discriminator_variables
+    variant.generator_loss(batch, inputs)        # once, w.r.t. generator_variables
+
+so the step and the loop never branch on a variant's name. Writing a new
+variant means subclassing `Variant` in one file and adding one line to
+`gantape/variants/__init__.py`.
+"""
+
+import abc
+import dataclasses
+from typing import ClassVar, Dict
+
+import keras
+import tensorflow as tf
+
+from gantape import data as data_lib
+from gantape.networks import NOISE_DIM
+
+Metrics = Dict[str, tf.Tensor]
+
+
+@dataclasses.dataclass(frozen=True)
+class LossOutput:
+  """A loss for one network.
+
+  Attributes:
+    per_example: [B] loss per example; the step averages it over the global
+      batch.
+    metrics: scalar diagnostics for logging (e.g. mean D(x)); never
+      differentiated.
+  """
+  per_example: tf.Tensor
+  metrics: Metrics = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimizerDefaults:
+  """The Adam settings a variant trains with unless told otherwise."""
+  learning_rate: float = 1e-3
+  beta_1: float = 0.9
+  beta_2: float = 0.999
+
+
+class Variant(abc.ABC):
+  """Base class of a GAN variant.
+
+  Subclasses set the class attributes and implement the abstract methods.
+  Networks are built in `__init__` (pass your own to swap one), so build a
+  variant inside `strategy.scope()` when training distributed.
+  """
+
+  name: ClassVar[str]
+  conditional: ClassVar[bool] = False
+  flat_images: ClassVar[bool] = False
+  # Discriminator (critic) updates per generator update.
+  n_critic: int = 1
+  noise_dim: int = NOISE_DIM
+  optimizer_defaults: ClassVar[OptimizerDefaults] = OptimizerDefaults()
+  # The seed's iteration count for this variant: the default run length.
+  default_iterations: ClassVar[int] = 10_000
+
+  def __init__(self, *, generator: keras.Model, discriminator: keras.Model):
+    self.generator = generator
+    self.discriminator = discriminator
+
+  # ---- variables the step differentiates -------------------------------
+
+  @property
+  def generator_variables(self):
+    """Variables the generator step updates (the generator's trainables)."""
+    return self.generator.trainable_variables
+
+  @property
+  def discriminator_variables(self):
+    """Variables the discriminator step updates."""
+    return self.discriminator.trainable_variables
+
+  def all_trainable_variables(self):
+    """Every trainable variable reachable from this variant's attributes.
+
+    The step checks that `generator_variables` and `discriminator_variables`
+    partition this list, so a layer held outside both networks (or shared by
+    them) is caught before it silently never trains.
+    """
+    found = {}
+    def visit(value):
+      if isinstance(value, keras.layers.Layer):
+        for v in value.trainable_variables:
+          found.setdefault(id(v), v)
+      elif isinstance(value, (keras.Variable, tf.Variable)):
+        if value.trainable:
+          found.setdefault(id(value), value)
+      elif isinstance(value, (list, tuple)):
+        for item in value:
+          visit(item)
+      elif isinstance(value, dict):
+        for item in value.values():
+          visit(item)
+    for attribute in vars(self).values():
+      visit(attribute)
+    return list(found.values())
+
+  # ---- data ------------------------------------------------------------
+
+  def make_dataset(self, mnist: data_lib.Mnist, *, batch_size: int,
+                   seed: int) -> tf.data.Dataset:
+    """The endless stream of real batches this variant trains on.
+
+    The default is `{"image", "label"}` batches of the training set. Override
+    to add what the losses need (SSGAN adds a labelled stream).
+    """
+    return data_lib.batches(mnist.x_train, mnist.y_train, batch_size=batch_size,
+                            seed=seed, flat=self.flat_images)
+
+  def sample_inputs(self, rng: tf.random.Generator, batch_size) -> Metrics:
+    """Random inputs of one iteration: `{"noise": U(-1, 1) [B, noise_dim]}`.
+
+    Everything random in the losses is drawn here, from `rng`, so that a run
+    is reproduced by its seed and a distributed step can hand each replica
+    its slice of one global draw.
+    """
+    return {"noise": rng.uniform([batch_size, self.noise_dim], -1.0, 1.0)}
+
+  def generate(self, inputs: Metrics, training: bool) -> tf.Tensor:
+    """Images from `inputs` (see `sample_inputs`)."""
+    return self.generator(inputs["noise"], training=training)
+
+  # ---- losses ----------------------------------------------------------
+
+  @abc.abstractmethod
+  def discriminator_loss(self, batch: Metrics, inputs: Metrics) -> LossOutput:
+    """The discriminator's loss on a real batch and generated inputs.
+
+    Both networks run in training mode (BatchNorm on batch statistics), as
+    in the seed. Metrics should include `d_real` and `d_fake`.
+    """
+
+  @abc.abstractmethod
+  def generator_loss(self, batch: Metrics, inputs: Metrics) -> LossOutput:
+    """The generator's loss, both networks in training mode."""
+
+  # ---- options, for logs and checkpoints -------------------------------
+
+  def options(self) -> Dict[str, object]:
+    """Options that shape this variant (recorded beside checkpoints)."""
+    return {}

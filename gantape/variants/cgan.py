@@ -1,0 +1,61 @@
+"""CGAN: the conditional GAN. The generator draws the digit it is asked for.
+
+L_D = -log P(y|x) - log(1 - P(c|G(z, c))),  L_G = -log P(c|G(z, c)),
+log = log_clip(1e-3), c ~ uniform over the ten digits.
+
+The discriminator is the 11-way SSGAN one; the seed never uses its "fake"
+output here, which we keep for fidelity.
+"""
+
+from typing import Optional
+
+import keras
+import tensorflow as tf
+
+from gantape import data as data_lib
+from gantape import losses
+from gantape import networks
+from gantape.variants import base
+
+
+class CGAN(base.Variant):
+  """Conditional GAN on concat(z, one_hot(c, 10))."""
+
+  name = "cgan"
+  conditional = True
+  eps = 1e-3
+
+  def __init__(self, *, generator: Optional[keras.Model] = None,
+               discriminator: Optional[keras.Model] = None):
+    super().__init__(
+        generator=generator or networks.conditional_generator(),
+        discriminator=discriminator or networks.conv_discriminator(
+            11, output_activation="softmax"))
+
+  def sample_inputs(self, rng, batch_size):
+    inputs = super().sample_inputs(rng, batch_size)
+    inputs["labels"] = rng.uniform([batch_size], 0, data_lib.NUM_CLASSES,
+                                   dtype=tf.int32)
+    return inputs
+
+  def generate(self, inputs, training):
+    return self.generator([inputs["noise"], inputs["labels"]], training=training)
+
+  def discriminator_loss(self, batch, inputs):
+    fake = tf.stop_gradient(self.generate(inputs, training=True))
+    real_probs = self.discriminator(batch["image"], training=True)
+    fake_probs = self.discriminator(fake, training=True)
+    p_real = tf.gather(real_probs, batch["label"], axis=1, batch_dims=1)
+    p_fake = tf.gather(fake_probs, inputs["labels"], axis=1, batch_dims=1)
+    return base.LossOutput(
+        losses.cgan_discriminator_loss(real_probs, batch["label"], fake_probs,
+                                       inputs["labels"], self.eps),
+        {"d_real": tf.reduce_mean(p_real), "d_fake": tf.reduce_mean(p_fake)})
+
+  def generator_loss(self, batch, inputs):
+    fake_probs = self.discriminator(self.generate(inputs, training=True),
+                                    training=True)
+    p_fake = tf.gather(fake_probs, inputs["labels"], axis=1, batch_dims=1)
+    return base.LossOutput(
+        losses.cgan_generator_loss(fake_probs, inputs["labels"], self.eps),
+        {"g_fake": tf.reduce_mean(p_fake)})

@@ -1,0 +1,44 @@
+"""GAN: the seed's MLP GAN on flat 784-pixel images (Goodfellow et al. 2014).
+
+L_D = -log D(x) - log(1 - D(G(z))),  L_G = -log D(G(z)),  log = log_clip(1e-6).
+"""
+
+from typing import Optional
+
+import keras
+import tensorflow as tf
+
+from gantape import losses
+from gantape import networks
+from gantape.variants import base
+
+
+class GAN(base.Variant):
+  """The seed's first model: one hidden layer of 128 in each network."""
+
+  name = "gan"
+  flat_images = True
+  default_iterations = 20_000
+  # The seed's clip floor for GAN and DCGAN.
+  eps = 1e-6
+
+  def __init__(self, *, generator: Optional[keras.Model] = None,
+               discriminator: Optional[keras.Model] = None):
+    super().__init__(
+        generator=generator or networks.mlp_generator(),
+        discriminator=discriminator or networks.mlp_discriminator())
+
+  def discriminator_loss(self, batch, inputs):
+    fake = tf.stop_gradient(self.generate(inputs, training=True))
+    real_prob = self.discriminator(batch["image"], training=True)
+    fake_prob = self.discriminator(fake, training=True)
+    return base.LossOutput(
+        losses.minimax_discriminator_loss(real_prob, fake_prob, self.eps),
+        {"d_real": tf.reduce_mean(real_prob), "d_fake": tf.reduce_mean(fake_prob)})
+
+  def generator_loss(self, batch, inputs):
+    fake_prob = self.discriminator(self.generate(inputs, training=True),
+                                   training=True)
+    return base.LossOutput(
+        losses.non_saturating_generator_loss(fake_prob, self.eps),
+        {"g_fake": tf.reduce_mean(fake_prob)})

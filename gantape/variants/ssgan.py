@@ -1,0 +1,127 @@
+"""SSGAN: the semi-supervised GAN, an 11-way discriminator (ten digits + fake).
+
+L_D = -log(1 - P(n|x)) - log P(n|G(z)) - log P(y|x_l),  log = log_clip(1e-3)
+L_G = log P(n|G(z))                      (the seed's generator loss), or
+L_G = ||E f(x) - E f(G(z))||^2           (feature matching, Salimans et al. 2016)
+
+`x` runs over all training images and `(x_l, y)` over the labelled ones. With
+`num_labeled=None` (the seed) every image is labelled and `x_l = x`; with
+`num_labeled=N`, N images balanced over classes carry labels and feed the
+supervised term from a stream of their own, while all images still feed the
+real/fake term.
+"""
+
+from typing import Optional
+
+import keras
+import tensorflow as tf
+
+from gantape import data as data_lib
+from gantape import losses
+from gantape import networks
+from gantape.errors import UsageError
+from gantape.variants import base
+
+GENERATOR_OBJECTIVES = ("seed", "feature_matching")
+
+
+class SSGAN(base.Variant):
+  """Semi-supervised GAN with the seed's conv networks."""
+
+  name = "ssgan"
+  eps = 1e-3
+
+  def __init__(self, *, num_labeled: Optional[int] = None,
+               generator_objective: str = "seed",
+               label_seed: int = 0,
+               generator: Optional[keras.Model] = None,
+               discriminator: Optional[keras.Model] = None):
+    """Builds the variant.
+
+    Args:
+      num_labeled: how many training examples carry labels; None for all.
+      generator_objective: "seed" (L_G = log P(n|G(z))) or "feature_matching".
+      label_seed: chooses which examples are labelled.
+      generator: replaces the conv generator.
+      discriminator: replaces the 11-way conv discriminator; for feature
+        matching its second-to-last layer is the feature layer.
+    """
+    if generator_objective not in GENERATOR_OBJECTIVES:
+      raise UsageError(
+          f"unknown ssgan generator_objective {generator_objective!r}; choose "
+          f"one of {', '.join(GENERATOR_OBJECTIVES)}.")
+    if num_labeled is not None and num_labeled < data_lib.NUM_CLASSES:
+      raise UsageError(
+          f"num_labeled={num_labeled} is smaller than the "
+          f"{data_lib.NUM_CLASSES} classes; use at least {data_lib.NUM_CLASSES}.")
+    super().__init__(
+        generator=generator or networks.conv_generator(),
+        discriminator=discriminator or networks.conv_discriminator(
+            11, output_activation="softmax"))
+    self.num_labeled = num_labeled
+    self.generator_objective = generator_objective
+    self.label_seed = label_seed
+    # A view of the discriminator up to its penultimate layer: it shares the
+    # discriminator's variables and adds none.
+    self._features = None
+    if generator_objective == "feature_matching":
+      d = self.discriminator
+      self._features = keras.Model(d.inputs, d.layers[-2].output,
+                                   name="discriminator_features")
+
+  def options(self):
+    return {"num_labeled": self.num_labeled,
+            "generator_objective": self.generator_objective,
+            "label_seed": self.label_seed}
+
+  def labeled_indices(self, mnist: data_lib.Mnist):
+    """Indices of the labelled training examples (all when num_labeled=None)."""
+    if self.num_labeled is None:
+      return None
+    return data_lib.balanced_subset(mnist.y_train, self.num_labeled,
+                                    self.label_seed)
+
+  def make_dataset(self, mnist, *, batch_size, seed):
+    unlabeled = super().make_dataset(mnist, batch_size=batch_size, seed=seed)
+    indices = self.labeled_indices(mnist)
+    if indices is None:
+      return unlabeled
+    labeled = data_lib.batches(
+        mnist.x_train[indices], mnist.y_train[indices], batch_size=batch_size,
+        seed=seed + 1, flat=False)
+    return tf.data.Dataset.zip(unlabeled, labeled).map(
+        lambda u, l: {"image": u["image"], "label": u["label"],
+                      "labeled_image": l["image"], "labeled_label": l["label"]})
+
+  def discriminator_loss(self, batch, inputs):
+    fake = tf.stop_gradient(self.generate(inputs, training=True))
+    real_probs = self.discriminator(batch["image"], training=True)
+    fake_probs = self.discriminator(fake, training=True)
+    if "labeled_image" in batch:
+      labeled_probs = self.discriminator(batch["labeled_image"], training=True)
+      labels = batch["labeled_label"]
+    else:
+      labeled_probs, labels = real_probs, batch["label"]
+    supervised = losses.classification_loss(labeled_probs, labels, self.eps)
+    unsupervised = losses.ssgan_unsupervised_discriminator_loss(
+        real_probs, fake_probs, self.eps)
+    accuracy = tf.reduce_mean(tf.cast(
+        tf.equal(tf.argmax(labeled_probs[:, :data_lib.NUM_CLASSES], axis=1,
+                           output_type=tf.int32), labels), tf.float32))
+    return base.LossOutput(unsupervised + supervised, {
+        "d_real": tf.reduce_mean(1.0 - real_probs[:, losses.FAKE_CLASS]),
+        "d_fake": tf.reduce_mean(1.0 - fake_probs[:, losses.FAKE_CLASS]),
+        "d_supervised": tf.reduce_mean(supervised),
+        "d_label_accuracy": accuracy})
+
+  def generator_loss(self, batch, inputs):
+    fake = self.generate(inputs, training=True)
+    if self.generator_objective == "feature_matching":
+      real_features = self._features(batch["image"], training=True)
+      fake_features = self._features(fake, training=True)
+      loss = losses.feature_matching_generator_loss(real_features, fake_features)
+      return base.LossOutput(loss, {})
+    fake_probs = self.discriminator(fake, training=True)
+    return base.LossOutput(
+        losses.ssgan_generator_loss(fake_probs, self.eps),
+        {"g_fake": tf.reduce_mean(1.0 - fake_probs[:, losses.FAKE_CLASS])})

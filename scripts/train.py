@@ -1,0 +1,62 @@
+"""Trains a gantape variant on MNIST.
+
+    python scripts/train.py --variant=dcgan --workdir=/tmp/gantape/dcgan
+
+Rerunning the same command resumes from the workdir's latest checkpoint.
+"""
+
+from absl import app
+from absl import flags
+
+from gantape import cli
+from gantape import train as train_lib
+from gantape import variants
+
+FLAGS = flags.FLAGS
+flags.DEFINE_enum("variant", "dcgan", variants.names(), "GAN variant to train.")
+flags.DEFINE_string("workdir", None, "Run folder: checkpoints, samples, logs. "
+                    "Default: /tmp/gantape/<variant>.")
+flags.DEFINE_integer("steps", None, "GAN iterations in all (default: the "
+                     "seed's: 20000 for gan, 10000 otherwise).")
+flags.DEFINE_integer("batch_size", 64, "Global batch size.")
+flags.DEFINE_float("learning_rate", None, "Adam learning rate (default: the "
+                   "variant's; 1e-3 as in the seed, 1e-4 for wgan_gp).")
+flags.DEFINE_float("beta_1", None, "Adam beta_1 (default: the variant's).")
+flags.DEFINE_float("beta_2", None, "Adam beta_2 (default: the variant's).")
+flags.DEFINE_integer("seed", 0, "Seeds data order, noise and initial weights.")
+flags.DEFINE_string("data_path", None, "MNIST .npz (Keras layout) or a folder "
+                    "of IDX files; default: Keras's downloader.")
+flags.DEFINE_integer("num_labeled", None, "ssgan: labelled training examples, "
+                     "balanced over classes (default: all).")
+flags.DEFINE_enum("generator_objective", None, ["seed", "feature_matching"],
+                  "ssgan: generator loss (default: the seed's).")
+flags.DEFINE_integer("n_critic", None, "wgan_gp: critic steps per generator "
+                     "step (default 5).")
+flags.DEFINE_integer("iterations_per_call", 100, "Iterations per tf.function "
+                     "call.")
+flags.DEFINE_integer("log_every", 100, "Iterations between progress lines.")
+flags.DEFINE_integer("sample_every", 1000, "Iterations between sample grids.")
+flags.DEFINE_integer("checkpoint_every", 1000, "Iterations between "
+                     "checkpoints.")
+flags.DEFINE_bool("jit_compile", False, "Compile the step with XLA.")
+
+
+def main(argv):
+  del argv
+  config = train_lib.TrainConfig(
+      workdir=FLAGS.workdir or f"/tmp/gantape/{FLAGS.variant}",
+      variant=FLAGS.variant, steps=FLAGS.steps, batch_size=FLAGS.batch_size,
+      learning_rate=FLAGS.learning_rate, beta_1=FLAGS.beta_1,
+      beta_2=FLAGS.beta_2, seed=FLAGS.seed, data_path=FLAGS.data_path,
+      variant_options=cli.variant_options(
+          num_labeled=FLAGS.num_labeled,
+          generator_objective=FLAGS.generator_objective,
+          n_critic=FLAGS.n_critic),
+      iterations_per_call=FLAGS.iterations_per_call,
+      log_every=FLAGS.log_every, sample_every=FLAGS.sample_every,
+      checkpoint_every=FLAGS.checkpoint_every, jit_compile=FLAGS.jit_compile)
+  return cli.run(lambda: train_lib.train(config))
+
+
+if __name__ == "__main__":
+  app.run(main)
