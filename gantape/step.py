@@ -228,23 +228,49 @@ class TrainStep:
         replica_slice)
 
   def _replica_iteration(self, batches, inputs):
-    variant = self.variant
-    d_vars = variant.discriminator_variables
-    g_vars = variant.generator_variables
     for batch, batch_inputs in zip(batches, inputs):
-      with tf.GradientTape() as tape:
-        d_out = variant.discriminator_loss(batch, batch_inputs)
-        d_loss = _average(d_out.per_example)
-      d_grads = tape.gradient(d_loss, d_vars)
-      self.d_optimizer.apply_gradients(zip(d_grads, d_vars))
+      d_metrics = self.discriminator_step(batch, batch_inputs)
+    g_metrics = self.generator_step(batches[-1], inputs[-1])
+    return {**d_metrics, **g_metrics}
+
+  # ---- one network's update (per replica) ----------------------------
+
+  def discriminator_step(self, batch, inputs) -> Metrics:
+    """One discriminator update on one replica's batch and random inputs.
+
+    Differentiates `variant.discriminator_loss` w.r.t.
+    `variant.discriminator_variables` only; the generator's trainable
+    variables are never touched. Called by the iteration; public so a custom
+    schedule can call it directly (eagerly or in its own `tf.function`).
+
+    Returns:
+      `d_loss` (this replica's mean) and the variant's discriminator metrics.
+    """
+    d_vars = self.variant.discriminator_variables
     with tf.GradientTape() as tape:
-      g_out = variant.generator_loss(batches[-1], inputs[-1])
-      g_loss = _average(g_out.per_example)
-    g_grads = tape.gradient(g_loss, g_vars)
-    self.g_optimizer.apply_gradients(zip(g_grads, g_vars))
-    # compute_average_loss divides by the global batch: scale back up to this
-    # replica's mean so the cross-replica MEAN reports the true mean.
-    replicas = tf.cast(tf.distribute.get_replica_context().num_replicas_in_sync,
-                       tf.float32)
-    return {"d_loss": d_loss * replicas, "g_loss": g_loss * replicas,
-            **d_out.metrics, **g_out.metrics}
+      out = self.variant.discriminator_loss(batch, inputs)
+      loss = _average(out.per_example)
+    grads = tape.gradient(loss, d_vars)
+    self.d_optimizer.apply_gradients(zip(grads, d_vars))
+    return {"d_loss": _replica_mean(loss), **out.metrics}
+
+  def generator_step(self, batch, inputs) -> Metrics:
+    """One generator update; the mirror of `discriminator_step`."""
+    g_vars = self.variant.generator_variables
+    with tf.GradientTape() as tape:
+      out = self.variant.generator_loss(batch, inputs)
+      loss = _average(out.per_example)
+    grads = tape.gradient(loss, g_vars)
+    self.g_optimizer.apply_gradients(zip(grads, g_vars))
+    return {"g_loss": _replica_mean(loss), **out.metrics}
+
+
+def _replica_mean(global_average: tf.Tensor) -> tf.Tensor:
+  """Undoes the division by replicas in `compute_average_loss`.
+
+  The loss is divided by the global batch so that summed gradients are right;
+  for logging we want this replica's mean, which the cross-replica MEAN then
+  turns into the global mean.
+  """
+  replicas = tf.distribute.get_replica_context().num_replicas_in_sync
+  return global_average * tf.cast(replicas, global_average.dtype)
