@@ -25,6 +25,8 @@ import keras
 import tensorflow as tf
 
 from gantape import data as data_lib
+from gantape import ema as ema_lib
+from gantape import evaluation
 from gantape import samples as samples_lib
 from gantape import step as step_lib
 from gantape import summaries
@@ -53,6 +55,12 @@ class TrainConfig:
     checkpoint_every: iterations between checkpoints.
     keep_checkpoints: how many checkpoints to keep.
     jit_compile: compile the step with XLA.
+    ema_decay: keep an exponential moving average of the generator's weights
+      with this per-iteration decay (e.g. 0.999) and sample and evaluate with
+      it; None (the seed) samples the live generator. See gantape/ema.py.
+    eval_every: iterations between cheap sample-quality evaluations (FCD,
+      classifier score, coverage; see gantape/evaluation.py); None: never.
+    eval_samples: images generated per such evaluation.
   """
   workdir: str
   variant: str = "dcgan"
@@ -70,6 +78,9 @@ class TrainConfig:
   checkpoint_every: int = 1000
   keep_checkpoints: int = 3
   jit_compile: bool = False
+  ema_decay: Optional[float] = None
+  eval_every: Optional[int] = None
+  eval_samples: int = 2000
 
   def validate(self) -> None:
     """Raises UsageError naming the first bad field and how to fix it."""
@@ -78,6 +89,8 @@ class TrainConfig:
                 "sample_every", "checkpoint_every", "keep_checkpoints"]
     if self.steps is not None:
       positive.append("steps")
+    if self.eval_every is not None:
+      positive.append("eval_every")
     for field in positive:
       value = getattr(self, field)
       if not isinstance(value, int) or value <= 0:
@@ -89,6 +102,12 @@ class TrainConfig:
       value = getattr(self, field)
       if value is not None and not 0.0 <= value < 1.0:
         raise UsageError(f"{field} must be in [0, 1), got {value!r}.")
+    if self.ema_decay is not None and not 0.0 <= self.ema_decay < 1.0:
+      raise UsageError(f"ema_decay must be in [0, 1), got {self.ema_decay!r}.")
+    if self.eval_every is not None and not (
+        isinstance(self.eval_samples, int) and self.eval_samples >= 20):
+      raise UsageError(
+          f"eval_samples must be an integer >= 20, got {self.eval_samples!r}.")
     if not self.workdir:
       raise UsageError("workdir must be set, e.g. --workdir=/tmp/gantape/dcgan.")
 
@@ -122,7 +141,7 @@ def _check_workdir(config: TrainConfig) -> None:
     return
   with open(path) as f:
     previous = json.load(f)
-  for key in ("variant", "variant_options"):
+  for key in ("variant", "variant_options", "ema_decay"):
     if previous.get(key) != getattr(config, key):
       raise UsageError(
           f"workdir {config.workdir!r} holds a run with {key}="
@@ -182,6 +201,15 @@ def train(config: TrainConfig,
   iterator = train_step.make_iterator(dataset)
 
   items = train_step.checkpoint_items()
+  ema, sampler = None, variant
+  if config.ema_decay is not None:
+    with strategy.scope():
+      ema = ema_lib.GeneratorEma(
+          variant.generator, variants.build(
+              config.variant, **config.variant_options).generator,
+          config.ema_decay)
+    items["ema_generator"] = ema.average
+    sampler = evaluation.ema_view(variant, ema.average)
   if strategy.num_replicas_in_sync == 1:
     items["iterator"] = iterator  # exact resume: the data order continues
   checkpoint = tf.train.Checkpoint(**items)
@@ -200,9 +228,13 @@ def train(config: TrainConfig,
   fixed = samples_lib.fixed_inputs(variant, 100, seed=config.seed)
   writer = tf.summary.create_file_writer(config.workdir)
   metrics_path = os.path.join(config.workdir, "metrics.jsonl")
+  evaluator = None
+  if config.eval_every is not None:
+    evaluator = evaluation.TrainingEvaluator(
+        mnist, num_samples=config.eval_samples, seed=config.seed, log=log)
 
   def write_grid(name):
-    grid = samples_lib.tile(samples_lib.generate_images(variant, fixed))
+    grid = samples_lib.tile(samples_lib.generate_images(sampler, fixed))
     path = os.path.join(sample_dir, name)
     samples_lib.write_png(path, grid)
     with writer.as_default():
@@ -217,11 +249,14 @@ def train(config: TrainConfig,
     stop = min(total, done + config.iterations_per_call,
                _next_boundary(done, config.log_every),
                _next_boundary(done, config.sample_every),
-               _next_boundary(done, config.checkpoint_every))
+               _next_boundary(done, config.checkpoint_every),
+               _next_boundary(done, config.eval_every or total))
     before = done
     out = train_step(iterator, stop - done)
     metrics = {k: float(v) for k, v in out.items()}
     done = int(train_step.global_step)
+    if ema is not None:
+      ema.update(done - before)
     bad = sorted(k for k, v in metrics.items() if not math.isfinite(v))
     if bad:
       raise NonFiniteLossError(
@@ -242,6 +277,14 @@ def train(config: TrainConfig,
       log(f"[{config.variant}] {done}/{total} "
           + " ".join(f"{k}={v:.4f}" for k, v in metrics.items())
           + f" | {rate:.2f} it/s | ETA {_format_seconds(eta)}")
+    if evaluator is not None and done % config.eval_every == 0:
+      scores = evaluator(sampler, done)
+      with writer.as_default():
+        for k, v in scores.items():
+          summaries.scalar(k, v, step=done)
+      with open(metrics_path, "a") as f:
+        f.write(json.dumps({"step": done, "time": time.time(), **scores})
+                + "\n")
     if done % config.sample_every == 0:
       write_grid(f"step_{done:07d}.png")
     if done % config.checkpoint_every == 0:

@@ -39,6 +39,14 @@ flags.DEFINE_integer("sample_every", 1000, "Iterations between sample grids.")
 flags.DEFINE_integer("checkpoint_every", 1000, "Iterations between "
                      "checkpoints.")
 flags.DEFINE_bool("jit_compile", False, "Compile the step with XLA.")
+flags.DEFINE_float("ema_decay", None, "Sample and evaluate with an "
+                   "exponential moving average of the generator's weights "
+                   "(e.g. 0.999); default: the live generator, as the seed.")
+flags.DEFINE_integer("eval_every", None, "Iterations between sample-quality "
+                     "evaluations (FCD, coverage; warns on degeneration); "
+                     "default: none.")
+flags.DEFINE_integer("eval_samples", 2000, "Images per --eval_every "
+                     "evaluation.")
 
 
 def main(argv):
@@ -54,7 +62,9 @@ def main(argv):
           n_critic=FLAGS.n_critic),
       iterations_per_call=FLAGS.iterations_per_call,
       log_every=FLAGS.log_every, sample_every=FLAGS.sample_every,
-      checkpoint_every=FLAGS.checkpoint_every, jit_compile=FLAGS.jit_compile)
+      checkpoint_every=FLAGS.checkpoint_every, jit_compile=FLAGS.jit_compile,
+      ema_decay=FLAGS.ema_decay, eval_every=FLAGS.eval_every,
+      eval_samples=FLAGS.eval_samples)
   return cli.run(lambda: train_lib.train(config))
 
 

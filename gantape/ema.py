@@ -1,0 +1,65 @@
+"""An exponential moving average (EMA) of the generator's weights, for sampling.
+
+GAN generators oscillate around a good solution rather than converge to it;
+averaging their weights over time (Yazici et al. 2019, "The Unusual
+Effectiveness of Averaging in GAN Training"; Karras et al. 2018) smooths the
+oscillation out at no training cost. The average never feeds back into
+training: it is only used for sample grids and evaluation.
+
+The average covers all generator weights, BatchNorm's moving statistics
+included, so the averaged generator runs in inference mode like the live one.
+
+`gantape.train` updates it once per train-step call, i.e. every
+`iterations_per_call` iterations (K), with decay**K: that is the per-iteration
+EMA with the weights sampled every K iterations instead of every iteration.
+With the default K=100 and decay 0.999 the average spans about the last
+1000 iterations.
+"""
+
+import keras
+import tensorflow as tf
+
+from gantape.errors import UsageError
+
+
+class GeneratorEma:
+  """Keeps `average` = EMA of `source`'s weights.
+
+  Attributes:
+    source: the live generator.
+    average: a generator of the same architecture holding the average
+      (checkpoint it to resume the average).
+    decay: per-iteration decay in [0, 1).
+  """
+
+  def __init__(self, source: keras.Model, average: keras.Model, decay: float):
+    """Copies `source`'s weights into `average`.
+
+    Args:
+      source: the generator being trained.
+      average: a separately built generator of the same architecture.
+      decay: per-iteration decay, e.g. 0.999.
+
+    Raises:
+      UsageError: decay out of [0, 1) or the two models differ in shape.
+    """
+    if not 0.0 <= decay < 1.0:
+      raise UsageError(f"ema_decay must be in [0, 1), got {decay!r}.")
+    shapes = [tuple(w.shape) for w in source.weights]
+    if shapes != [tuple(w.shape) for w in average.weights]:
+      raise UsageError("the EMA generator's architecture differs from the "
+                       "generator's.")
+    self.source = source
+    self.average = average
+    self.decay = decay
+    for a, s in zip(average.weights, source.weights):
+      a.assign(s)
+    self._update = tf.function(self._update_fn)
+
+  def _update_fn(self, decay):
+    for a, s in zip(self.average.weights, self.source.weights):
+      a.assign(decay * a + (1.0 - decay) * tf.cast(s, a.dtype))
+
+  def update(self, iterations: int = 1) -> None:
+    """Moves the average after `iterations` training iterations (decay**iterations)."""
+    self._update(tf.constant(self.decay ** iterations, tf.float32))

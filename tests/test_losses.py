@@ -1,0 +1,144 @@
+"""Losses against hand computations in numpy."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from gantape import losses
+
+
+def np_log_clip(p, eps):
+  return np.log(np.clip(p, eps, 1.0))
+
+
+P_REAL = np.array([0.9, 0.5, 1e-8, 1.0], np.float32)
+P_FAKE = np.array([0.1, 0.5, 0.999999999, 1e-9], np.float32)
+
+
+def test_log_clip_value_and_straight_through_gradient():
+  p = tf.constant([1e-9, 1e-4, 0.3, 1.0], tf.float32)
+  eps = 1e-3
+  with tf.GradientTape() as tape:
+    tape.watch(p)
+    value = losses.log_clip(p, eps)
+  grad = tape.gradient(value, p).numpy()
+  np.testing.assert_allclose(value.numpy(), np_log_clip(p.numpy(), eps),
+                             rtol=1e-6)
+  # d/dp log(clip(sg(p)) - sg(p) + p) = 1 / clip(p, eps, 1): the clipped
+  # entries still get a gradient, 1/eps, instead of 0.
+  np.testing.assert_allclose(grad, 1.0 / np.clip(p.numpy(), eps, 1.0),
+                             rtol=1e-5)
+
+
+def test_minimax_discriminator_and_generator_losses():
+  d = losses.minimax_discriminator_loss(P_REAL[:, None], P_FAKE[:, None], 1e-6)
+  g = losses.non_saturating_generator_loss(P_FAKE[:, None], 1e-6)
+  np.testing.assert_allclose(
+      d.numpy(), -np_log_clip(P_REAL, 1e-6) - np_log_clip(1 - P_FAKE, 1e-6),
+      rtol=1e-5)
+  np.testing.assert_allclose(g.numpy(), -np_log_clip(P_FAKE, 1e-6), rtol=1e-5)
+  assert d.shape == (4,) and g.shape == (4,)
+
+
+def _softmax_rows(seed, n=5, k=11):
+  logits = np.random.RandomState(seed).randn(n, k).astype(np.float32) * 3
+  e = np.exp(logits - logits.max(1, keepdims=True))
+  return (e / e.sum(1, keepdims=True)).astype(np.float32)
+
+
+def test_ssgan_losses():
+  real, fake = _softmax_rows(0), _softmax_rows(1)
+  labels = np.array([3, 0, 9, 9, 1])
+  eps = 1e-3
+  expected_d = (-np_log_clip(1 - real[:, 10], eps) - np_log_clip(fake[:, 10], eps)
+                - np_log_clip(real[np.arange(5), labels], eps))
+  np.testing.assert_allclose(
+      losses.ssgan_discriminator_loss(real, fake, labels, eps).numpy(),
+      expected_d, rtol=1e-5)
+  np.testing.assert_allclose(losses.ssgan_generator_loss(fake, eps).numpy(),
+                             np_log_clip(fake[:, 10], eps), rtol=1e-5)
+
+
+def test_cgan_losses():
+  real, fake = _softmax_rows(2), _softmax_rows(3)
+  y, c = np.array([1, 2, 3, 4, 5]), np.array([9, 8, 7, 6, 5])
+  eps = 1e-3
+  rows = np.arange(5)
+  np.testing.assert_allclose(
+      losses.cgan_discriminator_loss(real, y, fake, c, eps).numpy(),
+      -np_log_clip(real[rows, y], eps) - np_log_clip(1 - fake[rows, c], eps),
+      rtol=1e-5)
+  np.testing.assert_allclose(
+      losses.cgan_generator_loss(fake, c, eps).numpy(),
+      -np_log_clip(fake[rows, c], eps), rtol=1e-5)
+
+
+def test_feature_matching_loss():
+  rng = np.random.RandomState(4)
+  real, fake = rng.randn(6, 3).astype(np.float32), rng.randn(6, 3).astype(np.float32)
+  expected = np.sum((real.mean(0) - fake.mean(0)) ** 2)
+  out = losses.feature_matching_generator_loss(real, fake).numpy()
+  np.testing.assert_allclose(out, np.full(6, expected), rtol=1e-5)
+
+
+def test_wasserstein_losses():
+  real = np.array([[1.0], [2.0], [-3.0]], np.float32)
+  fake = np.array([[0.5], [-1.0], [4.0]], np.float32)
+  np.testing.assert_allclose(losses.wasserstein_critic_loss(real, fake).numpy(),
+                             (fake - real)[:, 0])
+  np.testing.assert_allclose(losses.wasserstein_generator_loss(fake).numpy(),
+                             -fake[:, 0])
+
+
+def _numerical_grad(f, x, h=1e-3):
+  """Central differences of a scalar function f at x (float64)."""
+  g = np.zeros_like(x)
+  for i in np.ndindex(x.shape):
+    xp, xm = x.copy(), x.copy()
+    xp[i] += h
+    xm[i] -= h
+    g[i] = (f(xp) - f(xm)) / (2 * h)
+  return g
+
+
+def test_gradient_penalty_matches_numerical_gradient():
+  rng = np.random.RandomState(5)
+  w = rng.randn(6, 1)
+  # A non-linear critic so the gradient depends on where it is taken.
+  critic_np = lambda x: np.tanh(x.reshape(-1, 6) @ w).sum()
+  critic_tf = lambda x: tf.tanh(tf.reshape(x, [-1, 6]) @ tf.constant(w))
+  real, fake = rng.randn(4, 2, 3), rng.randn(4, 2, 3)
+  eps = np.array([0.0, 0.25, 0.5, 1.0])
+  penalty = losses.gradient_penalty(critic_tf, tf.constant(real),
+                                    tf.constant(fake), tf.constant(eps), 10.0)
+  expected = []
+  for i in range(4):
+    x_hat = eps[i] * real[i] + (1 - eps[i]) * fake[i]
+    norm = np.linalg.norm(_numerical_grad(critic_np, x_hat[None])[0])
+    expected.append(10.0 * (norm - 1.0) ** 2)
+  np.testing.assert_allclose(penalty.numpy(), expected, rtol=1e-4)
+
+
+def test_gradient_penalty_is_finite_where_the_critic_gradient_is_zero():
+  constant_critic = lambda x: tf.reduce_sum(x * 0.0, axis=[1, 2, 3])
+  x = tf.zeros([3, 28, 28, 1])
+  critic_vars = tf.Variable(1.0)
+  with tf.GradientTape() as tape:
+    penalty = losses.gradient_penalty(
+        lambda y: constant_critic(y) * critic_vars, x, x, tf.ones([3]), 10.0)
+  grad = tape.gradient(penalty, critic_vars)
+  np.testing.assert_allclose(penalty.numpy(), [10.0] * 3, rtol=1e-5)
+  assert np.isfinite(grad.numpy())
+
+
+@pytest.mark.parametrize("x", [[0.0, 0.0], [3.0, 4.0]])
+def test_safe_norm_value_and_gradient(x):
+  x = tf.constant([x])
+  with tf.GradientTape() as tape:
+    tape.watch(x)
+    n = losses.safe_norm(x, axis=1)
+  g = tape.gradient(n, x).numpy()
+  assert np.all(np.isfinite(g))
+  if n.numpy()[0] > 1e-3:
+    np.testing.assert_allclose(n.numpy(), [5.0])
+    np.testing.assert_allclose(g, [[0.6, 0.8]], rtol=1e-6)

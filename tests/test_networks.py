@@ -1,0 +1,85 @@
+"""The seed's architectures: layer order and parameter counts."""
+
+import pytest
+
+from gantape import networks
+
+
+def layer_kinds(model):
+  return [type(layer).__name__ for layer in model.layers]
+
+
+def dense(n_in, n_out):
+  return n_in * n_out + n_out
+
+
+def conv(k, c_in, c_out):
+  return k * k * c_in * c_out + c_out
+
+
+def batch_norm(c):  # gamma, beta trainable; moving mean and variance not.
+  return 4 * c
+
+
+CONV_GENERATOR_LAYERS = [
+    "Dense", "BatchNormalization", "LeakyReLU", "Reshape", "UpSampling2D",
+    "Conv2DTranspose", "BatchNormalization", "LeakyReLU", "UpSampling2D",
+    "Conv2DTranspose"]
+
+
+def conv_generator_params(input_dim):
+  return (dense(input_dim, 3136) + batch_norm(3136) + conv(3, 64, 64)
+          + batch_norm(64) + conv(3, 64, 1))
+
+
+def conv_discriminator_params(outputs, bn=True):
+  norm = batch_norm if bn else (lambda c: 0)
+  return (conv(3, 1, 64) + norm(64) + conv(3, 64, 64) + norm(64)
+          + dense(7 * 7 * 64, 128) + norm(128) + dense(128, outputs))
+
+
+def test_mlp_networks():
+  g, d = networks.mlp_generator(), networks.mlp_discriminator()
+  assert layer_kinds(g) == ["Dense", "Dense"]
+  assert layer_kinds(d) == ["Dense", "Dense"]
+  assert g.count_params() == dense(100, 128) + dense(128, 784) == 114_064
+  assert d.count_params() == dense(784, 128) + dense(128, 1) == 100_609
+  assert g.output_shape == (None, 784)
+  assert [layer.activation.__name__ for layer in g.layers] == ["relu", "sigmoid"]
+  assert [layer.activation.__name__ for layer in d.layers] == ["relu", "sigmoid"]
+
+
+def test_conv_generator():
+  g = networks.conv_generator()
+  assert layer_kinds(g) == CONV_GENERATOR_LAYERS
+  assert g.count_params() == conv_generator_params(100) == 367_041
+  assert g.output_shape == (None, 28, 28, 1)
+  assert g.layers[-1].activation.__name__ == "sigmoid"
+  assert g.layers[2].negative_slope == pytest.approx(0.3)  # Keras 2's alpha
+
+
+@pytest.mark.parametrize("outputs,activation", [(1, "sigmoid"), (11, "softmax")])
+def test_conv_discriminator(outputs, activation):
+  d = networks.conv_discriminator(outputs, output_activation=activation)
+  assert layer_kinds(d) == [
+      "Conv2D", "BatchNormalization", "LeakyReLU", "MaxPooling2D",
+      "Conv2D", "BatchNormalization", "LeakyReLU", "MaxPooling2D",
+      "Flatten", "Dense", "BatchNormalization", "LeakyReLU", "Dense"]
+  assert d.count_params() == conv_discriminator_params(outputs)
+  assert d.output_shape == (None, outputs)
+  assert d.layers[-1].activation.__name__ == activation
+
+
+def test_wgan_critic_has_no_batch_norm_and_linear_output():
+  d = networks.conv_discriminator(1, output_activation=None, batch_norm=False)
+  assert "BatchNormalization" not in layer_kinds(d)
+  assert d.count_params() == conv_discriminator_params(1, bn=False)
+  assert d.layers[-1].activation.__name__ == "linear"
+
+
+def test_conditional_generator_conditions_on_one_hot_labels():
+  g = networks.conditional_generator()
+  body = g.get_layer("conv_generator_body")
+  assert layer_kinds(body) == CONV_GENERATOR_LAYERS
+  assert g.count_params() == conv_generator_params(110)
+  assert g.output_shape == (None, 28, 28, 1)

@@ -1,0 +1,182 @@
+"""The train step: isolation, variable checks, and conformance of every variant."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from gantape import data as data_lib
+from gantape import step as step_lib
+from gantape import variants
+from gantape.errors import UsageError
+
+BATCH = 8
+
+
+def make_step(name, mnist, seed=0, **kwargs):
+  keras.utils.set_random_seed(seed)
+  variant = variants.build(name)
+  d_opt, g_opt = step_lib.make_optimizers(variant)
+  step = step_lib.TrainStep(variant, d_opt, g_opt, seed=seed, **kwargs)
+  iterator = step.make_iterator(
+      variant.make_dataset(mnist, batch_size=BATCH, seed=seed))
+  return step, iterator
+
+
+def snapshot(variables):
+  return [v.numpy().copy() for v in variables]
+
+
+def assert_bitwise_equal(before, variables):
+  for old, v in zip(before, variables):
+    np.testing.assert_array_equal(old, v.numpy(), err_msg=v.path)
+
+
+def assert_some_changed(before, variables):
+  assert any(not np.array_equal(old, v.numpy())
+             for old, v in zip(before, variables))
+
+
+@pytest.mark.parametrize("name", variants.names())
+def test_discriminator_step_leaves_the_generator_alone(name, fake_mnist):
+  step, iterator = make_step(name, fake_mnist)
+  batch = next(iterator)
+  inputs = step.variant.sample_inputs(step.rng, BATCH)
+  g_vars = step.variant.generator_variables
+  d_vars = step.variant.discriminator_variables
+  g_before, d_before = snapshot(g_vars), snapshot(d_vars)
+  tf.function(step.discriminator_step)(batch, inputs)
+  assert_bitwise_equal(g_before, g_vars)
+  assert_some_changed(d_before, d_vars)
+
+
+@pytest.mark.parametrize("name", variants.names())
+def test_generator_step_leaves_the_discriminator_alone(name, fake_mnist):
+  step, iterator = make_step(name, fake_mnist)
+  batch = next(iterator)
+  inputs = step.variant.sample_inputs(step.rng, BATCH)
+  g_vars = step.variant.generator_variables
+  d_vars = step.variant.discriminator_variables
+  g_before, d_before = snapshot(g_vars), snapshot(d_vars)
+  tf.function(step.generator_step)(batch, inputs)
+  assert_bitwise_equal(d_before, d_vars)
+  assert_some_changed(g_before, g_vars)
+
+
+class SharedLayerGAN(variants.gan.GAN):
+  """Generator and discriminator share their first layer: must be refused."""
+
+  def __init__(self):
+    shared = keras.layers.Dense(784, activation="sigmoid")
+    generator = keras.Sequential([keras.Input((100,)), shared])
+    discriminator = keras.Sequential(
+        [keras.Input((784,)), keras.layers.Dense(100), shared,
+         keras.layers.Dense(1, "sigmoid")])
+    super().__init__(generator=generator, discriminator=discriminator)
+
+
+class OrphanLayerGAN(variants.gan.GAN):
+  """A trainable layer outside both networks: must be refused."""
+
+  def __init__(self):
+    super().__init__()
+    self.projection = keras.layers.Dense(4)
+    self.projection.build((None, 3))
+
+
+@pytest.mark.parametrize("cls,message", [(SharedLayerGAN, "in both"),
+                                         (OrphanLayerGAN, "in neither")])
+def test_step_refuses_bad_variable_partitions(cls, message):
+  variant = cls()
+  d_opt, g_opt = step_lib.make_optimizers(variant)
+  with pytest.raises(UsageError, match=message):
+    step_lib.TrainStep(variant, d_opt, g_opt)
+
+
+def test_bad_optimizer_and_iteration_arguments(fake_mnist):
+  with pytest.raises(UsageError, match="learning_rate"):
+    step_lib.make_optimizers(variants.build("gan"), learning_rate=0.0)
+  step, iterator = make_step("gan", fake_mnist)
+  with pytest.raises(UsageError, match="num_iterations"):
+    step(iterator, 0)
+
+
+def all_finite(metrics):
+  return all(np.isfinite(float(v)) for v in metrics.values())
+
+
+@pytest.mark.parametrize("name", variants.names())
+def test_conformance(name, fake_mnist, tmp_path):
+  """Eager and graph steps are finite; K never retraces; checkpoints round-trip."""
+  step, iterator = make_step(name, fake_mnist)
+  tf.config.run_functions_eagerly(True)
+  try:
+    eager_metrics = step(iterator, 1)
+  finally:
+    tf.config.run_functions_eagerly(False)
+  assert all_finite(eager_metrics)
+  assert {"d_loss", "g_loss", "d_real", "d_fake"} <= set(eager_metrics)
+
+  for k in (1, 3, 7):
+    metrics = step(iterator, k)
+    assert all_finite(metrics)
+  assert step._train.experimental_get_tracing_count() == 1
+  assert int(step.global_step) == 1 + 1 + 3 + 7
+
+  items = step.checkpoint_items()
+  path = tf.train.Checkpoint(**items).save(str(tmp_path / "ckpt"))
+  fresh, _ = make_step(name, fake_mnist, seed=1)
+  status = tf.train.Checkpoint(**fresh.checkpoint_items()).restore(path)
+  status.assert_consumed()
+  assert int(fresh.global_step) == int(step.global_step)
+  for a, b in zip(step.variant.generator.weights + step.variant.discriminator.weights
+                  + step.d_optimizer.variables + step.g_optimizer.variables,
+                  fresh.variant.generator.weights + fresh.variant.discriminator.weights
+                  + fresh.d_optimizer.variables + fresh.g_optimizer.variables):
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
+  np.testing.assert_array_equal(step.rng.state.numpy(), fresh.rng.state.numpy())
+
+
+def test_wgan_gp_runs_n_critic_discriminator_updates(fake_mnist):
+  step, iterator = make_step("wgan_gp", fake_mnist)
+  step(iterator, 2)
+  assert int(step.d_optimizer.iterations) == 2 * step.variant.n_critic
+  assert int(step.g_optimizer.iterations) == 2
+
+
+def test_same_seed_same_run_with_and_without_xla(fake_mnist):
+  def run(jit):
+    step, iterator = make_step("gan", fake_mnist, seed=3, jit_compile=jit)
+    step(iterator, 3)
+    return snapshot(step.variant.generator.weights), step.rng.state.numpy()
+  (w_a, rng_a), (w_b, rng_b) = run(False), run(False)
+  for a, b in zip(w_a, w_b):
+    np.testing.assert_array_equal(a, b)
+  w_xla, rng_xla = run(True)
+  np.testing.assert_array_equal(rng_a, rng_xla)  # the same noise was drawn
+  for a, b in zip(w_a, w_xla):
+    np.testing.assert_allclose(a, b, atol=1e-4)
+
+
+def test_dcgan_learns_on_real_mnist(real_mnist_path):
+  """Smoke test on the real digits: D(G(z)) moves, images are not constant."""
+  mnist = data_lib.load_mnist(real_mnist_path)
+  keras.utils.set_random_seed(0)
+  variant = variants.build("dcgan")
+  d_opt, g_opt = step_lib.make_optimizers(variant)
+  step = step_lib.TrainStep(variant, d_opt, g_opt, seed=0)
+  iterator = step.make_iterator(variant.make_dataset(mnist, batch_size=64, seed=0))
+  probe = variant.sample_inputs(tf.random.Generator.from_seed(1), 64)
+
+  def d_of_g():
+    return float(tf.reduce_mean(variant.discriminator(
+        variant.generate(probe, training=False), training=False)))
+
+  before = d_of_g()
+  metrics = step(iterator, 300)
+  assert all_finite(metrics)
+  after = d_of_g()
+  assert abs(after - before) > 0.01, (before, after)
+  images = variant.generate(probe, training=False).numpy()
+  assert images.std(axis=0).mean() > 0.01  # samples differ from each other
+  assert images.std(axis=(1, 2, 3)).mean() > 0.05  # each image has structure
