@@ -16,10 +16,13 @@ With the default K=100 and decay 0.999 the average spans about the last
 1000 iterations.
 """
 
+import copy
+
 import keras
 import tensorflow as tf
 
 from gantape.errors import UsageError
+from gantape.variants import base
 
 
 class GeneratorEma:
@@ -63,3 +66,14 @@ class GeneratorEma:
   def update(self, iterations: int = 1) -> None:
     """Moves the average after `iterations` training iterations (decay**iterations)."""
     self._update(tf.constant(self.decay ** iterations, tf.float32))
+
+
+def sampling_view(variant: base.Variant, generator: keras.Model
+                  ) -> base.Variant:
+  """A shallow copy of `variant` that generates with `generator` (the average).
+
+  Sharing everything else, it samples and evaluates like `variant`.
+  """
+  view = copy.copy(variant)
+  view.generator = generator
+  return view

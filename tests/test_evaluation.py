@@ -17,7 +17,7 @@ from gantape import train as train_lib
 from gantape import variants
 from gantape.errors import UsageError
 
-from conftest import make_fake_mnist
+from tests.conftest import make_fake_mnist
 
 TINY = evaluation.ClassifierConfig(width=4, feature_dim=8, epochs=1,
                                    batch_size=50)
@@ -265,4 +265,4 @@ def test_train_with_eval_and_ema_then_evaluate_script(tmp_path, monkeypatch):
       [sys.executable, os.path.join(repo, "scripts", "evaluate.py"),
        f"--workdir={tmp_path / 'none'}"], capture_output=True, text=True,
       check=False)
-  assert bad.returncode == 2 and "run.json" in bad.stderr
+  assert bad.returncode == 2 and "workdir" in bad.stderr
