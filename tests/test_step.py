@@ -122,6 +122,9 @@ def test_conformance(name, fake_mnist, tmp_path):
     assert all_finite(metrics)
   assert step._train.experimental_get_tracing_count() == 1
   assert int(step.global_step) == 1 + 1 + 3 + 7
+  # n_critic discriminator updates (5 for wgan_gp), one generator update.
+  assert int(step.d_optimizer.iterations) == 12 * step.variant.n_critic
+  assert int(step.g_optimizer.iterations) == 12
 
   items = step.checkpoint_items()
   path = tf.train.Checkpoint(**items).save(str(tmp_path / "ckpt"))
@@ -135,13 +138,6 @@ def test_conformance(name, fake_mnist, tmp_path):
                   + fresh.d_optimizer.variables + fresh.g_optimizer.variables):
     np.testing.assert_array_equal(a.numpy(), b.numpy())
   np.testing.assert_array_equal(step.rng.state.numpy(), fresh.rng.state.numpy())
-
-
-def test_wgan_gp_runs_n_critic_discriminator_updates(fake_mnist):
-  step, iterator = make_step("wgan_gp", fake_mnist)
-  step(iterator, 2)
-  assert int(step.d_optimizer.iterations) == 2 * step.variant.n_critic
-  assert int(step.g_optimizer.iterations) == 2
 
 
 def test_same_seed_same_run_with_and_without_xla(fake_mnist):
@@ -165,7 +161,7 @@ def test_dcgan_learns_on_real_mnist(real_mnist_path):
   variant = variants.build("dcgan")
   d_opt, g_opt = step_lib.make_optimizers(variant)
   step = step_lib.TrainStep(variant, d_opt, g_opt, seed=0)
-  iterator = step.make_iterator(variant.make_dataset(mnist, batch_size=64, seed=0))
+  iterator = step.make_iterator(variant.make_dataset(mnist, batch_size=32, seed=0))
   probe = variant.sample_inputs(tf.random.Generator.from_seed(1), 64)
 
   def d_of_g():
@@ -173,7 +169,7 @@ def test_dcgan_learns_on_real_mnist(real_mnist_path):
         variant.generate(probe, training=False), training=False)))
 
   before = d_of_g()
-  metrics = step(iterator, 300)
+  metrics = step(iterator, 200)
   assert all_finite(metrics)
   after = d_of_g()
   assert abs(after - before) > 0.01, (before, after)
