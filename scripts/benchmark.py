@@ -1,0 +1,62 @@
+"""Benchmarks gantape's train step against the seed's compile/fit loop.
+
+    python scripts/benchmark.py --variants=gan,dcgan \
+        --data_path=/path/to/mnist.npz --output_json=/tmp/benchmark.json
+    python scripts/benchmark.py --smoke   # every part, a few iterations
+
+Prints iterations/s and memory growth per implementation (see
+gantape/benchmark.py for the method); seed_fit needs `pip install -e .[bench]`.
+"""
+
+from absl import app
+from absl import flags
+
+from gantape import benchmark
+from gantape import cli
+from gantape import variants
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("variants", "gan,dcgan", "Comma-separated variants: "
+                    + ", ".join(variants.names()) + ".")
+flags.DEFINE_string("implementations", ",".join(benchmark.IMPLEMENTATIONS),
+                    "Comma-separated subset of: "
+                    + ", ".join(benchmark.IMPLEMENTATIONS) + ".")
+flags.DEFINE_integer("batch_size", 64, "Examples per batch (the seed's 64).")
+flags.DEFINE_integer("iterations_per_call", 50, "K for gantape_k and "
+                     "keras_fit's steps_per_execution.")
+flags.DEFINE_integer("timed_blocks", 5, "Timed blocks; the median counts.")
+flags.DEFINE_float("block_seconds", 3.0, "Target seconds per timed block.")
+flags.DEFINE_integer("memory_iterations", None, "Iterations between the two "
+                     "RSS readings (default: 20000 for gan, 1000 otherwise, "
+                     "capped at --memory_seconds).")
+flags.DEFINE_float("memory_seconds", 120.0, "Time cap of the default memory "
+                   "run.")
+flags.DEFINE_string("data_path", None, "MNIST .npz or IDX folder; without it "
+                    "(or if unreadable) random arrays of MNIST's shape.")
+flags.DEFINE_integer("seed", 0, "Seeds data order, noise and weights.")
+flags.DEFINE_bool("smoke", False, "A handful of iterations per part.")
+flags.DEFINE_string("output_json", None, "Also write the report here.")
+
+
+def main(argv):
+  del argv
+
+  def go():
+    config = benchmark.BenchmarkConfig(
+        variants=benchmark.parse_list(FLAGS.variants, variants.names(),
+                                      "variant"),
+        implementations=benchmark.parse_list(
+            FLAGS.implementations, benchmark.IMPLEMENTATIONS,
+            "implementation"),
+        batch_size=FLAGS.batch_size,
+        iterations_per_call=FLAGS.iterations_per_call,
+        timed_blocks=FLAGS.timed_blocks, block_seconds=FLAGS.block_seconds,
+        memory_iterations=FLAGS.memory_iterations,
+        memory_seconds=FLAGS.memory_seconds, data_path=FLAGS.data_path,
+        seed=FLAGS.seed, smoke=FLAGS.smoke, output_json=FLAGS.output_json)
+    benchmark.run(config)
+  return cli.run(go)
+
+
+if __name__ == "__main__":
+  app.run(main)

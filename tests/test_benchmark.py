@@ -1,0 +1,69 @@
+"""Smoke test of the benchmark: it runs every part and reports in its format.
+
+Never asserts a speed; only that every implementation ran and reported.
+"""
+
+import json
+import os
+
+import pytest
+
+from gantape import benchmark
+from gantape import seed_fit
+from gantape.errors import UsageError
+
+_MNIST = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data",
+                      "mnist.npz")
+
+
+def test_smoke_run_reports_table_and_json(tmp_path):
+  out = tmp_path / "bench.json"
+  lines = []
+  config = benchmark.BenchmarkConfig(
+      variants=("gan",), iterations_per_call=2, smoke=True,
+      data_path=_MNIST if os.path.exists(_MNIST) else None,
+      output_json=str(out))
+  report = benchmark.run(config, log=lines.append)
+  text = "\n".join(lines)
+
+  assert json.loads(out.read_text()) == json.loads(json.dumps(report))
+  assert set(report) >= {"machine", "matmul_peak_gflops", "results"}
+  assert set(report["machine"]) >= {"cpu_model", "cores", "tf_version",
+                                    "device"}
+  assert report["matmul_peak_gflops"] > 0
+  assert report["flops_per_iteration"]["gan"] > 0
+  rows = {r["implementation"]: r for r in report["results"]}
+  assert list(rows) == list(benchmark.IMPLEMENTATIONS)
+  have_tf_keras = seed_fit.import_tf_keras() is not None
+  for name, row in rows.items():
+    assert row["variant"] == "gan"
+    if name == "seed_fit" and not have_tf_keras:
+      assert row["status"].startswith("skipped")
+      assert "tf_keras is not installed" in text
+      continue
+    assert row["status"] == "ok", row
+    assert row["iterations_per_s"] > 0
+    assert isinstance(row["mb_per_1k_iterations"], float)
+    assert 0 < row["fraction_of_matmul_peak"]
+    # The table has one line per implementation, with its rate.
+    assert f"| gan | {name} | {row['iterations_per_s']:.2f} |" in text
+    assert f"gan {name}: warm-up (trace/compile)" in text
+
+
+def test_seed_fit_not_applicable_to_wgan_gp():
+  lines = []
+  report = benchmark.run(
+      benchmark.BenchmarkConfig(variants=("wgan_gp",),
+                                implementations=("seed_fit",), smoke=True),
+      log=lines.append)
+  (row,) = report["results"]
+  assert row["status"] == "not applicable"
+  assert row["iterations_per_s"] is None
+
+
+def test_bad_implementation_is_a_usage_error():
+  with pytest.raises(UsageError, match="unknown implementation"):
+    benchmark.parse_list("gantape,fast", benchmark.IMPLEMENTATIONS,
+                         "implementation")
+  with pytest.raises(UsageError, match="timed_blocks"):
+    benchmark.BenchmarkConfig(timed_blocks=0).validate()
