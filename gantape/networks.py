@@ -3,6 +3,14 @@
 Keras defaults are the seed's (Keras 2.3) defaults here: LeakyReLU slope 0.3,
 BatchNormalization momentum 0.99 and epsilon 1e-3, Glorot-uniform kernels, and
 nearest-neighbour UpSampling2D.
+
+BatchNorm under `tf.distribute`: by default (Keras's default, and the seed's
+single-device behaviour per replica) each replica normalizes with its own
+slice of the batch. `synchronized_batch_norm=True` makes every BatchNorm layer
+all-reduce its batch statistics across replicas, so N replicas normalize over
+the global batch exactly as one device would; it adds one small all-reduce per
+BatchNorm layer per forward pass. It changes no variable, so checkpoints load
+either way.
 """
 
 from typing import Optional
@@ -33,23 +41,33 @@ def mlp_discriminator() -> keras.Model:
   ], name="mlp_discriminator")
 
 
-def conv_generator(input_dim: int = NOISE_DIM, name: str = "conv_generator"
-                   ) -> keras.Model:
+def _batch_norm(synchronized: bool) -> layers.BatchNormalization:
+  return layers.BatchNormalization(synchronized=synchronized)
+
+
+def conv_generator(input_dim: int = NOISE_DIM, name: str = "conv_generator", *,
+                   synchronized_batch_norm: bool = False) -> keras.Model:
   """The seed's DCGAN generator: [B, input_dim] -> [B, 28, 28, 1] in (0, 1).
 
   Dense(7*7*64) -> BN -> LeakyReLU -> Reshape(7, 7, 64) -> UpSampling2D(2)
   -> Conv2DTranspose(64, 3, same) -> BN -> LeakyReLU -> UpSampling2D(2)
   -> Conv2DTranspose(1, 3, same, sigmoid).
+
+  Args:
+    input_dim: noise (plus condition) size.
+    name: the model's name.
+    synchronized_batch_norm: BatchNorm over the global batch across replicas
+      (see the module docstring); default False: per replica.
   """
   return keras.Sequential([
       keras.Input((input_dim,), name="noise"),
       layers.Dense(7 * 7 * 64),
-      layers.BatchNormalization(),
+      _batch_norm(synchronized_batch_norm),
       layers.LeakyReLU(),
       layers.Reshape((7, 7, 64)),
       layers.UpSampling2D(2),
       layers.Conv2DTranspose(64, 3, padding="same"),
-      layers.BatchNormalization(),
+      _batch_norm(synchronized_batch_norm),
       layers.LeakyReLU(),
       layers.UpSampling2D(2),
       layers.Conv2DTranspose(1, 3, padding="same", activation="sigmoid"),
@@ -59,6 +77,7 @@ def conv_generator(input_dim: int = NOISE_DIM, name: str = "conv_generator"
 def conv_discriminator(num_outputs: int = 1, *,
                        output_activation: Optional[str] = "sigmoid",
                        batch_norm: bool = True,
+                       synchronized_batch_norm: bool = False,
                        name: str = "conv_discriminator") -> keras.Model:
   """The seed's DCGAN discriminator: [B, 28, 28, 1] -> [B, num_outputs].
 
@@ -72,10 +91,12 @@ def conv_discriminator(num_outputs: int = 1, *,
       linear critic (WGAN-GP).
     batch_norm: False drops the three BatchNorm layers, as WGAN-GP needs: its
       gradient penalty is per sample and BatchNorm couples the samples.
+    synchronized_batch_norm: BatchNorm over the global batch across replicas
+      (see the module docstring); default False: per replica.
     name: the model's name.
   """
   def norm():
-    return [layers.BatchNormalization()] if batch_norm else []
+    return [_batch_norm(synchronized_batch_norm)] if batch_norm else []
 
   return keras.Sequential([
       keras.Input((28, 28, 1), name="image"),
@@ -90,15 +111,19 @@ def conv_discriminator(num_outputs: int = 1, *,
 
 
 def conditional_generator(noise_dim: int = NOISE_DIM,
-                          num_classes: int = NUM_CLASSES) -> keras.Model:
+                          num_classes: int = NUM_CLASSES, *,
+                          synchronized_batch_norm: bool = False
+                          ) -> keras.Model:
   """CGAN generator: `conv_generator` on concat(noise, one_hot(label, 10)).
 
   Inputs are `[noise float32 [B, noise_dim], labels int32 [B]]`.
+  `synchronized_batch_norm` is `conv_generator`'s.
   """
   noise = keras.Input((noise_dim,), name="noise")
   labels = keras.Input((), dtype="int32", name="labels")
   one_hot = layers.Lambda(
       lambda y: keras.ops.one_hot(y, num_classes), name="one_hot")(labels)
-  body = conv_generator(noise_dim + num_classes, name="conv_generator_body")
+  body = conv_generator(noise_dim + num_classes, name="conv_generator_body",
+                        synchronized_batch_norm=synchronized_batch_norm)
   images = body(layers.Concatenate()([noise, one_hot]))
   return keras.Model([noise, labels], images, name="conditional_generator")

@@ -146,8 +146,10 @@ class TrainStep:
       # once, and the first call does not create variables inside tf.function.
       d_optimizer.build(variant.discriminator_variables)
       g_optimizer.build(variant.generator_variables)
-    # Drawn in the cross-replica context (one global draw per iteration), so
-    # it is a plain, unmirrored variable.
+    # Drawn in the cross-replica context only (one global draw per
+    # iteration): such a draw gives the numbers this seed gives on one
+    # device, whether or not the generator was made in a strategy's scope
+    # (its per-replica hashing applies to draws inside `strategy.run`).
     self.rng = tf.random.Generator.from_seed(seed)
     self._iteration = tf.function(self._replica_iteration,
                                   jit_compile=True if jit_compile else None)
@@ -156,9 +158,30 @@ class TrainStep:
   # ---- public --------------------------------------------------------
 
   def make_iterator(self, dataset: tf.data.Dataset):
-    """An iterator over `dataset` (global batches) distributed as needed."""
-    if self.strategy.num_replicas_in_sync > 1:
-      dataset = self.strategy.experimental_distribute_dataset(dataset)
+    """An iterator over `dataset` (global batches) distributed as needed.
+
+    With several replicas each global batch is split into per-replica
+    batches, in replica order. Across workers the split is by data (each
+    worker runs the seeded pipeline and keeps its replicas' slices): the
+    pipeline reads arrays in memory, not files, so there are no files to
+    shard, and the replicas together see the batch one device would.
+
+    Raises:
+      UsageError: the global batch does not split evenly over the replicas.
+    """
+    replicas = self.strategy.num_replicas_in_sync
+    if replicas > 1:
+      batch = tf.nest.flatten(dataset.element_spec)[0].shape[0]
+      if batch is not None and batch % replicas:
+        raise UsageError(
+            f"the global batch of {batch} does not split evenly over "
+            f"{replicas} replicas; use a batch_size that is a multiple of "
+            f"{replicas}, e.g. {max(1, batch // replicas) * replicas}.")
+      options = tf.data.Options()
+      options.experimental_distribute.auto_shard_policy = (
+          tf.data.experimental.AutoShardPolicy.DATA)
+      dataset = self.strategy.experimental_distribute_dataset(
+          dataset.with_options(options))
     return iter(dataset)
 
   def __call__(self, iterator, num_iterations=1) -> Dict[str, tf.Tensor]:

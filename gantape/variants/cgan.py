@@ -25,12 +25,28 @@ class CGAN(base.Variant):
   conditional = True
   eps = 1e-3
 
-  def __init__(self, *, generator: Optional[keras.Model] = None,
+  def __init__(self, *, sync_batch_norm: bool = False,
+               generator: Optional[keras.Model] = None,
                discriminator: Optional[keras.Model] = None):
+    """Builds the variant.
+
+    Args:
+      sync_batch_norm: under a multi-replica `tf.distribute` strategy,
+        normalize over the global batch (synchronized BatchNorm) instead of
+        each replica's slice (the default, Keras's). No effect on one device.
+      generator: replaces the conditional conv generator.
+      discriminator: replaces the 11-way conv discriminator.
+    """
     super().__init__(
-        generator=generator or networks.conditional_generator(),
+        generator=generator or networks.conditional_generator(
+            synchronized_batch_norm=sync_batch_norm),
         discriminator=discriminator or networks.conv_discriminator(
-            11, output_activation="softmax"))
+            11, output_activation="softmax",
+            synchronized_batch_norm=sync_batch_norm))
+    self.sync_batch_norm = sync_batch_norm
+
+  def options(self):
+    return {"sync_batch_norm": self.sync_batch_norm}
 
   def sample_inputs(self, rng, batch_size):
     inputs = super().sample_inputs(rng, batch_size)

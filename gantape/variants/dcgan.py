@@ -18,8 +18,24 @@ class DCGAN(gan.GAN):
   flat_images = False
   default_iterations = 10_000
 
-  def __init__(self, *, generator: Optional[keras.Model] = None,
+  def __init__(self, *, sync_batch_norm: bool = False,
+               generator: Optional[keras.Model] = None,
                discriminator: Optional[keras.Model] = None):
+    """Builds the variant.
+
+    Args:
+      sync_batch_norm: under a multi-replica `tf.distribute` strategy,
+        normalize over the global batch (synchronized BatchNorm) instead of
+        each replica's slice (the default, Keras's). No effect on one device.
+      generator: replaces the conv generator.
+      discriminator: replaces the conv discriminator.
+    """
     super().__init__(
-        generator=generator or networks.conv_generator(),
-        discriminator=discriminator or networks.conv_discriminator(1))
+        generator=generator or networks.conv_generator(
+            synchronized_batch_norm=sync_batch_norm),
+        discriminator=discriminator or networks.conv_discriminator(
+            1, synchronized_batch_norm=sync_batch_norm))
+    self.sync_batch_norm = sync_batch_norm
+
+  def options(self):
+    return {"sync_batch_norm": self.sync_batch_norm}

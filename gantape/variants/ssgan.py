@@ -34,6 +34,7 @@ class SSGAN(base.Variant):
   def __init__(self, *, num_labeled: Optional[int] = None,
                generator_objective: str = "seed",
                label_seed: int = 0,
+               sync_batch_norm: bool = False,
                generator: Optional[keras.Model] = None,
                discriminator: Optional[keras.Model] = None):
     """Builds the variant.
@@ -42,6 +43,9 @@ class SSGAN(base.Variant):
       num_labeled: how many training examples carry labels; None for all.
       generator_objective: "seed" (L_G = log P(n|G(z))) or "feature_matching".
       label_seed: chooses which examples are labelled.
+      sync_batch_norm: under a multi-replica `tf.distribute` strategy,
+        normalize over the global batch (synchronized BatchNorm) instead of
+        each replica's slice (the default, Keras's). No effect on one device.
       generator: replaces the conv generator.
       discriminator: replaces the 11-way conv discriminator; for feature
         matching its second-to-last layer is the feature layer.
@@ -55,10 +59,13 @@ class SSGAN(base.Variant):
           f"num_labeled={num_labeled} is smaller than the "
           f"{data_lib.NUM_CLASSES} classes; use at least {data_lib.NUM_CLASSES}.")
     super().__init__(
-        generator=generator or networks.conv_generator(),
+        generator=generator or networks.conv_generator(
+            synchronized_batch_norm=sync_batch_norm),
         discriminator=discriminator or networks.conv_discriminator(
-            11, output_activation="softmax"))
+            11, output_activation="softmax",
+            synchronized_batch_norm=sync_batch_norm))
     self.num_labeled = num_labeled
+    self.sync_batch_norm = sync_batch_norm
     self.generator_objective = generator_objective
     self.label_seed = label_seed
     # A view of the discriminator up to its penultimate layer: it shares the
@@ -72,7 +79,8 @@ class SSGAN(base.Variant):
   def options(self):
     return {"num_labeled": self.num_labeled,
             "generator_objective": self.generator_objective,
-            "label_seed": self.label_seed}
+            "label_seed": self.label_seed,
+            "sync_batch_norm": self.sync_batch_norm}
 
   def labeled_indices(self, mnist: data_lib.Mnist):
     """Indices of the labelled training examples (all when num_labeled=None)."""

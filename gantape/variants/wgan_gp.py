@@ -27,6 +27,7 @@ class WGANGP(base.Variant):
   optimizer_defaults = base.OptimizerDefaults(1e-4, 0.5, 0.9)
 
   def __init__(self, *, n_critic: int = 5, gp_weight: float = 10.0,
+               sync_batch_norm: bool = False,
                generator: Optional[keras.Model] = None,
                discriminator: Optional[keras.Model] = None):
     """Builds the variant.
@@ -34,20 +35,27 @@ class WGANGP(base.Variant):
     Args:
       n_critic: critic steps per generator step.
       gp_weight: lambda, the gradient-penalty weight.
+      sync_batch_norm: under a multi-replica `tf.distribute` strategy,
+        normalize the generator's BatchNorm over the global batch instead of
+        each replica's slice (the default, Keras's). The critic has no
+        BatchNorm. No effect on one device.
       generator: replaces the conv generator.
       discriminator: replaces the critic (no BatchNorm, linear output).
     """
     if n_critic < 1:
       raise UsageError(f"n_critic must be at least 1, got {n_critic}.")
     super().__init__(
-        generator=generator or networks.conv_generator(),
+        generator=generator or networks.conv_generator(
+            synchronized_batch_norm=sync_batch_norm),
         discriminator=discriminator or networks.conv_discriminator(
             1, output_activation=None, batch_norm=False, name="critic"))
     self.n_critic = n_critic
     self.gp_weight = gp_weight
+    self.sync_batch_norm = sync_batch_norm
 
   def options(self):
-    return {"n_critic": self.n_critic, "gp_weight": self.gp_weight}
+    return {"n_critic": self.n_critic, "gp_weight": self.gp_weight,
+            "sync_batch_norm": self.sync_batch_norm}
 
   def sample_inputs(self, rng, batch_size):
     inputs = super().sample_inputs(rng, batch_size)
