@@ -1,9 +1,11 @@
 """What the absl scripts share: option packing and turning errors into exits."""
 
 import sys
-from typing import Any, Callable, Dict
+from typing import Any, Callable, Dict, List
 
-from gantape.errors import GantapeError, UsageError
+from absl import flags
+
+from gantape.errors import GantapeError, Interrupted, UsageError
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
@@ -18,15 +20,68 @@ def run(fn: Callable[[], Any]) -> int:
   """Calls `fn`; a gantape error becomes one line on stderr and an exit code.
 
   Returns:
-    0 on success, 2 for a usage error, 1 for any other gantape error (e.g. a
-    NaN loss). Other exceptions are bugs and keep their traceback.
+    0 on success, 2 for a usage error, 128 + the signal's number for a run
+    stopped by SIGINT/SIGTERM (`Interrupted`), 1 for any other gantape error
+    (e.g. a NaN loss). Other exceptions are bugs and keep their traceback.
   """
   try:
     fn()
   except UsageError as e:
     print(f"error: {e}", file=sys.stderr)
     return EXIT_USAGE
+  except Interrupted as e:
+    print(str(e), file=sys.stderr)
+    return 128 + e.signum
   except GantapeError as e:
     print(f"error: {e}", file=sys.stderr)
     return EXIT_FAILURE
   return 0
+
+
+def parse_flags(argv: List[str]) -> List[str]:
+  """Parses absl flags; a bad flag is one line on stderr and exit code 2.
+
+  Pass it to `app.run(main, flags_parser=cli.parse_flags)`: absl's own parser
+  exits with 1 and a two-line message, but a bad flag is a usage error like
+  any other.
+
+  Returns:
+    `[program name]`: positional arguments are refused the same way.
+  """
+  try:
+    rest = flags.FLAGS(argv)
+  except flags.Error as e:
+    message = " ".join(str(e).split())
+    print(f"error: {message}; see --helpfull.", file=sys.stderr)
+    sys.exit(EXIT_USAGE)
+  if len(rest) > 1:
+    print(f"error: unexpected arguments {rest[1:]}; every option is a flag, "
+          f"--name=value; see --helpfull.", file=sys.stderr)
+    sys.exit(EXIT_USAGE)
+  if "verbosity" in flags.FLAGS and not flags.FLAGS["verbosity"].present:
+    # TensorFlow's INFO lines (one per checkpoint saved) would drown the
+    # progress lines; --verbosity=0 brings them back.
+    flags.FLAGS.verbosity = -1
+  return rest
+
+
+def flagfile_text(module, **overrides: Any) -> str:
+  """The flags `module` defines, as `--flagfile` lines.
+
+  Args:
+    module: the script's module object (`sys.modules[__name__]`).
+    **overrides: values written instead of the flags' own, e.g. a default
+      resolved at run time.
+
+  Returns:
+    One `--name=value` line per flag; unset flags (value None) are left out,
+    so their defaults apply on rerun.
+  """
+  lines = []
+  for flag in sorted(flags.FLAGS.get_flags_for_module(module),
+                     key=lambda f: f.name):
+    if flag.name in overrides:
+      lines.append(f"--{flag.name}={overrides[flag.name]}")
+    elif flag.value is not None:
+      lines.append(flag.serialize())
+  return "".join(line + "\n" for line in lines)

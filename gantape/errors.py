@@ -19,3 +19,16 @@ class DataError(UsageError):
 
 class NonFiniteLossError(GantapeError):
   """A loss or metric became NaN or Inf during training."""
+
+
+class Interrupted(GantapeError):
+  """Training stopped on SIGINT or SIGTERM after writing a checkpoint.
+
+  Attributes:
+    signum: the signal's number; scripts exit with 128 + signum, as a shell
+      does for a process the signal killed.
+  """
+
+  def __init__(self, message: str, signum: int):
+    super().__init__(message)
+    self.signum = signum

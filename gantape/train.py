@@ -8,22 +8,35 @@ every logging, sampling and checkpoint boundary is hit exactly.
 
 Workdir layout:
     run.json             the config of the run (checked on resume)
+    flags.txt            the script's flags, for `--flagfile` (scripts only)
     checkpoints/         tf.train.CheckpointManager files
     metrics.jsonl        one JSON object per log line
+    loss_curves.png      metrics.jsonl plotted, at the end (and on a stop)
     samples/             step_XXXXXXX.png grids from fixed noise, and final.png
     events.*             TensorBoard summaries
+
+Faults: a NaN/Inf metric stops the run (`NonFiniteLossError`) without saving,
+so the latest checkpoint is the last good one; SIGINT/SIGTERM write a
+checkpoint and raise `Interrupted`; a run killed outright resumes from the
+newest checkpoint the `checkpoint` state file lists, which TensorFlow only
+updates once a checkpoint's files are complete.
 """
 
+import contextlib
 import dataclasses
+import gc
 import json
 import math
 import os
+import signal
+import threading
 import time
 from typing import Any, Dict, Optional
 
 import keras
 import tensorflow as tf
 
+from gantape import curves
 from gantape import data as data_lib
 from gantape import ema as ema_lib
 from gantape import evaluation
@@ -31,9 +44,13 @@ from gantape import samples as samples_lib
 from gantape import step as step_lib
 from gantape import summaries
 from gantape import variants
-from gantape.errors import NonFiniteLossError, UsageError
+from gantape.errors import Interrupted, NonFiniteLossError, UsageError
 
 RUN_FILE = "run.json"
+FLAGS_FILE = "flags.txt"
+METRICS_FILE = "metrics.jsonl"
+CURVES_FILE = "loss_curves.png"
+CHECKPOINT_DIR = "checkpoints"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,13 +108,21 @@ class TrainConfig:
       positive.append("steps")
     if self.eval_every is not None:
       positive.append("eval_every")
+    defaults = {f.name: f.default for f in dataclasses.fields(self)}
     for field in positive:
       value = getattr(self, field)
       if not isinstance(value, int) or value <= 0:
-        raise UsageError(f"{field} must be a positive integer, got {value!r}.")
+        default = defaults.get(field)
+        raise UsageError(
+            f"{field} must be a positive integer, got {value!r}; pass "
+            f"--{field}=N with N >= 1"
+            + (f" (default {default})." if default is not None else
+               " (or leave it unset for the variant's default)."))
     if self.learning_rate is not None and not self.learning_rate > 0:
       raise UsageError(
-          f"learning_rate must be positive, got {self.learning_rate!r}.")
+          f"learning_rate must be positive, got {self.learning_rate!r}; pass "
+          f"e.g. --learning_rate=0.001, or leave it unset for the variant's "
+          f"default.")
     for field in ("beta_1", "beta_2"):
       value = getattr(self, field)
       if value is not None and not 0.0 <= value < 1.0:
@@ -160,32 +185,196 @@ def _next_boundary(done: int, every: int) -> int:
   return (done // every + 1) * every
 
 
+def _log(line: str) -> None:
+  # Flushed, so progress shows up at once in `... | tee log` and `nohup`.
+  print(line, flush=True)
+
+
+class _StopSignals:
+  """Turns SIGINT/SIGTERM into a request to checkpoint and stop.
+
+  Python runs the handler between bytecodes, so a signal that arrives during
+  a `tf.function` call is seen when the call returns; the loop then saves and
+  stops. A second signal restores the previous handler and re-sends itself,
+  so pressing Ctrl-C twice quits at once. Outside the main thread (where
+  Python refuses handlers) this does nothing.
+  """
+
+  def __init__(self):
+    self.signum: Optional[int] = None
+    self._previous = {}
+
+  def __enter__(self):
+    if threading.current_thread() is threading.main_thread():
+      for signum in (signal.SIGINT, signal.SIGTERM):
+        self._previous[signum] = signal.signal(signum, self._handle)
+    return self
+
+  def _handle(self, signum, frame):
+    del frame
+    if self.signum is not None:
+      self._restore()
+      signal.raise_signal(signum)
+      return
+    self.signum = signum
+
+  def _restore(self):
+    for signum, handler in self._previous.items():
+      signal.signal(signum, handler)
+    self._previous = {}
+
+  def __exit__(self, *exc_info):
+    self._restore()
+    return False
+
+
+def _truncate_metrics(path: str, step: int) -> None:
+  """Drops metric records past `step`, and a torn last line.
+
+  After a crash the run resumes from an earlier checkpoint and redoes those
+  iterations; without this they would be in the file twice.
+  """
+  if not os.path.exists(path):
+    return
+  with open(path) as f:
+    lines = f.readlines()
+  keep = []
+  for line in lines:
+    try:
+      record = json.loads(line)
+    except json.JSONDecodeError:
+      continue
+    if line.endswith("\n") and record.get("step", 0) <= step:
+      keep.append(line)
+  if len(keep) != len(lines):
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w") as f:
+      f.writelines(keep)
+    os.replace(tmp, path)
+
+
+def _restore_latest(items: Dict[str, Any],
+                    manager: tf.train.CheckpointManager, config: TrainConfig,
+                    log) -> str:
+  """Restores the newest checkpoint that loads; returns its path.
+
+  The manager lists only checkpoints whose files were complete when the state
+  file was written, so a run killed mid-save never offers its partial files.
+  A listed checkpoint whose files were damaged later (a full disk, a copy cut
+  short) is skipped with a warning for the next older one.
+
+  Raises:
+    UsageError: none of them fits this variant: the workdir holds another
+      model's checkpoints.
+  """
+  errors = []
+  for path in reversed(manager.checkpoints):
+    # A Checkpoint of its own per try, dropped with TensorFlow's logger
+    # muted: one whose restore failed warns, when collected, about every
+    # value it left unrestored, and our one line already says why.
+    with _tf_logs_muted():
+      try:
+        tf.train.Checkpoint(**items).restore(
+            path).assert_existing_objects_matched()
+        return path
+      # A damaged file surfaces as DataLossError, IndexError, ValueError...;
+      # another model's checkpoint as AssertionError or ValueError.
+      except Exception as e:  # pylint: disable=broad-except
+        reason = f"{type(e).__name__}: {str(e).strip().splitlines()[0][:200]}"
+      gc.collect()
+    errors.append(reason)
+    log(f"warning: cannot restore {path} ({reason}); trying an older "
+        f"checkpoint.")
+  raise UsageError(
+      f"none of the {len(errors)} checkpoints in {manager.directory} can be "
+      f"restored into a {config.variant!r} run with options "
+      f"{config.variant_options} (newest: {errors[0]}); they are damaged or "
+      f"the workdir holds another model's checkpoints: use a new --workdir, "
+      f"or the variant and options that wrote them.")
+
+
+@contextlib.contextmanager
+def _tf_logs_muted():
+  """Raises TensorFlow's Python logger to ERROR for the block."""
+  logger = tf.get_logger()
+  level = logger.level
+  logger.setLevel("ERROR")
+  try:
+    yield
+  finally:
+    logger.setLevel(level)
+
+
+def _first_non_finite(train_step: step_lib.TrainStep, iterator,
+                      checkpoint: tf.train.Checkpoint, latest: Optional[str],
+                      before: int, done: int):
+  """Replays from `latest` to find the first iteration with a non-finite metric.
+
+  The step reports the metrics of the last iteration of a call only, so a NaN
+  in a call of many iterations is pinned by restoring the last good
+  checkpoint (the iterator included), running up to `before` in one call and
+  then one iteration per call. Training stops afterwards, so moving the
+  in-memory state is harmless.
+
+  Returns:
+    (iteration, metrics) of the first non-finite iteration, or None when the
+    replay does not reproduce it (nondeterministic kernels) or cannot run.
+  """
+  if latest is None:
+    return None
+  checkpoint.restore(latest)
+  start = int(train_step.global_step)
+  if start < before:
+    out = train_step(iterator, before - start)
+    if not all(math.isfinite(float(v)) for v in out.values()):
+      return None
+  for iteration in range(before + 1, done + 1):
+    metrics = {k: float(v) for k, v in train_step(iterator, 1).items()}
+    if not all(math.isfinite(v) for v in metrics.values()):
+      return iteration, metrics
+  return None
+
+
 def train(config: TrainConfig,
           strategy: Optional[tf.distribute.Strategy] = None,
-          log=print) -> TrainResult:
+          log=_log, *,
+          mnist: Optional[data_lib.Mnist] = None,
+          flags_text: Optional[str] = None) -> TrainResult:
   """Trains (or resumes) the run described by `config`.
 
-  Rerunning with the same workdir resumes from its latest checkpoint.
+  Rerunning with the same workdir resumes from its latest checkpoint, with
+  the data order, noise generator and optimizer state where they were. The
+  learning rate is this call's: a resumed run may lower it.
 
   Args:
     config: the run.
     strategy: a `tf.distribute.Strategy`; default: the current one.
     log: where progress lines go.
+    mnist: the data, in memory; None loads `config.data_path`.
+    flags_text: the script's flags as `--flagfile` lines, saved to
+      workdir/flags.txt once the workdir is known to be this run's.
 
   Returns:
     A `TrainResult`.
 
   Raises:
     UsageError: bad config, missing data, or a workdir of another run.
-    NonFiniteLossError: a loss became NaN or Inf; the latest checkpoint is
-      the last good one.
+    NonFiniteLossError: a loss became NaN or Inf; the message names the
+      first such iteration, and the latest checkpoint is the last good one.
+    Interrupted: SIGINT or SIGTERM arrived; a checkpoint was written first.
   """
+  with _StopSignals() as stop_signals:
+    return _train(config, strategy, log, mnist, flags_text, stop_signals)
+
+
+def _train(config, strategy, log, mnist, flags_text, stop_signals):
+  """`train`'s body, with SIGINT/SIGTERM caught into `stop_signals`."""
   config.validate()
   strategy = strategy or tf.distribute.get_strategy()
-  os.makedirs(config.workdir, exist_ok=True)
   _check_workdir(config)
   total = total_iterations(config)
-  mnist = data_lib.load_mnist(config.data_path)
+  if mnist is None:
+    mnist = data_lib.load_mnist(config.data_path)
   keras.utils.set_random_seed(config.seed)
 
   with strategy.scope():
@@ -213,21 +402,38 @@ def train(config: TrainConfig,
   if strategy.num_replicas_in_sync == 1:
     items["iterator"] = iterator  # exact resume: the data order continues
   checkpoint = tf.train.Checkpoint(**items)
+  os.makedirs(config.workdir, exist_ok=True)
   manager = tf.train.CheckpointManager(
-      checkpoint, os.path.join(config.workdir, "checkpoints"),
+      checkpoint, os.path.join(config.workdir, CHECKPOINT_DIR),
       max_to_keep=config.keep_checkpoints, step_counter=train_step.global_step)
-  if manager.latest_checkpoint:
-    checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-    log(f"Resumed from {manager.latest_checkpoint} at iteration "
+  if manager.checkpoints:
+    # The optimizers' learning rates are variables, so a restore would bring
+    # back the old ones; this run's flags win.
+    learning_rates = [float(o.learning_rate) for o in (d_opt, g_opt)]
+    restored = _restore_latest(items, manager, config, log)
+    for opt, lr in zip((d_opt, g_opt), learning_rates):
+      opt.learning_rate = lr
+    log(f"Resumed from {restored} at iteration "
         f"{int(train_step.global_step)}.")
+  else:
+    # Iteration 0 is a checkpoint too: a NaN or a stop in the first interval
+    # still leaves a good state to resume from and to replay.
+    manager.save(checkpoint_number=0)
+  _truncate_metrics(os.path.join(config.workdir, METRICS_FILE),
+                    int(train_step.global_step))
   _write_json_atomically(os.path.join(config.workdir, RUN_FILE),
                          _run_record(config))
+  if flags_text is not None:
+    flags_path = os.path.join(config.workdir, FLAGS_FILE)
+    with open(f"{flags_path}.tmp-{os.getpid()}", "w") as f:
+      f.write(flags_text)
+    os.replace(f"{flags_path}.tmp-{os.getpid()}", flags_path)
 
   sample_dir = os.path.join(config.workdir, "samples")
   os.makedirs(sample_dir, exist_ok=True)
   fixed = samples_lib.fixed_inputs(variant, 100, seed=config.seed)
   writer = tf.summary.create_file_writer(config.workdir)
-  metrics_path = os.path.join(config.workdir, "metrics.jsonl")
+  metrics_path = os.path.join(config.workdir, METRICS_FILE)
   evaluator = None
   if config.eval_every is not None:
     evaluator = evaluation.TrainingEvaluator(
@@ -245,7 +451,7 @@ def train(config: TrainConfig,
   metrics: Dict[str, float] = {}
   last_time, last_done = time.perf_counter(), done
   start_time, start_done = last_time, done
-  while done < total:
+  while done < total and stop_signals.signum is None:
     stop = min(total, done + config.iterations_per_call,
                _next_boundary(done, config.log_every),
                _next_boundary(done, config.sample_every),
@@ -257,12 +463,11 @@ def train(config: TrainConfig,
     done = int(train_step.global_step)
     if ema is not None:
       ema.update(done - before)
-    bad = sorted(k for k, v in metrics.items() if not math.isfinite(v))
-    if bad:
-      raise NonFiniteLossError(
-          f"{', '.join(f'{k}={metrics[k]}' for k in bad)} in iterations "
-          f"{before + 1}..{done}; the latest checkpoint, {manager.latest_checkpoint}, is the last "
-          f"good one. Lower --learning_rate or try another variant.")
+    if not all(math.isfinite(v) for v in metrics.values()):
+      _plot_curves(config, log)
+      raise _non_finite_error(config, train_step, iterator, checkpoint,
+                              manager, "iterator" in items, before, done,
+                              metrics, log)
     if done % config.log_every == 0 or done == total:
       now = time.perf_counter()
       rate = (done - last_done) / max(now - last_time, 1e-9)
@@ -292,9 +497,55 @@ def train(config: TrainConfig,
   if manager.latest_checkpoint is None or not manager.latest_checkpoint.endswith(
       f"-{done}"):
     manager.save(checkpoint_number=done)
+  _plot_curves(config, log)
+  if stop_signals.signum is not None and done < total:
+    writer.flush()
+    name = signal.Signals(stop_signals.signum).name
+    raise Interrupted(
+        f"stopped by {name} at iteration {done}/{total}; saved "
+        f"{manager.latest_checkpoint}. Rerun the same command to resume.",
+        stop_signals.signum)
   final = write_grid("final.png")
   writer.flush()
   return TrainResult(train_step, metrics, final, done)
+
+
+def _plot_curves(config: TrainConfig, log) -> None:
+  """Writes loss_curves.png; a plotting failure must not fail the run."""
+  try:
+    curves.plot_metrics(os.path.join(config.workdir, METRICS_FILE),
+                        os.path.join(config.workdir, CURVES_FILE),
+                        title=config.variant)
+  except Exception as e:  # pylint: disable=broad-except
+    log(f"warning: could not plot the loss curves ({type(e).__name__}: {e}).")
+
+
+def _non_finite_error(config, train_step, iterator, checkpoint, manager,
+                      iterator_saved, before, done, metrics, log
+                      ) -> NonFiniteLossError:
+  """The error for a non-finite metric, naming the first bad iteration."""
+  latest = manager.latest_checkpoint
+  found = None
+  if done - before > 1 and iterator_saved:
+    log(f"Non-finite metric in iterations {before + 1}..{done}; replaying "
+        f"from {latest} to find the first one.")
+    found = _first_non_finite(train_step, iterator, checkpoint, latest,
+                              before, done)
+  if found is not None:
+    where, metrics = found
+    where = f"at iteration {where}"
+  elif done - before == 1:
+    where = f"at iteration {done}"
+  else:
+    where = f"in iterations {before + 1}..{done}"
+  bad = ", ".join(f"{k}={v}" for k, v in sorted(metrics.items())
+                  if not math.isfinite(v))
+  other = ("" if config.variant == "wgan_gp" else
+           ", or try --variant=wgan_gp in a new --workdir")
+  return NonFiniteLossError(
+      f"non-finite loss {where}: {bad}. Training stopped; the latest "
+      f"checkpoint, {latest}, is the last good one. Lower --learning_rate "
+      f"and rerun to resume from it{other}.")
 
 
 def _format_seconds(seconds: float) -> str:

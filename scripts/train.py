@@ -2,8 +2,14 @@
 
     python scripts/train.py --variant=dcgan --workdir=/tmp/gantape/dcgan
 
-Rerunning the same command resumes from the workdir's latest checkpoint.
+Rerunning the same command (or `--flagfile=WORKDIR/flags.txt`) resumes from
+the workdir's latest checkpoint. Ctrl-C or SIGTERM saves a checkpoint first.
+Exit codes: 0 done, 1 NaN/Inf loss, 2 bad flags or data, 128 + signal number
+when stopped by a signal.
 """
+
+import os
+import sys
 
 from absl import app
 from absl import flags
@@ -38,6 +44,8 @@ flags.DEFINE_integer("log_every", 100, "Iterations between progress lines.")
 flags.DEFINE_integer("sample_every", 1000, "Iterations between sample grids.")
 flags.DEFINE_integer("checkpoint_every", 1000, "Iterations between "
                      "checkpoints.")
+flags.DEFINE_integer("keep_checkpoints", 3, "How many checkpoints to keep "
+                     "(older ones are deleted).")
 flags.DEFINE_bool("jit_compile", False, "Compile the step with XLA.")
 flags.DEFINE_float("ema_decay", None, "Sample and evaluate with an "
                    "exponential moving average of the generator's weights "
@@ -51,22 +59,30 @@ flags.DEFINE_integer("eval_samples", 2000, "Images per --eval_every "
 
 def main(argv):
   del argv
+  # Absolute paths, so that flags.txt works from any directory.
+  workdir = os.path.abspath(FLAGS.workdir or f"/tmp/gantape/{FLAGS.variant}")
+  data_path = FLAGS.data_path and os.path.abspath(FLAGS.data_path)
   config = train_lib.TrainConfig(
-      workdir=FLAGS.workdir or f"/tmp/gantape/{FLAGS.variant}",
+      workdir=workdir,
       variant=FLAGS.variant, steps=FLAGS.steps, batch_size=FLAGS.batch_size,
       learning_rate=FLAGS.learning_rate, beta_1=FLAGS.beta_1,
-      beta_2=FLAGS.beta_2, seed=FLAGS.seed, data_path=FLAGS.data_path,
+      beta_2=FLAGS.beta_2, seed=FLAGS.seed, data_path=data_path,
       variant_options=cli.variant_options(
           num_labeled=FLAGS.num_labeled,
           generator_objective=FLAGS.generator_objective,
           n_critic=FLAGS.n_critic),
       iterations_per_call=FLAGS.iterations_per_call,
       log_every=FLAGS.log_every, sample_every=FLAGS.sample_every,
-      checkpoint_every=FLAGS.checkpoint_every, jit_compile=FLAGS.jit_compile,
+      checkpoint_every=FLAGS.checkpoint_every,
+      keep_checkpoints=FLAGS.keep_checkpoints, jit_compile=FLAGS.jit_compile,
       ema_decay=FLAGS.ema_decay, eval_every=FLAGS.eval_every,
       eval_samples=FLAGS.eval_samples)
-  return cli.run(lambda: train_lib.train(config))
+  overrides = {"workdir": workdir}
+  if data_path:
+    overrides["data_path"] = data_path
+  flags_text = cli.flagfile_text(sys.modules[__name__], **overrides)
+  return cli.run(lambda: train_lib.train(config, flags_text=flags_text))
 
 
 if __name__ == "__main__":
-  app.run(main)
+  app.run(main, flags_parser=cli.parse_flags)

@@ -1,0 +1,238 @@
+"""Samples and SavedModels from a training workdir.
+
+`write_samples` draws N images into an `.npz` (plus a PNG grid beside it);
+`export_generator` writes the generator as a SavedModel that needs only
+TensorFlow to load:
+
+    model = tf.saved_model.load(export_dir)
+    out = model.signatures["serving_default"](
+        noise=tf.random.uniform([8, 100], -1.0, 1.0),
+        labels=tf.range(8) % 10)          # conditional variants only
+    out["images"]                         # float32 [8, 28, 28, 1] in [0, 1]
+
+Both use the generator the run's own sample grids used: the exponential
+moving average of its weights when the run kept one, else the generator.
+"""
+
+import os
+import shutil
+from typing import Any, Dict, Optional
+
+import numpy as np
+import tensorflow as tf
+
+from gantape import checkpoints
+from gantape import data as data_lib
+from gantape import samples as samples_lib
+from gantape.errors import UsageError
+from gantape.variants import base
+
+# Generated per call, so N can be large without holding every batch's
+# activations at once.
+_CHUNK = 500
+# The PNG beside an .npz shows at most this many samples (10 x 10).
+GRID_MAX = 100
+
+
+def _requested_labels(variant: base.Variant, num: int,
+                      label: Optional[int]) -> Optional[np.ndarray]:
+  if not variant.conditional:
+    if label is not None:
+      raise UsageError(
+          f"--label works with conditional variants only; {variant.name!r} "
+          f"cannot be told which digit to draw: drop --label, or sample a "
+          f"cgan run.")
+    return None
+  if label is None:
+    return (np.arange(num) % data_lib.NUM_CLASSES).astype(np.int32)
+  if not 0 <= label < data_lib.NUM_CLASSES:
+    raise UsageError(f"label must be a digit in 0..9, got {label}.")
+  return np.full([num], label, np.int32)
+
+
+def generate(variant: base.Variant, num: int, *,
+             labels: Optional[np.ndarray] = None, seed: int = 0) -> np.ndarray:
+  """`num` images from `variant`'s generator in inference mode.
+
+  Args:
+    variant: a (restored) variant.
+    num: how many.
+    labels: int [num] digits to draw, for conditional variants.
+    seed: seeds the noise.
+
+  Returns:
+    float32 [num, 28, 28] in [0, 1].
+  """
+  rng = tf.random.Generator.from_seed(seed)
+  out = []
+  for start in range(0, num, _CHUNK):
+    count = min(_CHUNK, num - start)
+    inputs = variant.sample_inputs(rng, count)
+    if labels is not None:
+      inputs["labels"] = tf.constant(labels[start:start + count], tf.int32)
+    out.append(samples_lib.generate_images(variant, inputs))
+  return np.concatenate(out)[:num]
+
+
+def grid_of(images: np.ndarray, columns: int = 10) -> np.ndarray:
+  """The first `GRID_MAX` images as a uint8 grid, `columns` per row.
+
+  With labels cycling 0..9, column c shows digit c.
+  """
+  images = images[:GRID_MAX]
+  n = len(images)
+  columns = min(columns, n)
+  rows = -(-n // columns)
+  padded = np.zeros([rows * columns, 28, 28], np.float32)
+  padded[:n] = images
+  return samples_lib.tile(padded, rows=rows)
+
+
+def write_samples(workdir: str, output: str, num: int, *,
+                  label: Optional[int] = None, seed: int = 0
+                  ) -> Dict[str, Any]:
+  """Writes `num` samples of a run's latest checkpoint to `output` (.npz).
+
+  The `.npz` holds `x`, float32 [num, 28, 28] in [0, 1], and for conditional
+  variants `y`, int32 [num], the digits asked for: all `label`, or 0..9
+  cycling without it. A PNG grid of the first 100 samples (ten per row, so
+  with cycling labels column c is digit c) goes beside it, same name with
+  `.png`.
+
+  Args:
+    workdir: a training workdir.
+    output: the `.npz` path; its folder is created.
+    num: how many samples, at least 1.
+    label: the digit to draw (conditional variants only).
+    seed: seeds the noise.
+
+  Returns:
+    {"npz", "png", "checkpoint", "step", "num"}.
+
+  Raises:
+    UsageError: bad num, label or output, or no usable run in workdir.
+  """
+  if num is None or num < 1:
+    raise UsageError(f"num must be a positive integer, got {num!r}.")
+  if not output or not output.endswith(".npz"):
+    raise UsageError(f"output must be an .npz path, got {output!r}; e.g. "
+                     f"--output=/tmp/samples.npz.")
+  restored = checkpoints.restore_from_workdir(workdir)
+  variant = restored.sampler
+  labels = _requested_labels(variant, num, label)
+  images = generate(variant, num, labels=labels, seed=seed)
+  arrays = {"x": images}
+  if labels is not None:
+    arrays["y"] = labels
+  folder = os.path.dirname(os.path.abspath(output))
+  os.makedirs(folder, exist_ok=True)
+  tmp = f"{output}.tmp-{os.getpid()}"
+  with open(tmp, "wb") as f:  # a file object: np.savez adds no suffix
+    np.savez(f, **arrays)
+  os.replace(tmp, output)
+  png = output[:-len(".npz")] + ".png"
+  samples_lib.write_png(png, grid_of(images))
+  return {"npz": output, "png": png, "checkpoint": restored.checkpoint,
+          "step": restored.step, "num": num}
+
+
+class _ServingGenerator(tf.Module):
+  """The generator behind a `serving_default` signature.
+
+  Attributes it keeps in the SavedModel: `noise_dim` and `conditional`
+  (variables a loader can read), and `generator` (the Keras model's weights).
+  """
+
+  def __init__(self, variant: base.Variant):
+    super().__init__(name="gantape_generator")
+    self.generator = variant.generator
+    self.noise_dim = tf.Variable(variant.noise_dim, trainable=False,
+                                 name="noise_dim")
+    self.conditional = tf.Variable(variant.conditional, trainable=False,
+                                   name="conditional")
+    self._variant = variant
+    noise_spec = tf.TensorSpec([None, variant.noise_dim], tf.float32,
+                               name="noise")
+    if variant.conditional:
+      self.serve = tf.function(
+          self._serve_conditional,
+          input_signature=[noise_spec,
+                           tf.TensorSpec([None], tf.int32, name="labels")])
+    else:
+      self.serve = tf.function(self._serve, input_signature=[noise_spec])
+
+  def _images(self, inputs):
+    images = self._variant.generate(inputs, training=False)
+    return {"images": tf.reshape(tf.cast(images, tf.float32),
+                                 [-1, 28, 28, 1])}
+
+  def _serve(self, noise):
+    return self._images({"noise": noise})
+
+  def _serve_conditional(self, noise, labels):
+    checks = [
+        tf.debugging.assert_equal(
+            tf.shape(noise)[0], tf.shape(labels)[0],
+            message="noise and labels need the same batch size"),
+        tf.debugging.assert_greater_equal(
+            labels, 0, message="labels must be digits in 0..9"),
+        tf.debugging.assert_less(
+            labels, data_lib.NUM_CLASSES,
+            message="labels must be digits in 0..9")]
+    with tf.control_dependencies(checks):
+      noise = tf.identity(noise)
+    return self._images({"noise": noise, "labels": labels})
+
+
+def export_generator(workdir: str, export_dir: str) -> Dict[str, Any]:
+  """Writes a run's generator (latest checkpoint) as a SavedModel.
+
+  The `serving_default` signature takes `noise` float32 [batch, noise_dim]
+  and, for conditional variants, `labels` int32 [batch] in 0..9; it returns
+  `images` float32 [batch, 28, 28, 1] in [0, 1] (inference mode: BatchNorm
+  uses its moving statistics). Loading needs TensorFlow only. The folder is
+  written beside `export_dir` and renamed into place, so a failed export
+  leaves no half-written model.
+
+  Args:
+    workdir: a training workdir.
+    export_dir: the SavedModel folder. An existing SavedModel there is
+      replaced; any other non-empty folder is refused.
+
+  Returns:
+    {"export_dir", "checkpoint", "step", "noise_dim", "conditional"}.
+
+  Raises:
+    UsageError: no usable run in workdir, or export_dir is taken.
+  """
+  if not export_dir:
+    raise UsageError("export_dir must be set, e.g. --export_dir=/tmp/gantape/"
+                     "dcgan_saved_model.")
+  export_dir = os.path.abspath(export_dir)
+  replace = False
+  if os.path.exists(export_dir):
+    if os.path.isfile(os.path.join(export_dir, "saved_model.pb")):
+      replace = True
+    elif not os.path.isdir(export_dir) or os.listdir(export_dir):
+      raise UsageError(
+          f"export_dir {export_dir!r} exists and is not a SavedModel; pass a "
+          f"new --export_dir (an old export there would be replaced).")
+  restored = checkpoints.restore_from_workdir(workdir)
+  variant = restored.sampler
+  module = _ServingGenerator(variant)
+  tmp = f"{export_dir}.tmp-{os.getpid()}"
+  shutil.rmtree(tmp, ignore_errors=True)
+  os.makedirs(os.path.dirname(export_dir), exist_ok=True)
+  tf.saved_model.save(module, tmp, signatures={"serving_default": module.serve})
+  if replace:
+    old = f"{export_dir}.old-{os.getpid()}"
+    os.replace(export_dir, old)
+    os.replace(tmp, export_dir)
+    shutil.rmtree(old, ignore_errors=True)
+  else:
+    if os.path.isdir(export_dir):
+      os.rmdir(export_dir)  # empty, checked above
+    os.replace(tmp, export_dir)
+  return {"export_dir": export_dir, "checkpoint": restored.checkpoint,
+          "step": restored.step, "noise_dim": variant.noise_dim,
+          "conditional": variant.conditional}

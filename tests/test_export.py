@@ -1,0 +1,135 @@
+"""Restoring a workdir, sampling to .npz, and the SavedModel export."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from gantape import checkpoints
+from gantape import export
+from gantape import train as train_lib
+from gantape.errors import UsageError
+from tests.conftest import make_fake_mnist
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+  """Two-iteration gan and cgan runs: {name: (workdir, TrainResult)}."""
+  mnist = make_fake_mnist()
+  out = {}
+  for name in ("gan", "cgan"):
+    workdir = str(tmp_path_factory.mktemp(name))
+    result = train_lib.train(
+        train_lib.TrainConfig(workdir=workdir, variant=name, steps=2,
+                              batch_size=16, iterations_per_call=2),
+        mnist=mnist, log=lambda line: None)
+    out[name] = (workdir, result)
+  return out
+
+
+def test_restore_from_workdir_gets_the_trained_weights(runs):
+  workdir, result = runs["gan"]
+  restored = checkpoints.restore_from_workdir(workdir)
+  assert restored.step == 2 and restored.run["variant"] == "gan"
+  assert restored.checkpoint.endswith("ckpt-2")
+  assert restored.sampler is restored.variant  # no EMA in this run
+  for trained, loaded in zip(result.step.variant.generator.weights,
+                             restored.variant.generator.weights):
+    np.testing.assert_array_equal(trained.numpy(), loaded.numpy())
+
+
+def test_restore_from_workdir_errors(tmp_path, runs):
+  with pytest.raises(UsageError, match="does not exist"):
+    checkpoints.restore_from_workdir(str(tmp_path / "missing"))
+  with pytest.raises(UsageError, match="holds no run.json"):
+    checkpoints.restore_from_workdir(str(tmp_path))
+  (tmp_path / "run.json").write_text(json.dumps({"variant": "gan"}))
+  with pytest.raises(UsageError, match="holds no checkpoint yet"):
+    checkpoints.restore_from_workdir(str(tmp_path))
+  # A run.json that names another variant than the checkpoints hold.
+  workdir, _ = runs["gan"]
+  os.symlink(os.path.join(workdir, "checkpoints"), tmp_path / "checkpoints")
+  (tmp_path / "run.json").write_text(json.dumps({"variant": "dcgan"}))
+  with pytest.raises(UsageError, match="restores a 'dcgan' variant"):
+    checkpoints.restore_from_workdir(str(tmp_path))
+
+
+def test_write_samples_unconditional(tmp_path, runs):
+  output = str(tmp_path / "deep" / "samples.npz")
+  info = export.write_samples(runs["gan"][0], output, 25)
+  with np.load(output) as f:
+    assert sorted(f.files) == ["x"]
+    x = f["x"]
+  assert x.shape == (25, 28, 28) and x.dtype == np.float32
+  assert 0.0 <= x.min() and x.max() <= 1.0
+  assert info["png"] == str(tmp_path / "deep" / "samples.png")
+  grid = tf.io.decode_png(tf.io.read_file(info["png"])).numpy()
+  assert grid.shape == (3 * 28, 10 * 28, 1)
+  # The seed fixes the noise.
+  export.write_samples(runs["gan"][0], str(tmp_path / "again.npz"), 25)
+  with np.load(str(tmp_path / "again.npz")) as f:
+    np.testing.assert_array_equal(f["x"], x)
+
+
+def test_write_samples_conditional(tmp_path, runs):
+  workdir = runs["cgan"][0]
+  export.write_samples(workdir, str(tmp_path / "cycle.npz"), 23)
+  with np.load(str(tmp_path / "cycle.npz")) as f:
+    assert f["x"].shape == (23, 28, 28)
+    np.testing.assert_array_equal(f["y"], np.arange(23) % 10)
+    assert f["y"].dtype == np.int32
+  images = {}
+  for label in (3, 7):
+    path = str(tmp_path / f"label{label}.npz")
+    export.write_samples(workdir, path, 4, label=label)
+    with np.load(path) as f:
+      np.testing.assert_array_equal(f["y"], [label] * 4)
+      images[label] = f["x"]
+  # Same noise, another digit asked for: other images.
+  assert not np.array_equal(images[3], images[7])
+
+
+@pytest.mark.parametrize("variant, kwargs, message", [
+    ("gan", dict(label=3), "--label works with conditional variants only"),
+    ("cgan", dict(label=10), "label must be a digit in 0..9, got 10"),
+    ("cgan", dict(num=0), "num must be a positive integer, got 0"),
+    ("gan", dict(output="samples.png"), "output must be an .npz path"),
+])
+def test_write_samples_bad_input(tmp_path, runs, variant, kwargs, message):
+  args = dict(output=str(tmp_path / "s.npz"), num=5)
+  args.update(kwargs)
+  with pytest.raises(UsageError, match=message):
+    export.write_samples(runs[variant][0], **args)
+  assert not (tmp_path / "s.npz").exists()
+
+
+@pytest.mark.parametrize("name", ["gan", "cgan"])
+def test_export_generator_serves_the_generator(tmp_path, runs, name):
+  workdir, result = runs[name]
+  export_dir = str(tmp_path / "model")
+  info = export.export_generator(workdir, export_dir)
+  assert info["step"] == 2 and info["conditional"] == (name == "cgan")
+  loaded = tf.saved_model.load(export_dir)
+  serve = loaded.signatures["serving_default"]
+  noise = tf.random.uniform([6, 100], -1.0, 1.0, seed=1)
+  inputs = {"noise": noise}
+  if name == "cgan":
+    inputs["labels"] = tf.constant([0, 1, 2, 3, 8, 9], tf.int32)
+  images = serve(**inputs)["images"].numpy()
+  assert images.shape == (6, 28, 28, 1) and images.dtype == np.float32
+  expected = result.step.variant.generate(inputs, training=False).numpy()
+  np.testing.assert_allclose(images.reshape(6, -1), expected.reshape(6, -1),
+                             atol=1e-5)
+  assert int(loaded.noise_dim.numpy()) == 100
+  # Exporting again replaces the old export in place.
+  export.export_generator(workdir, export_dir)
+  assert sorted(os.listdir(tmp_path)) == ["model"]
+
+
+def test_export_refuses_a_folder_that_is_not_a_saved_model(tmp_path, runs):
+  (tmp_path / "notes.txt").write_text("mine")
+  with pytest.raises(UsageError, match="exists and is not a SavedModel"):
+    export.export_generator(runs["gan"][0], str(tmp_path))
+  assert (tmp_path / "notes.txt").read_text() == "mine"

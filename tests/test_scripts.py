@@ -1,0 +1,351 @@
+"""scripts/train.py, sample.py and export.py as a user runs them.
+
+A TensorFlow start costs seconds, so the flag and bad-input cases share one
+subprocess (a harness that calls each script's `main` as `app.run` would,
+with fresh flags per case), and only the signal tests and the "SavedModel
+without gantape" test start processes of their own.
+"""
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+
+import numpy as np
+import pytest
+
+from tests.conftest import REPO_ROOT, make_fake_mnist
+
+SCRIPTS = os.path.join(REPO_ROOT, "scripts")
+TINY = ["--batch_size=16", "--iterations_per_call=1", "--log_every=1",
+        "--sample_every=1000"]
+
+# Runs cases [script, argv] in one process; writes [{rc, out, err}] as JSON.
+HARNESS = textwrap.dedent("""
+    import contextlib, importlib.util, io, json, sys, traceback
+    from absl import app, flags
+    from gantape import cli
+    cases_path, results_path = sys.argv[1:]
+    with open(cases_path) as f:
+      cases = json.load(f)
+    app.define_help_flags()
+    FLAGS = flags.FLAGS
+    loaded, results = {}, []
+
+    def load(script):
+      for name, module in list(loaded.items()):
+        if name != script:  # scripts define the same flags: one at a time
+          for flag in list(FLAGS):
+            if FLAGS.find_module_defining_flag(flag) == module.__name__:
+              delattr(FLAGS, flag)
+          del loaded[name]
+      if script not in loaded:
+        name = "script_" + script.rsplit("/", 1)[-1][:-3]
+        spec = importlib.util.spec_from_file_location(name, script)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        loaded[script] = module
+        results.append({"help": {
+            f.name: f.help for f in FLAGS.get_flags_for_module(name)}})
+      return loaded[script]
+
+    for script, argv in cases:
+      module = load(script)
+      FLAGS.unparse_flags()
+      out, err = io.StringIO(), io.StringIO()
+      with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+          rc = module.main(cli.parse_flags([script] + argv))
+        except SystemExit as e:
+          rc = e.code
+        except BaseException:
+          traceback.print_exc()
+          rc = "exception"
+      results.append({"rc": rc, "out": out.getvalue(), "err": err.getvalue()})
+    with open(results_path, "w") as f:
+      json.dump(results, f)
+""")
+
+
+def script(name):
+  return os.path.join(SCRIPTS, name)
+
+
+def write_data(folder):
+  """A fake MNIST .npz, a truncated one and one of 32 x 32 images."""
+  mnist = make_fake_mnist(num_train=256, num_test=32)
+  arrays = dict(x_train=mnist.x_train, y_train=mnist.y_train,
+                x_test=mnist.x_test, y_test=mnist.y_test)
+  good = os.path.join(folder, "mnist.npz")
+  np.savez(good, **arrays)
+  with open(good, "rb") as f:
+    head = f.read(3000)
+  with open(os.path.join(folder, "corrupt.npz"), "wb") as f:
+    f.write(head)
+  arrays["x_train"] = np.zeros([256, 32, 32], np.uint8)
+  np.savez(os.path.join(folder, "wrong_shape.npz"), **arrays)
+  return good
+
+
+@pytest.fixture(scope="module")
+def harness(tmp_path_factory):
+  """Runs every in-process case once; returns (results by name, folder)."""
+  root = str(tmp_path_factory.mktemp("scripts"))
+  data = write_data(root)
+  gan, cgan = os.path.join(root, "gan"), os.path.join(root, "cgan")
+  train = script("train.py")
+  base = [f"--data_path={data}", f"--workdir={gan}"] + TINY
+  named = {
+      "unknown_variant": (train, base + ["--variant=nope"]),
+      "zero_batch": (train, base + ["--batch_size=0"]),
+      "zero_steps": (train, base + ["--steps=0"]),
+      "negative_lr": (train, base + ["--learning_rate=-1"]),
+      "steps_not_int": (train, base + ["--steps=many"]),
+      "positional": (train, base + ["gan"]),
+      "few_labeled": (train, base + ["--variant=ssgan", "--num_labeled=5"]),
+      "many_labeled": (train, base + ["--variant=ssgan",
+                                      "--num_labeled=100000"]),
+      "missing_data": (train, base + [f"--data_path={root}/none.npz"]),
+      "corrupt_data": (train, base + [f"--data_path={root}/corrupt.npz"]),
+      "wrong_shape": (train, base + [f"--data_path={root}/wrong_shape.npz"]),
+      "train_gan": (train, base + ["--variant=gan", "--steps=2"]),
+      "other_variant": (train, base + ["--variant=dcgan"]),
+      "flagfile": (train, [f"--flagfile={gan}/flags.txt", "--steps=3"]),
+      "helpfull": (train, ["--helpfull"]),
+      "train_cgan": (train, [f"--data_path={data}", f"--workdir={cgan}",
+                             "--variant=cgan", "--steps=1"] + TINY),
+      "sample": (script("sample.py"), [f"--workdir={gan}", "--num=12",
+                                       f"--output={root}/gan.npz"]),
+      "sample_label_unconditional": (
+          script("sample.py"), [f"--workdir={gan}", "--label=3",
+                                f"--output={root}/bad.npz"]),
+      "sample_no_output": (script("sample.py"), [f"--workdir={gan}"]),
+      "sample_cgan": (script("sample.py"), [f"--workdir={cgan}", "--num=4",
+                                            "--label=7",
+                                            f"--output={root}/cgan.npz"]),
+      "export": (script("export.py"), [f"--workdir={gan}",
+                                       f"--export_dir={root}/gan_model"]),
+      "export_cgan": (script("export.py"), [f"--workdir={cgan}",
+                                            f"--export_dir={root}/cgan_model"]),
+      "export_no_run": (script("export.py"), [f"--workdir={root}/none",
+                                              f"--export_dir={root}/m"]),
+  }
+  cases_path = os.path.join(root, "cases.json")
+  with open(cases_path, "w") as f:
+    json.dump(list(named.values()), f)
+  results_path = os.path.join(root, "results.json")
+  proc = subprocess.run(
+      [sys.executable, "-c", HARNESS, cases_path, results_path],
+      cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  with open(results_path) as f:
+    results = json.load(f)
+  helps = {}
+  cases = []
+  for r in results:
+    if "help" in r:
+      helps.update(r["help"])
+    else:
+      cases.append(r)
+  return dict(zip(named, cases)), helps, root
+
+
+@pytest.mark.parametrize("case, message", [
+    ("unknown_variant", "error: flag --variant=nope: value should be one of "
+     "<gan|dcgan|ssgan|cgan|wgan_gp>; see --helpfull."),
+    ("zero_batch", "error: batch_size must be a positive integer, got 0; "
+     "pass --batch_size=N with N >= 1 (default 64)."),
+    ("zero_steps", "error: steps must be a positive integer, got 0;"),
+    ("negative_lr", "error: learning_rate must be positive, got -1.0;"),
+    ("steps_not_int", "error: flag --steps=many: invalid literal for int()"),
+    ("positional", "error: unexpected arguments ['gan']; every option is a "
+     "flag"),
+    ("few_labeled", "error: num_labeled=5 is smaller than the 10 classes;"),
+    ("many_labeled", "error: num_labeled=100000 is larger than the 256 "
+     "training examples; use at most 256"),
+    ("missing_data", "none.npz' does not exist; pass --data_path="),
+    ("corrupt_data", "corrupt.npz is not a readable .npz file"),
+    ("wrong_shape", "x_train has shape (256, 32, 32), expected [N, 28, 28]"),
+    ("other_variant", "holds a run with variant='gan', not 'dcgan'; use a new "
+     "--workdir, or the same variant to resume it."),
+    ("sample_label_unconditional", "error: --label works with conditional "
+     "variants only;"),
+    ("sample_no_output", "error: flag --output=None: Flag --output must have "
+     "a value other than None."),
+    ("export_no_run", "none' does not exist; pass the --workdir of a run"),
+])
+def test_bad_input_is_one_line_and_exit_code_2(harness, case, message):
+  result = harness[0][case]
+  assert result["rc"] == 2, result
+  assert message in result["err"]
+  assert result["err"].startswith("error: ")
+  assert result["err"].count("\n") == 1, result["err"]
+
+
+def test_train_writes_its_flags_and_resumes_from_a_flagfile(harness):
+  results, _, root = harness
+  assert results["train_gan"]["rc"] == 0, results["train_gan"]
+  assert "[gan] 2/2 d_loss=" in results["train_gan"]["out"]
+  with open(os.path.join(root, "gan", "flags.txt")) as f:
+    flag_lines = f.read().splitlines()
+  assert f"--workdir={root}/gan" in flag_lines
+  assert f"--data_path={root}/mnist.npz" in flag_lines
+  # The flags of the latest command: the --flagfile rerun's --steps=3.
+  assert "--variant=gan" in flag_lines and "--steps=3" in flag_lines
+  flagfile = results["flagfile"]
+  assert flagfile["rc"] == 0, flagfile
+  assert flagfile["out"].startswith(
+      f"Resumed from {root}/gan/checkpoints/ckpt-2 at iteration 2.\n")
+  assert "[gan] 3/3 " in flagfile["out"]
+  for name in ("run.json", "metrics.jsonl", "loss_curves.png",
+               "samples/final.png"):
+    assert os.path.exists(os.path.join(root, "gan", name)), name
+
+
+def test_every_flag_is_documented(harness):
+  results, helps, _ = harness
+  assert {"variant", "workdir", "steps", "learning_rate", "num", "label",
+          "output", "export_dir"} <= set(helps)
+  undocumented = [name for name, text in helps.items()
+                  if not text or len(text) < 10]
+  assert not undocumented
+  helpfull = results["helpfull"]
+  assert helpfull["rc"] == 1  # absl's own exit code for --help*
+  for name in ("variant", "workdir", "steps", "checkpoint_every",
+               "iterations_per_call"):
+    assert f"--{name}:" in helpfull["out"]
+
+
+def test_sample_script_writes_npz_and_png(harness):
+  results, _, root = harness
+  assert results["sample"]["rc"] == 0, results["sample"]
+  with np.load(os.path.join(root, "gan.npz")) as f:
+    assert f["x"].shape == (12, 28, 28) and "y" not in f.files
+  assert os.path.exists(os.path.join(root, "gan.png"))
+  assert results["sample_cgan"]["rc"] == 0, results["sample_cgan"]
+  with np.load(os.path.join(root, "cgan.npz")) as f:
+    np.testing.assert_array_equal(f["y"], [7, 7, 7, 7])
+
+
+def test_saved_model_loads_without_gantape(harness):
+  results, _, root = harness
+  assert results["export"]["rc"] == 0, results["export"]
+  assert results["export_cgan"]["rc"] == 0, results["export_cgan"]
+  code = textwrap.dedent(f"""
+      import sys
+      sys.modules["gantape"] = None  # `import gantape` now fails
+      import tensorflow as tf
+      for name, conditional in (("gan", False), ("cgan", True)):
+        serve = tf.saved_model.load(
+            "{root}/" + name + "_model").signatures["serving_default"]
+        inputs = {{"noise": tf.random.uniform([3, 100], -1.0, 1.0)}}
+        if conditional:
+          inputs["labels"] = tf.constant([0, 5, 9], tf.int32)
+        images = serve(**inputs)["images"]
+        assert images.shape == (3, 28, 28, 1), images.shape
+        assert images.dtype == tf.float32
+        assert 0.0 <= float(tf.reduce_min(images))
+        assert float(tf.reduce_max(images)) <= 1.0
+      assert not [m for m in sys.modules if m.startswith("gantape") and
+                  sys.modules[m] is not None]
+      print("served")
+  """)
+  proc = subprocess.run([sys.executable, "-c", code], cwd="/",
+                        capture_output=True, text=True, timeout=300)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert proc.stdout.strip().endswith("served")
+
+
+class Run:
+  """scripts/train.py in a subprocess, its stdout lines read as they come."""
+
+  def __init__(self, args):
+    self.proc = subprocess.Popen(
+        [sys.executable, script("train.py")] + args, cwd=REPO_ROOT,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    self.lines = queue.Queue()
+    self.seen = []
+    threading.Thread(target=self._read, daemon=True).start()
+
+  def _read(self):
+    for line in self.proc.stdout:
+      self.lines.put(line.rstrip("\n"))
+    self.lines.put(None)
+
+  def wait_for(self, predicate, timeout=240):
+    while True:
+      try:
+        line = self.lines.get(timeout=timeout)
+      except queue.Empty:
+        self.proc.kill()
+        raise AssertionError(f"no such line in {timeout}s; saw {self.seen}")
+      if line is None:
+        raise AssertionError(f"exited first; saw {self.seen}; stderr: "
+                             f"{self.proc.stderr.read()[-2000:]}")
+      self.seen.append(line)
+      if predicate(line):
+        return line
+
+  def finish(self, timeout=240):
+    rc = self.proc.wait(timeout=timeout)
+    return rc, self.proc.stderr.read()
+
+
+def iteration_of(line):
+  """The iteration of a progress line `[gan] 7/100000 ...`, else -1."""
+  if not line.startswith("[gan] "):
+    return -1
+  return int(line.split()[1].split("/")[0])
+
+
+def latest_checkpoint(workdir):
+  with open(os.path.join(workdir, "checkpoints", "checkpoint")) as f:
+    first = f.readline()  # model_checkpoint_path: "ckpt-N"
+  return int(first.strip().rsplit("-", 1)[1].rstrip('"'))
+
+
+def test_kill9_then_sigterm_then_resume(tmp_path):
+  data = write_data(str(tmp_path))
+  workdir = str(tmp_path / "run")
+  # kill -9 mid-run, while iterations and checkpoints (every 3) go on.
+  run = Run([f"--data_path={data}", f"--workdir={workdir}", "--variant=gan",
+             "--steps=100000", "--checkpoint_every=3"] + TINY)
+  run.wait_for(lambda line: iteration_of(line) >= 7)
+  run.proc.send_signal(signal.SIGKILL)
+  assert run.finish()[0] == -signal.SIGKILL
+  killed_at = latest_checkpoint(workdir)
+  assert killed_at >= 6 and killed_at % 3 == 0
+
+  # Rerun (from the flags it wrote): it resumes from the latest complete
+  # checkpoint. Then SIGTERM: it saves where it is and exits 128 + 15.
+  run = Run([f"--flagfile={workdir}/flags.txt"])
+  first = run.wait_for(lambda line: True)
+  assert first == (f"Resumed from {workdir}/checkpoints/ckpt-{killed_at} at "
+                   f"iteration {killed_at}.")
+  run.wait_for(lambda line: iteration_of(line) >= killed_at + 2)
+  run.proc.send_signal(signal.SIGTERM)
+  rc, err = run.finish()
+  assert rc == 128 + signal.SIGTERM, err
+  message = err.strip().splitlines()[-1]
+  stopped_at = int(message.split(" at iteration ")[1].split("/")[0])
+  assert stopped_at >= killed_at + 2
+  assert message == (
+      f"stopped by SIGTERM at iteration {stopped_at}/100000; saved "
+      f"{workdir}/checkpoints/ckpt-{stopped_at}. Rerun the same command to "
+      f"resume.")
+  assert latest_checkpoint(workdir) == stopped_at
+  assert "Traceback" not in err
+
+  # And the rerun resumes from the checkpoint the signal wrote.
+  run = Run([f"--flagfile={workdir}/flags.txt", f"--steps={stopped_at + 1}"])
+  assert run.wait_for(lambda line: True) == (
+      f"Resumed from {workdir}/checkpoints/ckpt-{stopped_at} at iteration "
+      f"{stopped_at}.")
+  run.wait_for(lambda line: iteration_of(line) == stopped_at + 1)
+  rc, err = run.finish()
+  assert rc == 0, err
