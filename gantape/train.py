@@ -38,6 +38,7 @@ import tensorflow as tf
 
 from gantape import curves
 from gantape import data as data_lib
+from gantape import distribute as distribute_lib
 from gantape import ema as ema_lib
 from gantape import evaluation
 from gantape import samples as samples_lib
@@ -274,8 +275,8 @@ def _restore_latest(items: Dict[str, Any],
     # value it left unrestored, and our one line already says why.
     with _tf_logs_muted():
       try:
-        tf.train.Checkpoint(**items).restore(
-            path).assert_existing_objects_matched()
+        tf.train.Checkpoint(**_without_missing_iterator(items, path, log)
+                            ).restore(path).assert_existing_objects_matched()
         return path
       # A damaged file surfaces as DataLossError, IndexError, ValueError...;
       # another model's checkpoint as AssertionError or ValueError.
@@ -291,6 +292,21 @@ def _restore_latest(items: Dict[str, Any],
       f"{config.variant_options} (newest: {errors[0]}); they are damaged or "
       f"the workdir holds another model's checkpoints: use a new --workdir, "
       f"or the variant and options that wrote them.")
+
+
+def _without_missing_iterator(items: Dict[str, Any], path: str,
+                              log) -> Dict[str, Any]:
+  """`items` less the data iterator when the checkpoint at `path` has none.
+
+  A multi-replica run cannot checkpoint its distributed iterator, so its
+  checkpoints resume on one device too, with the data order restarted.
+  """
+  if "iterator" not in items or any(
+      name.startswith("iterator/") for name, _ in tf.train.list_variables(path)):
+    return items
+  log(f"note: {path} holds no data-iterator state (a multi-replica run "
+      f"wrote it); the data order restarts from the seed's first batch.")
+  return {k: v for k, v in items.items() if k != "iterator"}
 
 
 @contextlib.contextmanager
@@ -323,7 +339,7 @@ def _first_non_finite(train_step: step_lib.TrainStep, iterator,
   if latest is None:
     return None
   checkpoint.restore(latest)
-  start = int(train_step.global_step)
+  start = int(train_step.global_step.numpy())
   if start < before:
     out = train_step(iterator, before - start)
     if not all(math.isfinite(float(v)) for v in out.values()):
@@ -364,7 +380,10 @@ def train(config: TrainConfig,
     Interrupted: SIGINT or SIGTERM arrived; a checkpoint was written first.
   """
   with _StopSignals() as stop_signals:
-    return _train(config, strategy, log, mnist, flags_text, stop_signals)
+    try:
+      return _train(config, strategy, log, mnist, flags_text, stop_signals)
+    finally:
+      distribute_lib.cleanup_worker_workdir(config.workdir, strategy)
 
 
 def _train(config, strategy, log, mnist, flags_text, stop_signals):
@@ -372,6 +391,12 @@ def _train(config, strategy, log, mnist, flags_text, stop_signals):
   config.validate()
   strategy = strategy or tf.distribute.get_strategy()
   _check_workdir(config)
+  # Multi-worker: the chief writes into the workdir; each other worker
+  # writes what TensorFlow makes every worker write (checkpoints) and the
+  # rest into a private folder, deleted at the end (gantape/distribute.py).
+  chief_workdir = config.workdir
+  config = dataclasses.replace(
+      config, workdir=distribute_lib.worker_workdir(config.workdir, strategy))
   total = total_iterations(config)
   if mnist is None:
     mnist = data_lib.load_mnist(config.data_path)
@@ -406,21 +431,26 @@ def _train(config, strategy, log, mnist, flags_text, stop_signals):
   manager = tf.train.CheckpointManager(
       checkpoint, os.path.join(config.workdir, CHECKPOINT_DIR),
       max_to_keep=config.keep_checkpoints, step_counter=train_step.global_step)
+  if config.workdir != chief_workdir:  # a non-chief worker resumes the chief's
+    manager = distribute_lib.WorkerCheckpointManager(
+        manager, checkpoint, os.path.join(chief_workdir, CHECKPOINT_DIR))
+  # Every worker has listed the chief's checkpoints before the chief saves.
+  distribute_lib.barrier(strategy)
   if manager.checkpoints:
     # The optimizers' learning rates are variables, so a restore would bring
     # back the old ones; this run's flags win.
-    learning_rates = [float(o.learning_rate) for o in (d_opt, g_opt)]
+    learning_rates = [float(o.learning_rate.numpy()) for o in (d_opt, g_opt)]
     restored = _restore_latest(items, manager, config, log)
     for opt, lr in zip((d_opt, g_opt), learning_rates):
       opt.learning_rate = lr
     log(f"Resumed from {restored} at iteration "
-        f"{int(train_step.global_step)}.")
+        f"{int(train_step.global_step.numpy())}.")
   else:
     # Iteration 0 is a checkpoint too: a NaN or a stop in the first interval
     # still leaves a good state to resume from and to replay.
     manager.save(checkpoint_number=0)
   _truncate_metrics(os.path.join(config.workdir, METRICS_FILE),
-                    int(train_step.global_step))
+                    int(train_step.global_step.numpy()))
   _write_json_atomically(os.path.join(config.workdir, RUN_FILE),
                          _run_record(config))
   if flags_text is not None:
@@ -444,10 +474,10 @@ def _train(config, strategy, log, mnist, flags_text, stop_signals):
     path = os.path.join(sample_dir, name)
     samples_lib.write_png(path, grid)
     with writer.as_default():
-      summaries.image("samples", grid, step=int(train_step.global_step))
+      summaries.image("samples", grid, step=int(train_step.global_step.numpy()))
     return path
 
-  done = int(train_step.global_step)
+  done = int(train_step.global_step.numpy())
   metrics: Dict[str, float] = {}
   last_time, last_done = time.perf_counter(), done
   start_time, start_done = last_time, done
@@ -460,7 +490,7 @@ def _train(config, strategy, log, mnist, flags_text, stop_signals):
     before = done
     out = train_step(iterator, stop - done)
     metrics = {k: float(v) for k, v in out.items()}
-    done = int(train_step.global_step)
+    done = int(train_step.global_step.numpy())
     if ema is not None:
       ema.update(done - before)
     if not all(math.isfinite(v) for v in metrics.values()):

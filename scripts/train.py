@@ -6,6 +6,10 @@ Rerunning the same command (or `--flagfile=WORKDIR/flags.txt`) resumes from
 the workdir's latest checkpoint. Ctrl-C or SIGTERM saves a checkpoint first.
 Exit codes: 0 done, 1 NaN/Inf loss, 2 bad flags or data, 128 + signal number
 when stopped by a signal.
+
+Several GPUs: --strategy=mirrored. Several machines: --strategy=multiworker
+on every machine, each with its TF_CONFIG. TPU: --strategy=tpu --tpu=NAME.
+--batch_size stays the global batch. See README "Scaling out".
 """
 
 import os
@@ -15,6 +19,7 @@ from absl import app
 from absl import flags
 
 from gantape import cli
+from gantape import distribute
 from gantape import train as train_lib
 from gantape import variants
 
@@ -38,6 +43,14 @@ flags.DEFINE_enum("generator_objective", None, ["seed", "feature_matching"],
                   "ssgan: generator loss (default: the seed's).")
 flags.DEFINE_integer("n_critic", None, "wgan_gp: critic steps per generator "
                      "step (default 5).")
+flags.DEFINE_bool("sync_batch_norm", None, "dcgan, ssgan, cgan, wgan_gp: "
+                  "BatchNorm over the global batch across replicas "
+                  "(default: per replica, as Keras).")
+flags.DEFINE_enum("strategy", "default", list(distribute.STRATEGIES),
+                  "tf.distribute strategy: default (one device), mirrored "
+                  "(all local GPUs), multiworker (TF_CONFIG cluster), tpu.")
+flags.DEFINE_string("tpu", None, "--strategy=tpu: TPU name or "
+                    "grpc://host:port; 'local' on a TPU VM.")
 flags.DEFINE_integer("iterations_per_call", 100, "Iterations per tf.function "
                      "call.")
 flags.DEFINE_integer("log_every", 100, "Iterations between progress lines.")
@@ -70,7 +83,8 @@ def main(argv):
       variant_options=cli.variant_options(
           num_labeled=FLAGS.num_labeled,
           generator_objective=FLAGS.generator_objective,
-          n_critic=FLAGS.n_critic),
+          n_critic=FLAGS.n_critic,
+          sync_batch_norm=FLAGS.sync_batch_norm),
       iterations_per_call=FLAGS.iterations_per_call,
       log_every=FLAGS.log_every, sample_every=FLAGS.sample_every,
       checkpoint_every=FLAGS.checkpoint_every,
@@ -81,7 +95,12 @@ def main(argv):
   if data_path:
     overrides["data_path"] = data_path
   flags_text = cli.flagfile_text(sys.modules[__name__], **overrides)
-  return cli.run(lambda: train_lib.train(config, flags_text=flags_text))
+
+  def run():
+    # First TensorFlow work of the process: multi-worker and TPU need that.
+    strategy = distribute.make_strategy(FLAGS.strategy, tpu=FLAGS.tpu)
+    return train_lib.train(config, strategy=strategy, flags_text=flags_text)
+  return cli.run(run)
 
 
 if __name__ == "__main__":

@@ -155,16 +155,33 @@ _MIRRORED_SCRIPT = textwrap.dedent("""
       result["odd_batch"] = "accepted"
     except UsageError as e:
       result["odd_batch"] = str(e)
+
+    # The loop: two iterations on two replicas, then resumed on one device.
+    from gantape import train as train_lib
+    lines = []
+    config = train_lib.TrainConfig(
+        workdir=sys.argv[1], variant="gan", steps=2, batch_size=16,
+        iterations_per_call=2, log_every=2, sample_every=2,
+        checkpoint_every=2)
+    mnist = data_lib.Mnist(X, Y, X[:20], Y[:20])
+    result["mirrored_run"] = train_lib.train(
+        config, strategy=MIRRORED, log=lines.append, mnist=mnist).iterations
+    result["resumed_run"] = train_lib.train(
+        train_lib.TrainConfig(**dict(vars(config), steps=4)),
+        log=lines.append, mnist=mnist).iterations
+    result["log"] = lines
     print("RESULT " + json.dumps(result))
 """)
 
 
 @pytest.fixture(scope="module")
 def mirrored_result(tmp_path_factory):
-  script = tmp_path_factory.mktemp("mirrored") / "mirrored.py"
+  folder = tmp_path_factory.mktemp("mirrored")
+  script = folder / "mirrored.py"
   script.write_text(_MIRRORED_SCRIPT)
-  [(code, out)] = _run_all([([sys.executable, str(script)], _environment())],
-                           timeout=300, cwd=REPO_ROOT)
+  [(code, out)] = _run_all(
+      [([sys.executable, str(script), str(folder / "run")], _environment())],
+      timeout=300, cwd=REPO_ROOT)
   assert code == 0, out[-3000:]
   line = [l for l in out.splitlines() if l.startswith("RESULT ")][-1]
   return json.loads(line[len("RESULT "):])
@@ -194,6 +211,16 @@ def test_per_replica_batch_norm_differs_from_one_device(mirrored_result):
 def test_global_batch_must_split_over_replicas(mirrored_result):
   assert "63 does not split evenly over 2 replicas" in (
       mirrored_result["odd_batch"])
+
+
+def test_mirrored_run_resumes_on_one_device(mirrored_result):
+  # train(strategy=Mirrored) runs; its checkpoint (which cannot hold the
+  # distributed iterator) resumes without a strategy.
+  assert mirrored_result["mirrored_run"] == 2
+  assert mirrored_result["resumed_run"] == 4
+  assert any(l.startswith("Resumed from ") and l.endswith(
+      "ckpt-2 at iteration 2.") for l in mirrored_result["log"]), (
+          mirrored_result["log"])
 
 
 # ---- MultiWorkerMirroredStrategy: two worker processes ----------------------
