@@ -67,9 +67,10 @@ class BenchmarkConfig:
     iterations_per_call: K of `gantape_k` and keras_fit's steps_per_execution.
     timed_blocks: timed blocks per figure; the median is reported.
     block_seconds: target length of one timed block.
-    memory_iterations: iterations between the two RSS readings; None takes
-      20,000 for gan and 1,000 otherwise, cut to what fits in
-      `memory_seconds` at the measured rate.
+    memory_iterations: iterations between the two RSS readings, by variant
+      name ("*" for any other); a variant not named takes 20,000 for gan and
+      1,000 otherwise, cut to what fits in `memory_seconds` at the measured
+      rate.
     memory_seconds: time cap of the default memory run (ignored when
       `memory_iterations` is set).
     data_path: MNIST; when it cannot be loaded, random arrays of MNIST's
@@ -84,7 +85,7 @@ class BenchmarkConfig:
   iterations_per_call: int = 50
   timed_blocks: int = 5
   block_seconds: float = 3.0
-  memory_iterations: Optional[int] = None
+  memory_iterations: Optional[Dict[str, int]] = None
   memory_seconds: float = 120.0
   data_path: Optional[str] = None
   seed: int = 0
@@ -106,9 +107,10 @@ class BenchmarkConfig:
       if getattr(self, field) < 1:
         raise UsageError(f"{field} must be at least 1, got "
                          f"{getattr(self, field)}.")
-    if self.memory_iterations is not None and self.memory_iterations < 1:
-      raise UsageError(f"memory_iterations must be at least 1, got "
-                       f"{self.memory_iterations}.")
+    for name, n in (self.memory_iterations or {}).items():
+      if n < 1:
+        raise UsageError(f"memory_iterations for {name} must be at least 1, "
+                         f"got {n}.")
 
 
 # ---- machine ---------------------------------------------------------------
@@ -395,8 +397,10 @@ def measure(runner: _Runner, config: BenchmarkConfig, variant: str
   rates = [block / _timed(lambda: runner.run(block)) for _ in range(blocks)]
   rate = statistics.median(rates)
 
-  if config.memory_iterations is not None:
-    memory_iterations = _round_up(config.memory_iterations, unit)
+  fixed = config.memory_iterations or {}
+  fixed = fixed.get(variant, fixed.get("*"))
+  if fixed is not None:
+    memory_iterations = _round_up(fixed, unit)
   elif config.smoke:
     memory_iterations = _round_up(4, unit)
   else:
@@ -561,6 +565,26 @@ def run(config: BenchmarkConfig, log: Callable[[str], None] = print
       json.dump(report, f, indent=2)
     log(f"wrote {config.output_json}")
   return report
+
+
+def parse_memory_iterations(text: Optional[str]
+                            ) -> Optional[Dict[str, int]]:
+  """"2000" (every variant) or "gan=20000,dcgan=300" -> {name: iterations}.
+
+  Raises:
+    UsageError: not of either form.
+  """
+  if not text:
+    return None
+  try:
+    if "=" not in text:
+      return {"*": int(text)}
+    return {k.strip(): int(v) for k, v in
+            (item.split("=") for item in text.split(",") if item.strip())}
+  except ValueError:
+    raise UsageError(f"--memory_iterations={text!r}: give a number or "
+                     f"variant=number pairs, e.g. gan=20000,dcgan=300."
+                     ) from None
 
 
 def parse_list(text: str, allowed: Sequence[str], what: str) -> Tuple[str, ...]:

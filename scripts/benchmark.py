@@ -26,9 +26,10 @@ flags.DEFINE_integer("iterations_per_call", 50, "K for gantape_k and "
                      "keras_fit's steps_per_execution.")
 flags.DEFINE_integer("timed_blocks", 5, "Timed blocks; the median counts.")
 flags.DEFINE_float("block_seconds", 3.0, "Target seconds per timed block.")
-flags.DEFINE_integer("memory_iterations", None, "Iterations between the two "
-                     "RSS readings (default: 20000 for gan, 1000 otherwise, "
-                     "capped at --memory_seconds).")
+flags.DEFINE_string("memory_iterations", None, "Iterations between the two "
+                    "RSS readings: N, or per variant, e.g. gan=20000,dcgan=300 "
+                    "(default: 20000 for gan, 1000 otherwise, capped at "
+                    "--memory_seconds).")
 flags.DEFINE_float("memory_seconds", 120.0, "Time cap of the default memory "
                    "run.")
 flags.DEFINE_string("data_path", None, "MNIST .npz or IDX folder; without it "
@@ -51,7 +52,8 @@ def main(argv):
         batch_size=FLAGS.batch_size,
         iterations_per_call=FLAGS.iterations_per_call,
         timed_blocks=FLAGS.timed_blocks, block_seconds=FLAGS.block_seconds,
-        memory_iterations=FLAGS.memory_iterations,
+        memory_iterations=benchmark.parse_memory_iterations(
+            FLAGS.memory_iterations),
         memory_seconds=FLAGS.memory_seconds, data_path=FLAGS.data_path,
         seed=FLAGS.seed, smoke=FLAGS.smoke, output_json=FLAGS.output_json)
     benchmark.run(config)
