@@ -44,9 +44,9 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
+from gantape import checkpoints
 from gantape import data as data_lib
 from gantape import samples as samples_lib
-from gantape import variants
 from gantape.errors import UsageError
 from gantape.variants import base
 
@@ -569,73 +569,6 @@ def degeneration_warnings(result: Dict[str, Any],
 # ---------------------------------------------------------------------------
 
 
-@dataclasses.dataclass
-class RestoredRun:
-  """A variant rebuilt from a training workdir.
-
-  Attributes:
-    variant: the variant with the checkpoint's weights.
-    run: the workdir's run.json.
-    checkpoint: the checkpoint restored.
-    step: its iteration.
-    ema_variant: a view of `variant` sampling with the exponential moving
-      average of the generator's weights, when the run kept one; else None.
-  """
-  variant: base.Variant
-  run: Dict[str, Any]
-  checkpoint: str
-  step: int
-  ema_variant: Optional[base.Variant] = None
-
-
-def restore_from_workdir(workdir: str,
-                         checkpoint: Optional[str] = None) -> RestoredRun:
-  """Rebuilds the variant of a `gantape.train` workdir from a checkpoint.
-
-  Args:
-    workdir: a folder written by `gantape.train.train`.
-    checkpoint: a checkpoint prefix; default: the latest in
-      workdir/checkpoints.
-
-  Returns:
-    A `RestoredRun`.
-
-  Raises:
-    UsageError: no run.json or no checkpoint there.
-  """
-  run_path = os.path.join(workdir, "run.json")
-  if not os.path.exists(run_path):
-    raise UsageError(f"{workdir!r} holds no run.json; pass the --workdir of a "
-                     "gantape training run.")
-  with open(run_path) as f:
-    run = json.load(f)
-  checkpoint = checkpoint or tf.train.latest_checkpoint(
-      os.path.join(workdir, "checkpoints"))
-  if not checkpoint:
-    raise UsageError(f"{workdir!r} holds no checkpoint yet.")
-  variant = variants.build(run["variant"], **run.get("variant_options", {}))
-  items = {"generator": variant.generator,
-           "discriminator": variant.discriminator}
-  ema_variant = None
-  if run.get("ema_decay"):
-    ema_variant = ema_view(variant, variants.build(
-        run["variant"], **run.get("variant_options", {})).generator)
-    items["ema_generator"] = ema_variant.generator
-  global_step = tf.Variable(0, dtype=tf.int64)
-  tf.train.Checkpoint(global_step=global_step, **items).restore(
-      checkpoint).expect_partial()
-  return RestoredRun(variant, run, checkpoint, int(global_step.numpy()),
-                     ema_variant)
-
-
-def ema_view(variant: base.Variant, generator: keras.Model) -> base.Variant:
-  """A shallow copy of `variant` that generates with `generator` instead."""
-  import copy  # pylint: disable=g-import-not-at-top
-  view = copy.copy(variant)
-  view.generator = generator
-  return view
-
-
 def evaluate_workdir(workdir: str, *, num_samples: int = 10_000,
                      data_path: Optional[str] = None, seed: int = 0,
                      classifier: Optional[str] = None,
@@ -660,7 +593,7 @@ def evaluate_workdir(workdir: str, *, num_samples: int = 10_000,
   if num_samples < 2 * NUM_CLASSES:
     raise UsageError(f"num_samples must be at least {2 * NUM_CLASSES}, got "
                      f"{num_samples}.")
-  restored = restore_from_workdir(workdir)
+  restored = checkpoints.restore_from_workdir(workdir)
   mnist = data_lib.load_mnist(data_path or restored.run.get("data_path"))
   model = load_or_train_classifier(mnist, path=classifier, log=log)
   evaluator = Evaluator(mnist, model)

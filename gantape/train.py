@@ -423,7 +423,7 @@ def _train(config, strategy, log, mnist, flags_text, stop_signals):
               config.variant, **config.variant_options).generator,
           config.ema_decay)
     items["ema_generator"] = ema.average
-    sampler = evaluation.ema_view(variant, ema.average)
+    sampler = ema_lib.sampling_view(variant, ema.average)
   if strategy.num_replicas_in_sync == 1:
     items["iterator"] = iterator  # exact resume: the data order continues
   checkpoint = tf.train.Checkpoint(**items)
