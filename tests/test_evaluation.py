@@ -266,3 +266,14 @@ def test_train_with_eval_and_ema_then_evaluate_script(tmp_path, monkeypatch):
        f"--workdir={tmp_path / 'none'}"], capture_output=True, text=True,
       check=False)
   assert bad.returncode == 2 and "workdir" in bad.stderr
+
+
+@pytest.mark.parametrize("field,value", [("ema_decay", 1.0), ("ema_decay", -0.1),
+                                         ("eval_every", 0)])
+def test_train_config_rejects_bad_quality_options(field, value):
+  config = train_lib.TrainConfig(workdir="/tmp/x", **{field: value})
+  with pytest.raises(UsageError, match=field):
+    config.validate()
+  with pytest.raises(UsageError, match="eval_samples"):
+    train_lib.TrainConfig(workdir="/tmp/x", eval_every=10,
+                          eval_samples=5).validate()
