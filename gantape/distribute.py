@@ -137,15 +137,28 @@ def cleanup_worker_workdir(workdir: str,
     pass
 
 
-def barrier(strategy: Optional[tf.distribute.Strategy] = None) -> None:
-  """Returns once every replica of `strategy` has reached it.
+def num_workers(strategy: Optional[tf.distribute.Strategy] = None) -> int:
+  """How many processes run `strategy` together (1 but for multi-worker).
 
-  A multi-worker run calls it between reading the chief's checkpoint list
-  and the chief's first save, so all workers decide alike whether they
-  resume. A no-op with one replica.
+  A TPU strategy has one client process however many hosts it spans.
   """
   strategy = strategy or tf.distribute.get_strategy()
-  if strategy.num_replicas_in_sync == 1:
+  resolver = strategy.cluster_resolver
+  if resolver is None or isinstance(strategy, tf.distribute.TPUStrategy):
+    return 1
+  spec = resolver.cluster_spec().as_dict()
+  return max(1, sum(len(spec.get(job, ())) for job in ("chief", "worker")))
+
+
+def barrier(strategy: Optional[tf.distribute.Strategy] = None) -> None:
+  """Returns once every worker of a multi-worker `strategy` has reached it.
+
+  The training loop calls it between reading the chief's checkpoint list and
+  the chief's first save, so all workers decide alike whether they resume.
+  A no-op in a single process.
+  """
+  strategy = strategy or tf.distribute.get_strategy()
+  if num_workers(strategy) == 1:
     return
   value = strategy.experimental_distribute_values_from_function(
       lambda _: tf.constant(1.0))

@@ -75,6 +75,7 @@ def test_default_strategy_is_chief_and_writes_into_the_workdir(tmp_path):
   assert strategy is tf.distribute.get_strategy()
   assert distribute.is_chief(strategy)
   assert distribute.task_id(strategy) == 0
+  assert distribute.num_workers(strategy) == 1
   assert distribute.worker_workdir(str(tmp_path), strategy) == str(tmp_path)
   distribute.cleanup_worker_workdir(str(tmp_path), strategy)
   assert tmp_path.exists()  # the chief's workdir is never deleted
