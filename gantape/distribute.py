@@ -5,13 +5,11 @@ gantape runs its one train step on TensorFlow's own distribution engine:
     strategy = gantape.distribute.make_strategy("mirrored")  # first TF call
     gantape.train.train(config, strategy=strategy)
 
-| name          | strategy                                   | replicas              |
-|---------------|--------------------------------------------|-----------------------|
-| `default`     | the default (no-op) strategy               | 1: one device         |
-| `mirrored`    | `tf.distribute.MirroredStrategy`           | every local GPU       |
-| `multiworker` | `tf.distribute.MultiWorkerMirroredStrategy`| every GPU of every    |
-|               | (cluster from the `TF_CONFIG` variable)    | worker in `TF_CONFIG` |
-| `tpu`         | `tf.distribute.TPUStrategy`                | every TPU core        |
+    default       the default strategy: one device
+    mirrored      tf.distribute.MirroredStrategy: every local GPU
+    multiworker   tf.distribute.MultiWorkerMirroredStrategy: every GPU of
+                  every worker in the cluster that `TF_CONFIG` describes
+    tpu           tf.distribute.TPUStrategy: every TPU core
 
 `TrainConfig.batch_size` is always the global batch: each of N replicas gets
 `batch_size / N` examples per update, and the loss is averaged over the global
@@ -20,8 +18,9 @@ batch, so one step means the same on any number of replicas.
 Multi-worker runs follow TensorFlow's rules for files: every worker writes a
 checkpoint whenever the chief does (a save may need collectives from all of
 them), the chief into the run's workdir and each other worker into a
-temporary folder of its own (`checkpoint_dir`, `worker_workdir`), deleted at
-the end. Samples, summaries and metrics come from the chief alone.
+temporary folder of its own (`worker_workdir`), deleted at the end; every
+worker resumes from the chief's checkpoints (`WorkerCheckpointManager`).
+Samples, summaries and metrics come from the chief alone.
 """
 
 import os

@@ -301,8 +301,8 @@ def _without_missing_iterator(items: Dict[str, Any], path: str,
   A multi-replica run cannot checkpoint its distributed iterator, so its
   checkpoints resume on one device too, with the data order restarted.
   """
-  if "iterator" not in items or any(
-      name.startswith("iterator/") for name, _ in tf.train.list_variables(path)):
+  names = [name for name, _ in tf.train.list_variables(path)]
+  if "iterator" not in items or any(n.startswith("iterator/") for n in names):
     return items
   log(f"note: {path} holds no data-iterator state (a multi-replica run "
       f"wrote it); the data order restarts from the seed's first batch.")
