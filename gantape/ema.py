@@ -9,14 +9,21 @@ training: it is only used for sample grids and evaluation.
 The average covers all generator weights, BatchNorm's moving statistics
 included, so the averaged generator runs in inference mode like the live one.
 
+The decay warms up as in `tf.train.ExponentialMovingAverage` with
+`num_updates`: iteration t uses min(decay, (1 + t) / (10 + t)), so early
+iterations (random weights) are forgotten quickly and short runs are not
+dominated by the initialisation; from t of about 10 / (1 - decay) on, the
+decay is `decay` (with 0.999, the average then spans about the last 1000
+iterations).
+
 `gantape.train` updates it once per train-step call, i.e. every
-`iterations_per_call` iterations (K), with decay**K: that is the per-iteration
-EMA with the weights sampled every K iterations instead of every iteration.
-With the default K=100 and decay 0.999 the average spans about the last
-1000 iterations.
+`iterations_per_call` iterations (K), with the product of those K
+iterations' decays: that is the per-iteration EMA with the weights sampled
+every K iterations instead of every iteration.
 """
 
 import copy
+from typing import Optional
 
 import keras
 import tensorflow as tf
@@ -63,9 +70,25 @@ class GeneratorEma:
     for a, s in zip(self.average.weights, self.source.weights):
       a.assign(decay * a + (1.0 - decay) * tf.cast(s, a.dtype))
 
-  def update(self, iterations: int = 1) -> None:
-    """Moves the average after `iterations` training iterations (decay**iterations)."""
-    self._update(tf.constant(self.decay ** iterations, tf.float32))
+  def decay_at(self, iteration: int) -> float:
+    """The decay of iteration `iteration` (1-based), warm-up included."""
+    return min(self.decay, (1.0 + iteration) / (10.0 + iteration))
+
+  def update(self, iterations: int = 1, step: Optional[int] = None) -> None:
+    """Moves the average after `iterations` training iterations.
+
+    Args:
+      iterations: how many iterations ran since the last update.
+      step: the global iteration count now; None skips the warm-up (plain
+        decay**iterations).
+    """
+    if step is None:
+      decay = self.decay ** iterations
+    else:
+      decay = 1.0
+      for t in range(step - iterations + 1, step + 1):
+        decay *= self.decay_at(t)
+    self._update(tf.constant(decay, tf.float32))
 
 
 def sampling_view(variant: base.Variant, generator: keras.Model

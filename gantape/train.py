@@ -492,7 +492,7 @@ def _train(config, strategy, log, mnist, flags_text, stop_signals):
     metrics = {k: float(v) for k, v in out.items()}
     done = int(train_step.global_step.numpy())
     if ema is not None:
-      ema.update(done - before)
+      ema.update(done - before, step=done)
     if not all(math.isfinite(v) for v in metrics.values()):
       _plot_curves(config, log)
       raise _non_finite_error(config, train_step, iterator, checkpoint,

@@ -215,6 +215,21 @@ def test_generator_ema_update():
     ema_lib.GeneratorEma(source, average, decay=1.0)
 
 
+def test_generator_ema_warm_up():
+  source = variants.build("gan").generator
+  average = variants.build("gan").generator
+  ema = ema_lib.GeneratorEma(source, average, decay=0.999)
+  assert ema.decay_at(1) == pytest.approx(2 / 11)
+  assert ema.decay_at(100_000) == 0.999
+  start = [w.numpy().copy() for w in average.weights]
+  for w in source.weights:
+    w.assign(w + 1.0)
+  ema.update(2, step=2)  # decays 2/11 and 3/12: the average moves 1 - 1/22
+  for a, s in zip(average.weights, start):
+    np.testing.assert_allclose(a.numpy(), s + 1 - (2 / 11) * (3 / 12),
+                               rtol=1e-5, atol=1e-5)
+
+
 # ---- during training and scripts/evaluate.py --------------------------------
 
 
