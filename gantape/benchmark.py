@@ -79,6 +79,8 @@ class BenchmarkConfig:
     seed: seeds data order, noise and weights.
     smoke: a handful of iterations per part, to check that everything runs.
     output_json: where to write the JSON report; None writes none.
+    profile: also profile `gantape_k` per variant and report the op types
+      that take its time.
   """
   variants: Tuple[str, ...] = ("gan", "dcgan")
   implementations: Tuple[str, ...] = IMPLEMENTATIONS
@@ -92,6 +94,7 @@ class BenchmarkConfig:
   seed: int = 0
   smoke: bool = False
   output_json: Optional[str] = None
+  profile: bool = False
 
   def validate(self) -> None:
     """Raises UsageError naming the first bad field."""
@@ -438,6 +441,59 @@ def _make_runner(implementation, name, mnist, config):
   return _SeedFitRunner(name, mnist, config)
 
 
+def op_profile(name: str, mnist: data_lib.Mnist, config: BenchmarkConfig,
+               iterations: int) -> List[Dict[str, Any]]:
+  """Where `gantape_k`'s time goes: op types by their share of op time.
+
+  Runs `iterations` iterations of the step (K per call, no XLA) under the
+  TensorFlow profiler and sums each op type's duration on the executor
+  threads. Durations of ops that run side by side add up, so the shares, not
+  the sums, are the point.
+
+  Returns:
+    [{"op", "ms_per_iteration", "share"}], largest first; empty when the
+    profiler's trace format cannot be read in this TensorFlow.
+  """
+  import collections  # pylint: disable=g-import-not-at-top
+  import glob  # pylint: disable=g-import-not-at-top
+  import shutil  # pylint: disable=g-import-not-at-top
+  import tempfile  # pylint: disable=g-import-not-at-top
+  try:
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    return []
+  runner = _GantapeRunner(name, mnist, config, config.iterations_per_call,
+                          jit=False)
+  runner.run(runner.unit)
+  runner.run(runner.unit)
+  n = _round_up(iterations, runner.unit)
+  logdir = tempfile.mkdtemp(prefix="gantape_profile_")
+  try:
+    tf.profiler.experimental.start(logdir)
+    runner.run(n)
+    tf.profiler.experimental.stop()
+    totals = collections.Counter()
+    for path in glob.glob(os.path.join(logdir, "**", "*.xplane.pb"),
+                          recursive=True):
+      space = xplane_pb2.XSpace()
+      with open(path, "rb") as f:
+        space.ParseFromString(f.read())
+      for plane in space.planes:
+        for line in plane.lines:
+          if not line.name.startswith("tf_Compute"):
+            continue
+          for event in line.events:
+            op = plane.event_metadata[event.metadata_id].name
+            # Ops are "<op name>:<op type>"; "Executor::..." spans enclose them.
+            if ":" in op and "::" not in op:
+              totals[op.rsplit(":", 1)[1]] += event.duration_ps
+  finally:
+    shutil.rmtree(logdir, ignore_errors=True)
+  whole = sum(totals.values()) or 1
+  return [{"op": op, "ms_per_iteration": ps / 1e9 / n, "share": ps / whole}
+          for op, ps in totals.most_common()]
+
+
 def load_data(config: BenchmarkConfig, log: Callable[[str], None]
               ) -> data_lib.Mnist:
   """MNIST from `data_path`, or random arrays of its shape with a note."""
@@ -575,7 +631,18 @@ def run(config: BenchmarkConfig, log: Callable[[str], None] = print
         row["iterations_per_s"] * f / (row["matmul_gflops_before"] * 1e9)
         if f else None)
 
+  profiles = {}
+  if config.profile:
+    for name in config.variants:
+      k = config.iterations_per_call
+      iterations = 2 if config.smoke else (10 * k if name == "gan" else k)
+      profiles[name] = op_profile(name, mnist, config, iterations)
+      log(f"{name} gantape_k op profile (share of op time, ms per iteration):")
+      for entry in profiles[name][:15]:
+        log(f"  {entry['op']:40s} {100 * entry['share']:5.1f}%  "
+            f"{entry['ms_per_iteration']:8.2f} ms")
   report = {"machine": machine, "matmul_peak_gflops": peak,
+            "op_profile": profiles,
             "matmul_gflops_samples": peak_samples,
             "config": dataclasses.asdict(config),
             "flops_per_iteration": flops, "results": results}

@@ -37,6 +37,8 @@ flags.DEFINE_string("data_path", None, "MNIST .npz or IDX folder; without it "
 flags.DEFINE_integer("seed", 0, "Seeds data order, noise and weights.")
 flags.DEFINE_bool("smoke", False, "A handful of iterations per part.")
 flags.DEFINE_string("output_json", None, "Also write the report here.")
+flags.DEFINE_bool("profile", False, "Also profile gantape_k and list the op "
+                  "types that take its time.")
 
 
 def main(argv):
@@ -55,7 +57,8 @@ def main(argv):
         memory_iterations=benchmark.parse_memory_iterations(
             FLAGS.memory_iterations),
         memory_seconds=FLAGS.memory_seconds, data_path=FLAGS.data_path,
-        seed=FLAGS.seed, smoke=FLAGS.smoke, output_json=FLAGS.output_json)
+        seed=FLAGS.seed, smoke=FLAGS.smoke, output_json=FLAGS.output_json,
+        profile=FLAGS.profile)
     benchmark.run(config)
   return cli.run(go)
 

@@ -22,7 +22,7 @@ def test_smoke_run_reports_table_and_json(tmp_path):
   config = benchmark.BenchmarkConfig(
       variants=("gan",), iterations_per_call=2, smoke=True,
       data_path=_MNIST if os.path.exists(_MNIST) else None,
-      output_json=str(out))
+      output_json=str(out), profile=True)
   report = benchmark.run(config, log=lines.append)
   text = "\n".join(lines)
 
@@ -32,6 +32,10 @@ def test_smoke_run_reports_table_and_json(tmp_path):
                                     "device"}
   assert report["matmul_peak_gflops"] > 0
   assert report["flops_per_iteration"]["gan"] > 0
+  profile = report["op_profile"]["gan"]
+  if profile:  # empty only where the profiler's format cannot be read
+    assert any("MatMul" in entry["op"] for entry in profile)
+    assert abs(sum(entry["share"] for entry in profile) - 1.0) < 1e-6
   rows = {r["implementation"]: r for r in report["results"]}
   assert list(rows) == list(benchmark.IMPLEMENTATIONS)
   have_tf_keras = seed_fit.import_tf_keras() is not None
