@@ -165,8 +165,15 @@ def _check_workdir(config: TrainConfig) -> None:
   path = os.path.join(config.workdir, RUN_FILE)
   if not os.path.exists(path):
     return
-  with open(path) as f:
-    previous = json.load(f)
+  try:
+    with open(path) as f:
+      previous = json.load(f)
+    previous.get("variant")
+  except (OSError, ValueError, AttributeError) as e:
+    raise UsageError(
+        f"{path} is unreadable ({type(e).__name__}: {e}); delete it to "
+        f"resume this workdir (its checkpoints are still checked against "
+        f"--variant), or use a new --workdir.") from None
   for key in ("variant", "variant_options", "ema_decay"):
     if previous.get(key) != getattr(config, key):
       raise UsageError(
@@ -301,8 +308,8 @@ def _without_missing_iterator(items: Dict[str, Any], path: str,
   A multi-replica run cannot checkpoint its distributed iterator, so its
   checkpoints resume on one device too, with the data order restarted.
   """
-  names = [name for name, _ in tf.train.list_variables(path)]
-  if "iterator" not in items or any(n.startswith("iterator/") for n in names):
+  if "iterator" not in items or any(
+      name.startswith("iterator/") for name, _ in tf.train.list_variables(path)):
     return items
   log(f"note: {path} holds no data-iterator state (a multi-replica run "
       f"wrote it); the data order restarts from the seed's first batch.")
@@ -423,11 +430,15 @@ def _train(config, strategy, log, mnist, flags_text, stop_signals):
               config.variant, **config.variant_options).generator,
           config.ema_decay)
     items["ema_generator"] = ema.average
-    sampler = ema_lib.sampling_view(variant, ema.average)
+    sampler = evaluation.ema_view(variant, ema.average)
   if strategy.num_replicas_in_sync == 1:
     items["iterator"] = iterator  # exact resume: the data order continues
   checkpoint = tf.train.Checkpoint(**items)
-  os.makedirs(config.workdir, exist_ok=True)
+  try:
+    os.makedirs(os.path.join(config.workdir, CHECKPOINT_DIR), exist_ok=True)
+  except OSError as e:
+    raise UsageError(f"cannot create the workdir {config.workdir!r} "
+                     f"({e.strerror}); pass a writable --workdir.") from None
   manager = tf.train.CheckpointManager(
       checkpoint, os.path.join(config.workdir, CHECKPOINT_DIR),
       max_to_keep=config.keep_checkpoints, step_counter=train_step.global_step)
@@ -492,7 +503,7 @@ def _train(config, strategy, log, mnist, flags_text, stop_signals):
     metrics = {k: float(v) for k, v in out.items()}
     done = int(train_step.global_step.numpy())
     if ema is not None:
-      ema.update(done - before, step=done)
+      ema.update(done - before)
     if not all(math.isfinite(v) for v in metrics.values()):
       _plot_curves(config, log)
       raise _non_finite_error(config, train_step, iterator, checkpoint,

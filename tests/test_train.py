@@ -248,6 +248,18 @@ def test_workdir_of_another_variant_is_a_usage_error(tmp_path, fake_mnist):
                     log=quiet)
 
 
+def test_unreadable_run_json_and_unwritable_workdir(tmp_path, fake_mnist):
+  (tmp_path / "run.json").write_text('{"variant": "ga')  # torn
+  with pytest.raises(UsageError, match=r"run.json is unreadable \(JSONDecode"
+                     r"Error: .*\); delete it to resume this workdir"):
+    train_lib.train(config(tmp_path), mnist=fake_mnist)
+  a_file = tmp_path / "a_file"
+  a_file.write_text("")
+  with pytest.raises(UsageError, match=r"cannot create the workdir .*a_file' "
+                     r"\(Not a directory\); pass a writable --workdir."):
+    train_lib.train(config(a_file), mnist=fake_mnist)
+
+
 @pytest.mark.parametrize("field, value, message", [
     ("batch_size", 0, "batch_size must be a positive integer, got 0; pass "
      "--batch_size=N with N >= 1 (default 64)."),
