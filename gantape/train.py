@@ -308,8 +308,8 @@ def _without_missing_iterator(items: Dict[str, Any], path: str,
   A multi-replica run cannot checkpoint its distributed iterator, so its
   checkpoints resume on one device too, with the data order restarted.
   """
-  if "iterator" not in items or any(
-      name.startswith("iterator/") for name, _ in tf.train.list_variables(path)):
+  names = [name for name, _ in tf.train.list_variables(path)]
+  if "iterator" not in items or any(n.startswith("iterator/") for n in names):
     return items
   log(f"note: {path} holds no data-iterator state (a multi-replica run "
       f"wrote it); the data order restarts from the seed's first batch.")
@@ -430,7 +430,7 @@ def _train(config, strategy, log, mnist, flags_text, stop_signals):
               config.variant, **config.variant_options).generator,
           config.ema_decay)
     items["ema_generator"] = ema.average
-    sampler = evaluation.ema_view(variant, ema.average)
+    sampler = ema_lib.sampling_view(variant, ema.average)
   if strategy.num_replicas_in_sync == 1:
     items["iterator"] = iterator  # exact resume: the data order continues
   checkpoint = tf.train.Checkpoint(**items)
@@ -503,7 +503,7 @@ def _train(config, strategy, log, mnist, flags_text, stop_signals):
     metrics = {k: float(v) for k, v in out.items()}
     done = int(train_step.global_step.numpy())
     if ema is not None:
-      ema.update(done - before)
+      ema.update(done - before, step=done)
     if not all(math.isfinite(v) for v in metrics.values()):
       _plot_curves(config, log)
       raise _non_finite_error(config, train_step, iterator, checkpoint,
