@@ -27,7 +27,8 @@ indexing). Memory: resident set size (RSS) after warm-up and timing, and after
 
 The run also measures this machine's fp32 matmul peak (a chain of square
 matmuls; sampled at the start and before every implementation, the best
-sample counts, since other processes may be busy at any one time) and counts the FLOPs of one iteration from the step's own graph
+sample counts, since other processes may be busy at any one time) and counts
+the FLOPs of one iteration from the step's own graph
 (matmuls and convolutions that are actually executed), so each
 implementation's share of the peak is iterations/s x FLOPs / peak.
 """
@@ -155,6 +156,7 @@ def onednn_enabled() -> Optional[bool]:
 def machine_info() -> Dict[str, Any]:
   """CPU model, cores, TF/Keras versions and the device the step runs on."""
   import keras  # pylint: disable=g-import-not-at-top
+  threading = tf.config.threading
   gpus = tf.config.list_physical_devices("GPU")
   device = "CPU"
   if gpus:
@@ -163,11 +165,12 @@ def machine_info() -> Dict[str, Any]:
   return {"cpu_model": cpu_model(), "cores": os.cpu_count(),
           "tf_version": tf.__version__, "keras_version": keras.__version__,
           "device": device, "onednn": onednn_enabled(),
-          "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
-          "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads()}
+          "intra_op_threads": threading.get_intra_op_parallelism_threads(),
+          "inter_op_threads": threading.get_inter_op_parallelism_threads()}
 
 
-def matmul_peak_gflops(n: int = 2048, chain: int = 8, repeats: int = 5) -> float:
+def matmul_peak_gflops(n: int = 2048, chain: int = 8,
+                       repeats: int = 5) -> float:
   """The best fp32 GFLOP/s of `chain` dependent n x n matmuls in one call.
 
   The matmuls depend on each other so no graph pass can merge them; the

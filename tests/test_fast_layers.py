@@ -1,4 +1,4 @@
-"""The fused BatchNorm matches Keras 3's layer: outputs, gradients, statistics."""
+"""The fused BatchNorm matches Keras 3's layer: outputs, gradients, stats."""
 
 import numpy as np
 import keras
