@@ -161,7 +161,7 @@ def test_dcgan_learns_on_real_mnist(real_mnist_path):
   variant = variants.build("dcgan")
   d_opt, g_opt = step_lib.make_optimizers(variant)
   step = step_lib.TrainStep(variant, d_opt, g_opt, seed=0)
-  iterator = step.make_iterator(variant.make_dataset(mnist, batch_size=32, seed=0))
+  iterator = step.make_iterator(variant.make_dataset(mnist, batch_size=64, seed=0))
   probe = variant.sample_inputs(tf.random.Generator.from_seed(1), 64)
 
   def d_of_g():
