@@ -80,7 +80,8 @@ def read_run(workdir: str) -> Dict[str, Any]:
 
 
 @contextlib.contextmanager
-def _tf_logs_muted():
+def tf_logs_muted():
+  """Raises TensorFlow's Python logger to ERROR for the block."""
   logger = tf.get_logger()
   level = logger.level
   logger.setLevel("ERROR")
@@ -143,7 +144,7 @@ def restore_from_workdir(workdir: str,
   for path in candidates:
     # A Checkpoint per try, dropped with TensorFlow's logger muted: one whose
     # restore failed warns about every value it left unrestored.
-    with _tf_logs_muted():
+    with tf_logs_muted():
       try:
         status = tf.train.Checkpoint(global_step=global_step,
                                      **items).restore(path)
@@ -159,7 +160,7 @@ def restore_from_workdir(workdir: str,
       gc.collect()
   # The networks hold what the failed restores left pending; free them while
   # muted too, or they warn at exit after our one-line error.
-  with _tf_logs_muted():
+  with tf_logs_muted():
     del variant, items, ema_variant
     gc.collect()
   raise UsageError(

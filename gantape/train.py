@@ -22,7 +22,6 @@ newest checkpoint the `checkpoint` state file lists, which TensorFlow only
 updates once a checkpoint's files are complete.
 """
 
-import contextlib
 import dataclasses
 import gc
 import json
@@ -36,6 +35,7 @@ from typing import Any, Dict, Optional
 import keras
 import tensorflow as tf
 
+from gantape import checkpoints
 from gantape import curves
 from gantape import data as data_lib
 from gantape import distribute as distribute_lib
@@ -280,7 +280,7 @@ def _restore_latest(items: Dict[str, Any],
     # A Checkpoint of its own per try, dropped with TensorFlow's logger
     # muted: one whose restore failed warns, when collected, about every
     # value it left unrestored, and our one line already says why.
-    with _tf_logs_muted():
+    with checkpoints.tf_logs_muted():
       try:
         tf.train.Checkpoint(**_without_missing_iterator(items, path, log)
                             ).restore(path).assert_existing_objects_matched()
@@ -314,18 +314,6 @@ def _without_missing_iterator(items: Dict[str, Any], path: str,
   log(f"note: {path} holds no data-iterator state (a multi-replica run "
       f"wrote it); the data order restarts from the seed's first batch.")
   return {k: v for k, v in items.items() if k != "iterator"}
-
-
-@contextlib.contextmanager
-def _tf_logs_muted():
-  """Raises TensorFlow's Python logger to ERROR for the block."""
-  logger = tf.get_logger()
-  level = logger.level
-  logger.setLevel("ERROR")
-  try:
-    yield
-  finally:
-    logger.setLevel(level)
 
 
 def _first_non_finite(train_step: step_lib.TrainStep, iterator,
