@@ -135,7 +135,7 @@ def restore_from_workdir(workdir: str,
   items = {"generator": variant.generator,
            "discriminator": variant.discriminator}
   ema_variant = None
-  if run.get("ema_decay") is not None:
+  if run.get("ema_decay"):  # None or 0: no EMA
     ema_variant = _view(variant, variants.build(run["variant"],
                                                 **options).generator)
     items["ema_generator"] = ema_variant.generator

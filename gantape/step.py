@@ -36,6 +36,7 @@ Metrics = Dict[str, tf.Tensor]
 
 
 def make_optimizers(variant: base.Variant, *,
+                    preset: str = base.DEFAULT_PRESET,
                     learning_rate: Optional[float] = None,
                     beta_1: Optional[float] = None,
                     beta_2: Optional[float] = None
@@ -43,14 +44,15 @@ def make_optimizers(variant: base.Variant, *,
                                keras.optimizers.Optimizer]:
   """Adam for the discriminator and for the generator.
 
-  Unset arguments take the variant's `optimizer_defaults` (the seed's
-  Adam(1e-3) for its four variants; Adam(1e-4, 0.5, 0.9) for WGAN-GP). Call it
-  inside `strategy.scope()` when training distributed.
+  Unset arguments take the variant's `preset` (see `Variant.presets`: by
+  default gantape's Adam(2e-4, 0.5) for the seed's variants and
+  Adam(1e-4, 0.5, 0.9) for WGAN-GP; "seed" gives the seed's Adam(1e-3)). Call
+  it inside `strategy.scope()` when training distributed.
 
   Returns:
     (discriminator_optimizer, generator_optimizer).
   """
-  d = variant.optimizer_defaults
+  d = variant.preset(preset)
   kwargs = dict(
       learning_rate=d.learning_rate if learning_rate is None else learning_rate,
       beta_1=d.beta_1 if beta_1 is None else beta_1,
@@ -112,7 +114,8 @@ class TrainStep:
                g_optimizer: keras.optimizers.Optimizer, *,
                seed: int = 0,
                strategy: Optional[tf.distribute.Strategy] = None,
-               jit_compile: bool = False):
+               jit_compile: bool = False,
+               updates_per_batch: int = 1):
     """Builds the step; variables and optimizer slots are created here.
 
     Args:
@@ -123,12 +126,21 @@ class TrainStep:
       seed: seeds the random-input generator.
       strategy: a `tf.distribute.Strategy`; default: the current one.
       jit_compile: compile each iteration's math with XLA.
+      updates_per_batch: split each replica's batch and random inputs into
+        this many equal slices and update each network once per slice (all
+        discriminator updates, then all generator updates); 2 is the seed's
+        schedule. The per-replica batch must divide evenly.
 
     Raises:
-      UsageError: the variable lists overlap or miss a variable, or XLA is
-        asked for on a multi-replica non-TPU strategy.
+      UsageError: the variable lists overlap or miss a variable, XLA is
+        asked for on a multi-replica non-TPU strategy, or updates_per_batch
+        is not a positive integer.
     """
     check_variable_partition(variant)
+    if not isinstance(updates_per_batch, int) or updates_per_batch < 1:
+      raise UsageError(f"updates_per_batch must be a positive integer, got "
+                       f"{updates_per_batch!r}.")
+    self.updates_per_batch = updates_per_batch
     self.variant = variant
     self.d_optimizer = d_optimizer
     self.g_optimizer = g_optimizer
@@ -167,16 +179,23 @@ class TrainStep:
     shard, and the replicas together see the batch one device would.
 
     Raises:
-      UsageError: the global batch does not split evenly over the replicas.
+      UsageError: the global batch does not split evenly over the replicas
+        and, on each, into `updates_per_batch` slices.
     """
     replicas = self.strategy.num_replicas_in_sync
+    batch = tf.nest.flatten(dataset.element_spec)[0].shape[0]
+    if batch is not None and batch % replicas:
+      raise UsageError(
+          f"the global batch of {batch} does not split evenly over "
+          f"{replicas} replicas; use a batch_size that is a multiple of "
+          f"{replicas}, e.g. {max(1, batch // replicas) * replicas}.")
+    slices = replicas * self.updates_per_batch
+    if batch is not None and batch % slices:
+      raise UsageError(
+          f"the global batch of {batch} does not split into "
+          f"{self.updates_per_batch} updates on each of {replicas} "
+          f"replica(s); use a batch_size that is a multiple of {slices}.")
     if replicas > 1:
-      batch = tf.nest.flatten(dataset.element_spec)[0].shape[0]
-      if batch is not None and batch % replicas:
-        raise UsageError(
-            f"the global batch of {batch} does not split evenly over "
-            f"{replicas} replicas; use a batch_size that is a multiple of "
-            f"{replicas}, e.g. {max(1, batch // replicas) * replicas}.")
       options = tf.data.Options()
       options.experimental_distribute.auto_shard_policy = (
           tf.data.experimental.AutoShardPolicy.DATA)
@@ -252,9 +271,23 @@ class TrainStep:
 
   def _replica_iteration(self, batches, inputs):
     for batch, batch_inputs in zip(batches, inputs):
-      d_metrics = self.discriminator_step(batch, batch_inputs)
-    g_metrics = self.generator_step(batches[-1], inputs[-1])
+      for piece in self._slices(batch, batch_inputs):
+        d_metrics = self.discriminator_step(*piece)
+    for piece in self._slices(batches[-1], inputs[-1]):
+      g_metrics = self.generator_step(*piece)
     return {**d_metrics, **g_metrics}
+
+  def _slices(self, batch, inputs):
+    """(batch, inputs) cut into `updates_per_batch` equal slices, in order."""
+    n = self.updates_per_batch
+    if n == 1:
+      return [(batch, inputs)]
+
+    def cut(structure):
+      parts = [tf.split(t, n, axis=0) for t in tf.nest.flatten(structure)]
+      return [tf.nest.pack_sequence_as(structure, [p[i] for p in parts])
+              for i in range(n)]
+    return list(zip(cut(batch), cut(inputs)))
 
   # ---- one network's update (per replica) ----------------------------
 

@@ -63,7 +63,12 @@ class TrainConfig:
     variant: a registered variant name (`gantape.variants.names()`).
     steps: GAN iterations in all; None takes the variant's seed default.
     batch_size: global batch size (the seed's 64).
-    learning_rate, beta_1, beta_2: Adam settings; None takes the variant's.
+    preset: the variant's named settings (`Variant.presets`) that fill every
+      field below left at None: "gantape" (the default, chosen from the
+      README's measurements) or "seed" (the blog post's).
+    learning_rate, beta_1, beta_2: Adam settings; None takes the preset's.
+    updates_per_batch: updates per network per batch, one per equal slice
+      (the seed's fit() makes 2); None takes the preset's.
     seed: seeds the data order, the noise and the networks' initial weights.
     data_path: MNIST `.npz` or IDX folder; None uses Keras's downloader.
     variant_options: keyword options for the variant (e.g. num_labeled).
@@ -75,7 +80,8 @@ class TrainConfig:
     jit_compile: compile the step with XLA.
     ema_decay: keep an exponential moving average of the generator's weights
       with this per-iteration decay (e.g. 0.999) and sample and evaluate with
-      it; None (the seed) samples the live generator. See gantape/ema.py.
+      it; 0 (the seed) samples the live generator; None takes the preset's.
+      See gantape/ema.py.
     eval_every: iterations between cheap sample-quality evaluations (FCD,
       classifier score, coverage; see gantape/evaluation.py); None: never.
     eval_samples: images generated per such evaluation.
@@ -84,9 +90,11 @@ class TrainConfig:
   variant: str = "dcgan"
   steps: Optional[int] = None
   batch_size: int = 64
+  preset: str = variants.base.DEFAULT_PRESET
   learning_rate: Optional[float] = None
   beta_1: Optional[float] = None
   beta_2: Optional[float] = None
+  updates_per_batch: Optional[int] = None
   seed: int = 0
   data_path: Optional[str] = None
   variant_options: Dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -100,13 +108,25 @@ class TrainConfig:
   eval_every: Optional[int] = None
   eval_samples: int = 2000
 
+  def resolved(self) -> "TrainConfig":
+    """This config with every None preset field filled from the preset.
+
+    Raises:
+      UsageError: unknown variant or preset.
+    """
+    preset = variants.get_class(self.variant).preset(self.preset)
+    return dataclasses.replace(self, **{
+        f.name: getattr(preset, f.name)
+        for f in dataclasses.fields(preset) if getattr(self, f.name) is None})
+
   def validate(self) -> None:
     """Raises UsageError naming the first bad field and how to fix it."""
-    variants.get_class(self.variant)
+    variants.get_class(self.variant).preset(self.preset)
     positive = ["batch_size", "iterations_per_call", "log_every",
                 "sample_every", "checkpoint_every", "keep_checkpoints"]
-    if self.steps is not None:
-      positive.append("steps")
+    for field in ("steps", "updates_per_batch"):
+      if getattr(self, field) is not None:
+        positive.append(field)
     if self.eval_every is not None:
       positive.append("eval_every")
     defaults = {f.name: f.default for f in dataclasses.fields(self)}
@@ -174,6 +194,8 @@ def _check_workdir(config: TrainConfig) -> None:
         f"{path} is unreadable ({type(e).__name__}: {e}); delete it to "
         f"resume this workdir (its checkpoints are still checked against "
         f"--variant), or use a new --workdir.") from None
+  # Runs from before presets wrote ema_decay=None for "no EMA".
+  previous["ema_decay"] = previous.get("ema_decay") or 0.0
   for key in ("variant", "variant_options", "ema_decay"):
     if previous.get(key) != getattr(config, key):
       raise UsageError(
@@ -384,6 +406,7 @@ def train(config: TrainConfig,
 def _train(config, strategy, log, mnist, flags_text, stop_signals):
   """`train`'s body, with SIGINT/SIGTERM caught into `stop_signals`."""
   config.validate()
+  config = config.resolved()
   strategy = strategy or tf.distribute.get_strategy()
   _check_workdir(config)
   # Multi-worker: the chief writes into the workdir; each other worker
@@ -402,16 +425,17 @@ def _train(config, strategy, log, mnist, flags_text, stop_signals):
     d_opt, g_opt = step_lib.make_optimizers(
         variant, learning_rate=config.learning_rate, beta_1=config.beta_1,
         beta_2=config.beta_2)
-    train_step = step_lib.TrainStep(variant, d_opt, g_opt, seed=config.seed,
-                                    strategy=strategy,
-                                    jit_compile=config.jit_compile)
+    train_step = step_lib.TrainStep(
+        variant, d_opt, g_opt, seed=config.seed, strategy=strategy,
+        jit_compile=config.jit_compile,
+        updates_per_batch=config.updates_per_batch)
   dataset = variant.make_dataset(mnist, batch_size=config.batch_size,
                                  seed=config.seed)
   iterator = train_step.make_iterator(dataset)
 
   items = train_step.checkpoint_items()
   ema, sampler = None, variant
-  if config.ema_decay is not None:
+  if config.ema_decay:
     with strategy.scope():
       ema = ema_lib.GeneratorEma(
           variant.generator, variants.build(

@@ -30,10 +30,18 @@ flags.DEFINE_string("workdir", None, "Run folder: checkpoints, samples, logs. "
 flags.DEFINE_integer("steps", None, "GAN iterations in all (default: the "
                      "seed's: 20000 for gan, 10000 otherwise).")
 flags.DEFINE_integer("batch_size", 64, "Global batch size.")
+flags.DEFINE_enum("preset", "gantape", ["gantape", "seed"],
+                  "Named settings for every flag below left unset "
+                  "(learning rate, betas, --updates_per_batch, --ema_decay): "
+                  "gantape's defaults, or the seed's (README 'Sample "
+                  "quality'). wgan_gp has only 'gantape'.")
 flags.DEFINE_float("learning_rate", None, "Adam learning rate (default: the "
-                   "variant's; 1e-3 as in the seed, 1e-4 for wgan_gp).")
-flags.DEFINE_float("beta_1", None, "Adam beta_1 (default: the variant's).")
-flags.DEFINE_float("beta_2", None, "Adam beta_2 (default: the variant's).")
+                   "preset's: 2e-4 gantape, 1e-3 seed, 1e-4 wgan_gp).")
+flags.DEFINE_float("beta_1", None, "Adam beta_1 (default: the preset's).")
+flags.DEFINE_float("beta_2", None, "Adam beta_2 (default: the preset's).")
+flags.DEFINE_integer("updates_per_batch", None, "Updates per network per "
+                     "batch, one per equal slice; the seed's fit() makes 2 "
+                     "(default: the preset's).")
 flags.DEFINE_integer("seed", 0, "Seeds data order, noise and initial weights.")
 flags.DEFINE_string("data_path", None, "MNIST .npz (Keras layout) or a folder "
                     "of IDX files; default: Keras's downloader.")
@@ -62,7 +70,8 @@ flags.DEFINE_integer("keep_checkpoints", 3, "How many checkpoints to keep "
 flags.DEFINE_bool("jit_compile", False, "Compile the step with XLA.")
 flags.DEFINE_float("ema_decay", None, "Sample and evaluate with an "
                    "exponential moving average of the generator's weights "
-                   "(e.g. 0.999); default: the live generator, as the seed.")
+                   "at this decay (e.g. 0.999); 0 samples the live generator, "
+                   "as the seed (default: the preset's).")
 flags.DEFINE_integer("eval_every", None, "Iterations between sample-quality "
                      "evaluations (FCD, coverage; warns on degeneration); "
                      "default: none.")
@@ -78,8 +87,9 @@ def main(argv):
   config = train_lib.TrainConfig(
       workdir=workdir,
       variant=FLAGS.variant, steps=FLAGS.steps, batch_size=FLAGS.batch_size,
-      learning_rate=FLAGS.learning_rate, beta_1=FLAGS.beta_1,
-      beta_2=FLAGS.beta_2, seed=FLAGS.seed, data_path=data_path,
+      preset=FLAGS.preset, learning_rate=FLAGS.learning_rate,
+      beta_1=FLAGS.beta_1, beta_2=FLAGS.beta_2,
+      updates_per_batch=FLAGS.updates_per_batch, seed=FLAGS.seed, data_path=data_path,
       variant_options=cli.variant_options(
           num_labeled=FLAGS.num_labeled,
           generator_objective=FLAGS.generator_objective,

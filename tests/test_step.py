@@ -91,6 +91,40 @@ def test_bad_optimizer_and_iteration_arguments(fake_mnist):
     step(iterator, 0)
 
 
+def test_updates_per_batch_runs_the_seeds_fit_schedule(fake_mnist):
+  """updates_per_batch=2: D on each half of the batch, then G on each half."""
+  step, iterator = make_step("gan", fake_mnist, seed=5, updates_per_batch=2)
+  step(iterator, 1)
+  manual, manual_iterator = make_step("gan", fake_mnist, seed=5)
+  batch = next(manual_iterator)
+  inputs = manual.variant.sample_inputs(manual.rng, BATCH)
+  half = lambda structure, i: tf.nest.map_structure(
+      lambda t: t[i * BATCH // 2:(i + 1) * BATCH // 2], structure)
+  for update in (manual.discriminator_step, manual.generator_step):
+    for i in (0, 1):
+      tf.function(update)(half(batch, i), half(inputs, i))
+  assert int(step.d_optimizer.iterations) == int(step.g_optimizer.iterations) == 2
+  for a, b in zip(step.variant.generator.weights + step.variant.discriminator.weights,
+                  manual.variant.generator.weights + manual.variant.discriminator.weights):
+    np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6, err_msg=a.path)
+
+  with pytest.raises(UsageError, match="multiple of 3"):
+    make_step("gan", fake_mnist, updates_per_batch=3)
+  with pytest.raises(UsageError, match="updates_per_batch must be a positive"):
+    make_step("gan", fake_mnist, updates_per_batch=0)
+
+
+def test_presets():
+  """make_optimizers takes the named preset; the seed's is Keras's Adam(1e-3)."""
+  dcgan = variants.build("dcgan")
+  seed_d, _ = step_lib.make_optimizers(dcgan, preset="seed")
+  assert (float(seed_d.learning_rate), seed_d.beta_1) == pytest.approx((1e-3, 0.9))
+  default_d, _ = step_lib.make_optimizers(dcgan)
+  assert (float(default_d.learning_rate), default_d.beta_1) == pytest.approx((2e-4, 0.5))
+  with pytest.raises(UsageError, match="no preset 'seed'; its presets are: gantape"):
+    step_lib.make_optimizers(variants.build("wgan_gp"), preset="seed")
+
+
 def all_finite(metrics):
   return all(np.isfinite(float(v)) for v in metrics.values())
 

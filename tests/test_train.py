@@ -266,6 +266,9 @@ def test_unreadable_run_json_and_unwritable_workdir(tmp_path, fake_mnist):
     ("steps", -3, "steps must be a positive integer"),
     ("learning_rate", 0.0, "learning_rate must be positive, got 0.0"),
     ("variant", "nope", "unknown variant 'nope'; choose one of: gan,"),
+    ("updates_per_batch", 0, "updates_per_batch must be a positive integer"),
+    ("preset", "nope", "variant 'gan' has no preset 'nope'; its presets are: "
+     "gantape, seed."),
 ])
 def test_bad_config_is_refused_before_touching_the_workdir(tmp_path, field,
                                                            value, message):
@@ -273,6 +276,15 @@ def test_bad_config_is_refused_before_touching_the_workdir(tmp_path, field,
   with pytest.raises(UsageError, match=re.escape(message)):
     train_lib.train(config(workdir, **{field: value}))
   assert not workdir.exists()
+
+
+def test_presets_fill_only_unset_fields(tmp_path):
+  seed = config(tmp_path, preset="seed", learning_rate=0.01).resolved()
+  assert (seed.learning_rate, seed.beta_1, seed.updates_per_batch,
+          seed.ema_decay) == (0.01, 0.9, 2, 0.0)
+  default = config(tmp_path).resolved()
+  assert (default.learning_rate, default.beta_1, default.updates_per_batch,
+          default.ema_decay) == (2e-4, 0.5, 1, 0.999)
 
 
 def test_resume_drops_metrics_of_undone_iterations(tmp_path):

@@ -14,7 +14,7 @@ from gantape.variants import dcgan
 from gantape.variants import gan
 from gantape.variants import ssgan
 from gantape.variants import wgan_gp
-from gantape.variants.base import LossOutput, OptimizerDefaults, Variant
+from gantape.variants.base import LossOutput, Preset, Variant
 
 _REGISTRY: Dict[str, Type[Variant]] = {
     "gan": gan.GAN,

@@ -24,7 +24,9 @@ class WGANGP(base.Variant):
   """Wasserstein GAN with gradient penalty on the DCGAN networks."""
 
   name = "wgan_gp"
-  optimizer_defaults = base.OptimizerDefaults(1e-4, 0.5, 0.9)
+  # Gulrajani et al. 2017's Adam; the seed has no WGAN-GP, so no "seed" preset.
+  presets = {"gantape": base.Preset(1e-4, 0.5, 0.9, updates_per_batch=1,
+                                    ema_decay=0.999)}
 
   def __init__(self, *, n_critic: int = 5, gp_weight: float = 10.0,
                sync_batch_norm: bool = False,
