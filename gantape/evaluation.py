@@ -468,15 +468,16 @@ class Evaluator:
       num_samples: how many images to generate.
       seed: seeds the random inputs.
       per_class: compute per-class FCD for conditional variants.
-      test_images: how many test images `test_accuracy` uses (None: all).
+      test_images: how many test images `test_accuracy` uses (None: all;
+        0 skips it).
 
     Returns:
       `evaluate_images`'s dict, plus `test_accuracy` where it applies.
     """
     images, labels = generate_samples(variant, num_samples, seed=seed)
     result = self.evaluate_images(images, labels, per_class=per_class)
-    if _discriminator_classifies(variant):
-      n = test_images or len(self.mnist.x_test)
+    n = len(self.mnist.x_test) if test_images is None else test_images
+    if _discriminator_classifies(variant) and n > 0:
       result["test_accuracy"] = discriminator_test_accuracy(
           variant, self.mnist.x_test[:n], self.mnist.y_test[:n],
           batch_size=self.batch_size)
@@ -654,13 +655,23 @@ class TrainingEvaluator:
     self.best_fcd = None
     self.floor_fcd = self.evaluator.floor(num_samples, seed=seed)["floor_fcd"]
 
-  def __call__(self, variant: base.Variant, step: int) -> Dict[str, float]:
+  def __call__(self, variant: base.Variant, step: int,
+               live_variant: Optional[base.Variant] = None
+               ) -> Dict[str, float]:
     """Evaluates `variant` now.
+
+    Args:
+      variant: what samples are drawn from (the EMA view when there is one).
+      step: the iteration, for log lines.
+      live_variant: the live generator's variant when `variant` samples an
+        average; it is scored too (`eval/live_*`), so the average's gain is
+        measured, not assumed. Warnings follow `variant`.
 
     Returns:
       Scalars `eval/fcd`, `eval/fcd_over_floor`, `eval/classifier_score`,
-      `eval/coverage`, and where they apply `eval/conditional_accuracy`,
-      `eval/test_accuracy`.
+      `eval/coverage`, where they apply `eval/conditional_accuracy`,
+      `eval/test_accuracy`, and with `live_variant` `eval/live_fcd`,
+      `eval/live_coverage`.
     """
     result = self.evaluator.evaluate_variant(
         variant, self.num_samples, seed=self.seed, per_class=False,
@@ -677,6 +688,12 @@ class TrainingEvaluator:
     for key in ("conditional_accuracy", "test_accuracy"):
       if key in result:
         scalars[key] = result[key]
+    if live_variant is not None:
+      live = self.evaluator.evaluate_variant(
+          live_variant, self.num_samples, seed=self.seed, per_class=False,
+          test_images=0)
+      scalars["live_fcd"] = live["fcd"]
+      scalars["live_coverage"] = float(live["coverage"])
     self.log(f"[eval] step {step}: " + " ".join(
         f"{k}={v:.4g}" for k, v in scalars.items())
              + f" histogram={result['class_histogram']}")

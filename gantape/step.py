@@ -212,7 +212,8 @@ class TrainStep:
         trace.
 
     Returns:
-      Scalar metrics of the last iteration: `d_loss`, `g_loss` and the
+      Scalar metrics of the last iteration: `d_loss`, `g_loss`, the
+      gradients' global norms `d_grad_norm` and `g_grad_norm`, and the
       variant's own (e.g. `d_real`, `d_fake`).
     """
     if not tf.is_tensor(num_iterations):
@@ -300,7 +301,9 @@ class TrainStep:
     schedule can call it directly (eagerly or in its own `tf.function`).
 
     Returns:
-      `d_loss` (this replica's mean) and the variant's discriminator metrics.
+      `d_loss` (this replica's mean), `d_grad_norm` (the global norm of this
+      replica's gradient, the loss scaled by 1/replicas) and the variant's
+      discriminator metrics.
     """
     d_vars = self.variant.discriminator_variables
     with tf.GradientTape() as tape:
@@ -308,7 +311,8 @@ class TrainStep:
       loss = _average(out.per_example)
     grads = tape.gradient(loss, d_vars)
     self.d_optimizer.apply_gradients(zip(grads, d_vars))
-    return {"d_loss": _replica_mean(loss), **out.metrics}
+    return {"d_loss": _replica_mean(loss),
+            "d_grad_norm": tf.linalg.global_norm(grads), **out.metrics}
 
   def generator_step(self, batch, inputs) -> Metrics:
     """One generator update; the mirror of `discriminator_step`."""
@@ -318,7 +322,8 @@ class TrainStep:
       loss = _average(out.per_example)
     grads = tape.gradient(loss, g_vars)
     self.g_optimizer.apply_gradients(zip(grads, g_vars))
-    return {"g_loss": _replica_mean(loss), **out.metrics}
+    return {"g_loss": _replica_mean(loss),
+            "g_grad_norm": tf.linalg.global_norm(grads), **out.metrics}
 
 
 def _replica_mean(global_average: tf.Tensor) -> tf.Tensor:

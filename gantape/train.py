@@ -49,7 +49,7 @@ from gantape.errors import Interrupted, NonFiniteLossError, UsageError
 
 RUN_FILE = "run.json"
 FLAGS_FILE = "flags.txt"
-METRICS_FILE = "metrics.jsonl"
+METRICS_FILE = curves.METRICS_FILE
 CURVES_FILE = "loss_curves.png"
 CHECKPOINT_DIR = "checkpoints"
 
@@ -536,7 +536,8 @@ def _train(config, strategy, log, mnist, flags_text, stop_signals):
           + " ".join(f"{k}={v:.4f}" for k, v in metrics.items())
           + f" | {rate:.2f} it/s | ETA {_format_seconds(eta)}")
     if evaluator is not None and done % config.eval_every == 0:
-      scores = evaluator(sampler, done)
+      scores = evaluator(sampler, done,
+                         live_variant=variant if ema is not None else None)
       with writer.as_default():
         for k, v in scores.items():
           summaries.scalar(k, v, step=done)
