@@ -14,6 +14,8 @@ import matplotlib
 matplotlib.use("Agg")
 from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
 
+# A workdir's metrics file (gantape.train writes it).
+METRICS_FILE = "metrics.jsonl"
 _NOT_METRICS = ("step", "time", "iterations_per_s")
 
 

@@ -136,6 +136,10 @@ def harness(tmp_path_factory):
                                             f"--export_dir={root}/cgan_model"]),
       "export_no_run": (script("export.py"), [f"--workdir={root}/none",
                                               f"--export_dir={root}/m"]),
+      "seed_preset_wgan_gp": (train, base + ["--variant=wgan_gp",
+                                             "--preset=seed"]),
+      "report_bad_runs": (script("report.py"), [f"--runs={gan}"]),
+      "report_unevaluated": (script("report.py"), [f"--runs=gan={gan}"]),
   }
   cases_path = os.path.join(root, "cases.json")
   with open(cases_path, "w") as f:
@@ -182,6 +186,11 @@ def harness(tmp_path_factory):
     ("sample_no_output", "error: flag --output=None: Flag --output must have "
      "a value other than None."),
     ("export_no_run", "none' does not exist; pass the --workdir of a run"),
+    ("seed_preset_wgan_gp", "error: variant 'wgan_gp' has no preset 'seed'; "
+     "its presets are: gantape."),
+    ("report_bad_runs", "is not LABEL=WORKDIR."),
+    ("report_unevaluated", "evaluation.json does not exist: run `python "
+     "scripts/evaluate.py --workdir="),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(harness, case, message):
   result = harness[0][case]

@@ -1,0 +1,162 @@
+"""The README's quality table and FCD figure, from evaluated training runs.
+
+A run is a `gantape.train` workdir that `scripts/evaluate.py` has scored
+(`evaluation.json`). `quality_row` reads one; `markdown_table` formats rows;
+`plot_fcd` draws the `--eval_every` FCD curves of several runs (their
+`eval/fcd` records in metrics.jsonl) on one log-scale axis, with the real-data
+floor as a line, so that seed settings and gantape's defaults are compared on
+the same figure.
+"""
+
+import json
+import os
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+# Agg renders to files only: reports are made on machines without a display.
+import matplotlib
+matplotlib.use("Agg")
+from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+from gantape import curves  # pylint: disable=g-import-not-at-top,wrong-import-position
+from gantape.errors import UsageError  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+# What the table shows of a run's config, beside the variant.
+_SETTINGS = ("preset", "learning_rate", "beta_1", "updates_per_batch",
+             "ema_decay")
+
+
+def _read_json(path: str, what: str, fix: str) -> Dict[str, Any]:
+  try:
+    with open(path) as f:
+      return json.load(f)
+  except FileNotFoundError:
+    raise UsageError(f"{path} does not exist: {fix}") from None
+  except (OSError, ValueError) as e:
+    raise UsageError(f"{what} {path} is unreadable ({e}): {fix}") from None
+
+
+def quality_row(workdir: str, name: Optional[str] = None) -> Dict[str, Any]:
+  """One table row: a run's config and its `evaluation.json` scores.
+
+  Args:
+    workdir: a workdir that `scripts/evaluate.py` has scored.
+    name: the row's label; default: the workdir's base name.
+
+  Raises:
+    UsageError: the run or its evaluation is missing or unreadable.
+  """
+  run = _read_json(os.path.join(workdir, "run.json"), "run file",
+                   "pass a gantape training workdir.")
+  result = _read_json(
+      os.path.join(workdir, "evaluation.json"), "evaluation",
+      f"run `python scripts/evaluate.py --workdir={workdir}` first.")
+  row = {"name": name or os.path.basename(os.path.normpath(workdir)),
+         "variant": run.get("variant"),
+         "variant_options": {k: v for k, v in
+                             run.get("variant_options", {}).items()
+                             if v is not None},
+         "iterations": result.get("step"), "seed": run.get("seed"),
+         "num_samples": result.get("num_samples")}
+  row.update({k: run.get(k) for k in _SETTINGS})
+  for key in ("fcd", "floor_fcd", "fcd_over_floor", "classifier_score",
+              "coverage", "conditional_accuracy", "per_class_fcd",
+              "per_class_floor_fcd", "test_error", "sampling"):
+    row[key] = result.get(key)
+  raw = result.get("raw_generator") or {}
+  row["live_fcd"] = raw.get("fcd")
+  return row
+
+
+def _settings_text(row: Dict[str, Any]) -> str:
+  parts = [f"{row.get('preset') or 'seed'}:",
+           f"Adam({row['learning_rate']:g}, {row['beta_1']:g})"]
+  if row.get("updates_per_batch"):
+    parts.append(f"{row['updates_per_batch']}x{64 // row['updates_per_batch']}"
+                 if row["updates_per_batch"] > 1 else "1x64")
+  if row.get("ema_decay"):
+    parts.append(f"EMA {row['ema_decay']:g}")
+  parts += [f"{k}={v}" for k, v in row["variant_options"].items()
+            if k not in ("label_seed", "sync_batch_norm")]
+  return " ".join(parts)
+
+
+def _number(value, fmt: str) -> str:
+  return "n/a" if value is None else format(value, fmt)
+
+
+def markdown_table(rows: Sequence[Dict[str, Any]]) -> str:
+  """The rows as a GitHub-markdown table (one line per run)."""
+  lines = ["| run | settings | iterations | FCD (x floor) | live-G FCD | "
+           "classifier score | coverage | CGAN cond. acc. / per-class FCD "
+           "(x floor) | SSGAN test error |",
+           "|---|---|---:|---|---:|---:|---:|---|---:|"]
+  for r in rows:
+    fcd = f"{_number(r['fcd'], '.2f')} ({_number(r['fcd_over_floor'], '.1f')}x)"
+    cond = "n/a"
+    if r.get("conditional_accuracy") is not None:
+      ratio = (r["per_class_fcd"] / r["per_class_floor_fcd"]
+               if r.get("per_class_floor_fcd") else None)
+      cond = (f"{r['conditional_accuracy']:.2%} / "
+              f"{_number(r['per_class_fcd'], '.2f')} "
+              f"({_number(ratio, '.1f')}x)")
+    error = (f"{r['test_error']:.2%}" if r.get("test_error") is not None
+             else "n/a")
+    lines.append(
+        f"| {r['name']} | {_settings_text(r)} | {r['iterations']} | {fcd} | "
+        f"{_number(r.get('live_fcd'), '.2f')} | "
+        f"{_number(r['classifier_score'], '.2f')} | {r['coverage']}/10 | "
+        f"{cond} | {error} |")
+  return "\n".join(lines)
+
+
+def fcd_curve(workdir: str) -> Tuple[List[int], List[float], Optional[float]]:
+  """(iterations, FCD, floor FCD) of a run's `--eval_every` evaluations."""
+  records = curves.read_metrics(os.path.join(workdir, curves.METRICS_FILE))
+  points = [(r["step"], r["eval/fcd"]) for r in records if "eval/fcd" in r]
+  floors = [r["eval/floor_fcd"] for r in records if "eval/floor_fcd" in r]
+  steps = [s for s, _ in points]
+  values = [v for _, v in points]
+  return steps, values, floors[-1] if floors else None
+
+
+def plot_fcd(runs: Sequence[Tuple[str, str]], png_path: str,
+             title: str = "") -> None:
+  """FCD against iterations for several runs, on one log-scale axis.
+
+  Args:
+    runs: (label, workdir) pairs; each workdir trained with `--eval_every`.
+    png_path: where the PNG goes (written atomically).
+    title: the figure's title.
+
+  Raises:
+    UsageError: a run has no `eval/fcd` records.
+  """
+  fig, ax = plt.subplots(figsize=(7, 3.6))
+  floor = None
+  for label, workdir in runs:
+    steps, values, run_floor = fcd_curve(workdir)
+    if not steps:
+      plt.close(fig)
+      raise UsageError(f"{workdir} has no eval/fcd records; train it with "
+                       f"--eval_every=N.")
+    ax.plot(steps, values, marker="o", markersize=3, linewidth=1.2,
+            label=label)
+    floor = floor or run_floor
+  if floor:
+    ax.axhline(floor, color="gray", linestyle=":", linewidth=1,
+               label=f"real-data floor ({floor:.2f})")
+    ax.axhline(3 * floor, color="gray", linestyle="--", linewidth=1,
+               label="3x floor (target)")
+  ax.set_yscale("log")
+  ax.set_xlabel("iteration")
+  ax.set_ylabel("FCD (2000 samples)")
+  ax.grid(alpha=0.3, which="both")
+  ax.legend(fontsize="small")
+  if title:
+    ax.set_title(title)
+  fig.subplots_adjust(left=0.11, right=0.97, top=0.9 if title else 0.96,
+                      bottom=0.14)
+  tmp = f"{png_path}.tmp-{os.getpid()}.png"
+  fig.savefig(tmp, dpi=80)
+  plt.close(fig)
+  os.replace(tmp, png_path)

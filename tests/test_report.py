@@ -1,0 +1,63 @@
+"""The quality table and FCD figure, from hand-made workdirs."""
+
+import json
+
+import pytest
+
+from gantape import report
+from gantape.errors import UsageError
+
+
+def make_run(path, *, run, evaluation=None, fcd_curve=()):
+  path.mkdir()
+  (path / "run.json").write_text(json.dumps(run))
+  if evaluation is not None:
+    (path / "evaluation.json").write_text(json.dumps(evaluation))
+  with open(path / "metrics.jsonl", "w") as f:
+    f.write(json.dumps({"step": 500, "d_loss": 1.0}) + "\n")
+    for step, fcd in fcd_curve:
+      f.write(json.dumps({"step": step, "eval/fcd": fcd,
+                          "eval/floor_fcd": 0.35}) + "\n")
+    f.write('{"step": 3000, "eval/f')  # a torn last line is skipped
+  return str(path)
+
+
+SEED_RUN = {"variant": "cgan", "variant_options": {"sync_batch_norm": None},
+            "seed": 0, "preset": "seed", "learning_rate": 1e-3, "beta_1": 0.9,
+            "updates_per_batch": 2, "ema_decay": 0.0}
+CGAN_EVALUATION = {"step": 2000, "fcd": 3.0, "floor_fcd": 0.15,
+                   "fcd_over_floor": 20.0, "classifier_score": 9.5,
+                   "coverage": 10, "conditional_accuracy": 0.996,
+                   "per_class_fcd": 1.5, "per_class_floor_fcd": 0.5,
+                   "num_samples": 10000, "sampling": "ema",
+                   "raw_generator": {"fcd": 3.5}}
+
+
+def test_table_row_reports_settings_and_scores(tmp_path):
+  workdir = make_run(tmp_path / "cgan_seed", run=SEED_RUN,
+                     evaluation=CGAN_EVALUATION)
+  table = report.markdown_table([report.quality_row(workdir)])
+  header, rule, row = table.splitlines()
+  assert header.count("|") == rule.count("|") == row.count("|")
+  cells = [c.strip() for c in row.strip("|").split("|")]
+  assert cells == ["cgan_seed", "seed: Adam(0.001, 0.9) 2x32", "2000",
+                   "3.00 (20.0x)", "3.50", "9.50", "10/10",
+                   "99.60% / 1.50 (3.0x)", "n/a"]
+
+
+def test_missing_evaluation_names_the_fix(tmp_path):
+  workdir = make_run(tmp_path / "run", run=SEED_RUN)
+  with pytest.raises(UsageError, match="scripts/evaluate.py --workdir="):
+    report.quality_row(workdir)
+
+
+def test_fcd_figure(tmp_path):
+  a = make_run(tmp_path / "a", run=SEED_RUN,
+               fcd_curve=[(1000, 20.0), (2000, 5.0)])
+  assert report.fcd_curve(a) == ([1000, 2000], [20.0, 5.0], 0.35)
+  png = tmp_path / "fcd.png"
+  report.plot_fcd([("seed", a)], str(png), title="t")
+  assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+  empty = make_run(tmp_path / "empty", run=SEED_RUN)
+  with pytest.raises(UsageError, match="--eval_every"):
+    report.plot_fcd([("seed", a), ("empty", empty)], str(png))
