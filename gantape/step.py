@@ -305,25 +305,26 @@ class TrainStep:
       replica's gradient, the loss scaled by 1/replicas) and the variant's
       discriminator metrics.
     """
-    d_vars = self.variant.discriminator_variables
-    with tf.GradientTape() as tape:
-      out = self.variant.discriminator_loss(batch, inputs)
-      loss = _average(out.per_example)
-    grads = tape.gradient(loss, d_vars)
-    self.d_optimizer.apply_gradients(zip(grads, d_vars))
-    return {"d_loss": _replica_mean(loss),
-            "d_grad_norm": tf.linalg.global_norm(grads), **out.metrics}
+    return _update("d", self.variant.discriminator_loss,
+                   self.variant.discriminator_variables, self.d_optimizer,
+                   batch, inputs)
 
   def generator_step(self, batch, inputs) -> Metrics:
     """One generator update; the mirror of `discriminator_step`."""
-    g_vars = self.variant.generator_variables
-    with tf.GradientTape() as tape:
-      out = self.variant.generator_loss(batch, inputs)
-      loss = _average(out.per_example)
-    grads = tape.gradient(loss, g_vars)
-    self.g_optimizer.apply_gradients(zip(grads, g_vars))
-    return {"g_loss": _replica_mean(loss),
-            "g_grad_norm": tf.linalg.global_norm(grads), **out.metrics}
+    return _update("g", self.variant.generator_loss,
+                   self.variant.generator_variables, self.g_optimizer,
+                   batch, inputs)
+
+
+def _update(prefix, loss_fn, variables, optimizer, batch, inputs) -> Metrics:
+  """Differentiates `loss_fn` w.r.t. `variables` only and applies it."""
+  with tf.GradientTape() as tape:
+    out = loss_fn(batch, inputs)
+    loss = _average(out.per_example)
+  grads = tape.gradient(loss, variables)
+  optimizer.apply_gradients(zip(grads, variables))
+  return {f"{prefix}_loss": _replica_mean(loss),
+          f"{prefix}_grad_norm": tf.linalg.global_norm(grads), **out.metrics}
 
 
 def _replica_mean(global_average: tf.Tensor) -> tf.Tensor:
