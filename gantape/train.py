@@ -194,9 +194,10 @@ def _check_workdir(config: TrainConfig) -> None:
         f"{path} is unreadable ({type(e).__name__}: {e}); delete it to "
         f"resume this workdir (its checkpoints are still checked against "
         f"--variant), or use a new --workdir.") from None
-  # Runs from before presets wrote ema_decay=None for "no EMA".
+  # Runs from before presets wrote ema_decay=None for "no EMA", no preset.
   previous["ema_decay"] = previous.get("ema_decay") or 0.0
-  for key in ("variant", "variant_options", "ema_decay"):
+  previous.setdefault("preset", config.preset)
+  for key in ("variant", "preset", "variant_options", "ema_decay"):
     if previous.get(key) != getattr(config, key):
       raise UsageError(
           f"workdir {config.workdir!r} holds a run with {key}="

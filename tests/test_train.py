@@ -241,6 +241,9 @@ def test_workdir_of_another_variant_is_a_usage_error(tmp_path, fake_mnist):
   with pytest.raises(UsageError, match=r"holds a run with variant='gan', not "
                      r"'dcgan'; use a new --workdir"):
     train_lib.train(config(tmp_path, variant="dcgan"), mnist=fake_mnist)
+  with pytest.raises(UsageError, match=r"holds a run with preset='gantape', "
+                     r"not 'seed'; use a new --workdir, or the same preset"):
+    train_lib.train(config(tmp_path, preset="seed"), mnist=fake_mnist)
   # Without run.json, the checkpoint itself gives the other variant away.
   os.remove(tmp_path / "run.json")
   with pytest.raises(UsageError, match="the workdir holds another model.s checkpoints"):
