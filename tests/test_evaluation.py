@@ -13,6 +13,7 @@ import pytest
 
 from gantape import ema as ema_lib
 from gantape import evaluation
+from gantape import report
 from gantape import train as train_lib
 from gantape import variants
 from gantape.errors import UsageError
@@ -258,6 +259,8 @@ def test_train_with_eval_and_ema_then_evaluate_script(tmp_path, monkeypatch):
   assert [e["step"] for e in evals] == [2, 4]
   assert all(0 <= e["eval/coverage"] <= 10 for e in evals)
   assert "eval/conditional_accuracy" in evals[0]
+  assert 0 <= evals[0]["eval/live_coverage"] <= 10  # the live G beside the EMA
+  assert evals[0]["eval/live_fcd"] >= 0
   assert any(l.startswith("[eval] step 2") for l in lines)
 
   repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -275,6 +278,10 @@ def test_train_with_eval_and_ema_then_evaluate_script(tmp_path, monkeypatch):
   assert "raw_generator" in result
   with open(os.path.join(workdir, evaluation.RESULT_FILE)) as f:
     assert json.load(f)["fcd"] == result["fcd"]
+  row = report.quality_row(workdir, "cgan")
+  assert (row["fcd"], row["iterations"], row["ema_decay"]) == (
+      result["fcd"], 4, 0.9)
+  assert row["live_fcd"] == result["raw_generator"]["fcd"]
   # A missing workdir is a usage error (exit 2), not a traceback.
   bad = subprocess.run(
       [sys.executable, os.path.join(repo, "scripts", "evaluate.py"),
