@@ -68,8 +68,9 @@ def quality_row(workdir: str, name: Optional[str] = None) -> Dict[str, Any]:
 
 
 def _settings_text(row: Dict[str, Any]) -> str:
-  parts = [f"{row.get('preset') or 'seed'}:",
-           f"Adam({row['learning_rate']:g}, {row['beta_1']:g})"]
+  # The resolved values, not the preset's name: a preset's contents may
+  # change between releases, a run's settings do not.
+  parts = [f"Adam({row['learning_rate']:g}, {row['beta_1']:g})"]
   if row.get("updates_per_batch"):
     parts.append(f"{row['updates_per_batch']}x{64 // row['updates_per_batch']}"
                  if row["updates_per_batch"] > 1 else "1x64")

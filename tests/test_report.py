@@ -40,7 +40,7 @@ def test_table_row_reports_settings_and_scores(tmp_path):
   header, rule, row = table.splitlines()
   assert header.count("|") == rule.count("|") == row.count("|")
   cells = [c.strip() for c in row.strip("|").split("|")]
-  assert cells == ["cgan_seed", "seed: Adam(0.001, 0.9) 2x32", "2000",
+  assert cells == ["cgan_seed", "Adam(0.001, 0.9) 2x32", "2000",
                    "3.00 (20.0x)", "3.50", "9.50", "10/10",
                    "99.60% / 1.50 (3.0x)", "n/a"]
 
