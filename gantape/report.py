@@ -100,8 +100,10 @@ def markdown_table(rows: Sequence[Dict[str, Any]]) -> str:
       cond = (f"{r['conditional_accuracy']:.2%} / "
               f"{_number(r['per_class_fcd'], '.2f')} "
               f"({_number(ratio, '.1f')}x)")
-    error = (f"{r['test_error']:.2%}" if r.get("test_error") is not None
-             else "n/a")
+    # CGAN's discriminator also has a test error, but it is not the
+    # semi-supervised classifier the column is about.
+    error = (f"{r['test_error']:.2%}" if r["variant"] == "ssgan"
+             and r.get("test_error") is not None else "n/a")
     lines.append(
         f"| {r['name']} | {_settings_text(r)} | {r['iterations']} | {fcd} | "
         f"{_number(r.get('live_fcd'), '.2f')} | "

@@ -44,10 +44,9 @@ def make_optimizers(variant: base.Variant, *,
                                keras.optimizers.Optimizer]:
   """Adam for the discriminator and for the generator.
 
-  Unset arguments take the variant's `preset` (see `Variant.presets`: by
-  default gantape's Adam(2e-4, 0.5) for the seed's variants and
-  Adam(1e-4, 0.5, 0.9) for WGAN-GP; "seed" gives the seed's Adam(1e-3)). Call
-  it inside `strategy.scope()` when training distributed.
+  Unset arguments take the variant's `preset` (see `Variant.presets`: the
+  seed's Adam(1e-3) for its four variants, Adam(1e-4, 0.5, 0.9) for WGAN-GP).
+  Call it inside `strategy.scope()` when training distributed.
 
   Returns:
     (discriminator_optimizer, generator_optimizer).

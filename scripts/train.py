@@ -36,7 +36,7 @@ flags.DEFINE_enum("preset", "gantape", ["gantape", "seed"],
                   "gantape's defaults, or the seed's (README 'Sample "
                   "quality'). wgan_gp has only 'gantape'.")
 flags.DEFINE_float("learning_rate", None, "Adam learning rate (default: the "
-                   "preset's: 2e-4 gantape, 1e-3 seed, 1e-4 wgan_gp).")
+                   "preset's: 1e-3, or 1e-4 for wgan_gp).")
 flags.DEFINE_float("beta_1", None, "Adam beta_1 (default: the preset's).")
 flags.DEFINE_float("beta_2", None, "Adam beta_2 (default: the preset's).")
 flags.DEFINE_integer("updates_per_batch", None, "Updates per network per "

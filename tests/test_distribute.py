@@ -133,7 +133,10 @@ _MIRRORED_SCRIPT = textwrap.dedent("""
       return one, {
           "weights": max(float(np.max(np.abs(a - b)))
                          for a, b in zip(one[0], two[0])),
-          "metrics": max(abs(one[1][k] - two[1][k]) for k in one[1]),
+          # Gradient norms are per replica (of each replica's partial
+          # gradient, see TrainStep.discriminator_step): not comparable.
+          "metrics": max(abs(one[1][k] - two[1][k]) for k in one[1]
+                         if not k.endswith("_grad_norm")),
           "steps": [one[2], two[2]],
           "metric_names": sorted(two[1])}
 

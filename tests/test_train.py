@@ -285,9 +285,9 @@ def test_presets_fill_only_unset_fields(tmp_path):
   seed = config(tmp_path, preset="seed", learning_rate=0.01).resolved()
   assert (seed.learning_rate, seed.beta_1, seed.updates_per_batch,
           seed.ema_decay) == (0.01, 0.9, 2, 0.0)
-  default = config(tmp_path).resolved()
+  default = config(tmp_path, beta_1=0.5).resolved()
   assert (default.learning_rate, default.beta_1, default.updates_per_batch,
-          default.ema_decay) == (2e-4, 0.5, 1, 0.999)
+          default.ema_decay) == (1e-3, 0.5, 2, 0.999)
 
 
 def test_resume_drops_metrics_of_undone_iterations(tmp_path):
