@@ -17,7 +17,9 @@ import matplotlib
 matplotlib.use("Agg")
 from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
 
+from gantape import checkpoints  # pylint: disable=g-import-not-at-top,wrong-import-position
 from gantape import curves  # pylint: disable=g-import-not-at-top,wrong-import-position
+from gantape import evaluation  # pylint: disable=g-import-not-at-top,wrong-import-position
 from gantape.errors import UsageError  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 # What the table shows of a run's config, beside the variant.
@@ -25,14 +27,16 @@ _SETTINGS = ("preset", "learning_rate", "beta_1", "updates_per_batch",
              "ema_decay")
 
 
-def _read_json(path: str, what: str, fix: str) -> Dict[str, Any]:
+def _read_evaluation(workdir: str) -> Dict[str, Any]:
+  path = os.path.join(workdir, evaluation.RESULT_FILE)
+  fix = f"run `python scripts/evaluate.py --workdir={workdir}` first."
   try:
     with open(path) as f:
       return json.load(f)
   except FileNotFoundError:
     raise UsageError(f"{path} does not exist: {fix}") from None
   except (OSError, ValueError) as e:
-    raise UsageError(f"{what} {path} is unreadable ({e}): {fix}") from None
+    raise UsageError(f"evaluation {path} is unreadable ({e}): {fix}") from None
 
 
 def quality_row(workdir: str, name: Optional[str] = None) -> Dict[str, Any]:
@@ -45,11 +49,8 @@ def quality_row(workdir: str, name: Optional[str] = None) -> Dict[str, Any]:
   Raises:
     UsageError: the run or its evaluation is missing or unreadable.
   """
-  run = _read_json(os.path.join(workdir, "run.json"), "run file",
-                   "pass a gantape training workdir.")
-  result = _read_json(
-      os.path.join(workdir, "evaluation.json"), "evaluation",
-      f"run `python scripts/evaluate.py --workdir={workdir}` first.")
+  run = checkpoints.read_run(workdir)
+  result = _read_evaluation(workdir)
   row = {"name": name or os.path.basename(os.path.normpath(workdir)),
          "variant": run.get("variant"),
          "variant_options": {k: v for k, v in
