@@ -22,6 +22,9 @@ from gantape import curves  # pylint: disable=g-import-not-at-top,wrong-import-p
 from gantape import evaluation  # pylint: disable=g-import-not-at-top,wrong-import-position
 from gantape.errors import UsageError  # pylint: disable=g-import-not-at-top,wrong-import-position
 
+# Marks a figure label as the live generator of a run that sampled an EMA.
+LIVE_SUFFIX = "/live"
+
 # What the table shows of a run's config, beside the variant.
 _SETTINGS = ("preset", "learning_rate", "beta_1", "updates_per_batch",
              "ema_decay")
@@ -113,10 +116,18 @@ def markdown_table(rows: Sequence[Dict[str, Any]]) -> str:
   return "\n".join(lines)
 
 
-def fcd_curve(workdir: str) -> Tuple[List[int], List[float], Optional[float]]:
-  """(iterations, FCD, floor FCD) of a run's `--eval_every` evaluations."""
+def fcd_curve(workdir: str, live: bool = False
+              ) -> Tuple[List[int], List[float], Optional[float]]:
+  """(iterations, FCD, floor FCD) of a run's `--eval_every` evaluations.
+
+  Args:
+    workdir: a run trained with `--eval_every`.
+    live: the live generator's FCD (`eval/live_fcd`) of a run that sampled an
+      EMA, instead of the sampled generator's (`eval/fcd`).
+  """
+  key = "eval/live_fcd" if live else "eval/fcd"
   records = curves.read_metrics(os.path.join(workdir, curves.METRICS_FILE))
-  points = [(r["step"], r["eval/fcd"]) for r in records if "eval/fcd" in r]
+  points = [(r["step"], r[key]) for r in records if key in r]
   floors = [r["eval/floor_fcd"] for r in records if "eval/floor_fcd" in r]
   steps = [s for s, _ in points]
   values = [v for _, v in points]
@@ -129,6 +140,8 @@ def plot_fcd(runs: Sequence[Tuple[str, str]], png_path: str,
 
   Args:
     runs: (label, workdir) pairs; each workdir trained with `--eval_every`.
+      A label ending in "/live" plots the run's live generator
+      (`eval/live_fcd`, recorded when the run sampled an EMA).
     png_path: where the PNG goes (written atomically).
     title: the figure's title.
 
@@ -138,11 +151,14 @@ def plot_fcd(runs: Sequence[Tuple[str, str]], png_path: str,
   fig, ax = plt.subplots(figsize=(7, 3.6))
   floor = None
   for label, workdir in runs:
-    steps, values, run_floor = fcd_curve(workdir)
+    live = label.endswith(LIVE_SUFFIX)
+    steps, values, run_floor = fcd_curve(workdir, live=live)
     if not steps:
       plt.close(fig)
-      raise UsageError(f"{workdir} has no eval/fcd records; train it with "
-                       f"--eval_every=N.")
+      raise UsageError(
+          f"{workdir} has no {'eval/live_fcd' if live else 'eval/fcd'} "
+          f"records; train it with --eval_every=N"
+          f"{' and --ema_decay > 0' if live else ''}.")
     ax.plot(steps, values, marker="o", markersize=3, linewidth=1.2,
             label=label)
     floor = floor or run_floor

@@ -5,7 +5,8 @@
 
 Each run is LABEL=WORKDIR, a training workdir scored by scripts/evaluate.py.
 The table (markdown, one row per run) goes to stdout; the figure plots the
-`--eval_every` FCD of --figure_runs (default: all runs) against iterations.
+`--eval_every` FCD of --figure_runs (default: all runs) against iterations;
+LABEL/live there plots the live generator of a run that sampled an EMA.
 """
 
 from absl import app
@@ -21,7 +22,7 @@ flags.DEFINE_list("runs", None, "LABEL=WORKDIR pairs, comma-separated.",
 flags.DEFINE_string("figure", None, "PNG path for FCD against iterations; "
                     "default: no figure.")
 flags.DEFINE_list("figure_runs", None, "Labels of the runs to plot "
-                  "(default: all).")
+                  "(default: all); LABEL/live: that run's live generator.")
 flags.DEFINE_string("title", "", "The figure's title.")
 
 
@@ -40,11 +41,13 @@ def main(argv):
     if FLAGS.figure:
       chosen = FLAGS.figure_runs or [label for label, _ in runs]
       known = dict(runs)
-      missing = [label for label in chosen if label not in known]
+      run_of = {label: label.removesuffix(report.LIVE_SUFFIX)
+                for label in chosen}
+      missing = [label for label, run in run_of.items() if run not in known]
       if missing:
         raise UsageError(f"--figure_runs names {missing}, which are not in "
                          f"--runs.")
-      report.plot_fcd([(label, known[label]) for label in chosen],
+      report.plot_fcd([(label, known[run_of[label]]) for label in chosen],
                       FLAGS.figure, title=FLAGS.title)
   return cli.run(run)
 

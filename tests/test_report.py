@@ -8,7 +8,7 @@ from gantape import report
 from gantape.errors import UsageError
 
 
-def make_run(path, *, run, evaluation=None, fcd_curve=()):
+def make_run(path, *, run, evaluation=None, fcd_curve=(), live_fcd_curve=()):
   path.mkdir()
   (path / "run.json").write_text(json.dumps(run))
   if evaluation is not None:
@@ -16,8 +16,10 @@ def make_run(path, *, run, evaluation=None, fcd_curve=()):
   with open(path / "metrics.jsonl", "w") as f:
     f.write(json.dumps({"step": 500, "d_loss": 1.0}) + "\n")
     for step, fcd in fcd_curve:
-      f.write(json.dumps({"step": step, "eval/fcd": fcd,
-                          "eval/floor_fcd": 0.35}) + "\n")
+      record = {"step": step, "eval/fcd": fcd, "eval/floor_fcd": 0.35}
+      record.update({"eval/live_fcd": live for live_step, live in
+                     live_fcd_curve if live_step == step})
+      f.write(json.dumps(record) + "\n")
     f.write('{"step": 3000, "eval/f')  # a torn last line is skipped
   return str(path)
 
@@ -62,3 +64,17 @@ def test_fcd_figure(tmp_path):
   empty = make_run(tmp_path / "empty", run=SEED_RUN)
   with pytest.raises(UsageError, match="--eval_every"):
     report.plot_fcd([("seed", a), ("empty", empty)], str(png))
+
+
+def test_live_generator_curve(tmp_path):
+  ema = make_run(tmp_path / "ema", run=SEED_RUN,
+                 fcd_curve=[(1000, 20.0), (2000, 5.0)],
+                 live_fcd_curve=[(1000, 18.0), (2000, 6.0)])
+  assert report.fcd_curve(ema, live=True) == ([1000, 2000], [18.0, 6.0], 0.35)
+  png = tmp_path / "fcd.png"
+  report.plot_fcd([("gantape", ema), ("gantape/live", ema)], str(png))
+  assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+  no_ema = make_run(tmp_path / "no_ema", run=SEED_RUN,
+                    fcd_curve=[(1000, 20.0)])
+  with pytest.raises(UsageError, match="--ema_decay"):
+    report.plot_fcd([("seed/live", no_ema)], str(png))
