@@ -1,12 +1,13 @@
 """The seed's training code, kept as the baseline the benchmark compares with.
 
-This is the blog post's (`/work/shared/seed/*.txt`) Keras 2 code, line for
-line, for its four variants (GAN, DCGAN, SSGAN, CGAN): symbolic `Model`s whose
-output is the per-sample loss handed to `add_loss`, the other network frozen by
-toggling `trainable` before `compile` (its BatchNorm layers switched back to
-trainable, so they stay in batch-statistics mode), and one `fit()` call per
-network per iteration on 64 samples with no `batch_size`, so Keras's default of
-32 makes every iteration two discriminator updates then two generator updates.
+This is the blog post's Keras 2 code (`shared/seed/*.txt` beside this
+repository), line for line, for its four variants (GAN, DCGAN, SSGAN, CGAN):
+symbolic `Model`s whose output is the per-sample loss handed to `add_loss`, the
+other network frozen by toggling `trainable` before `compile` (its BatchNorm
+layers switched back to trainable, so they stay in batch-statistics mode), and
+one `fit()` call per network per iteration on 64 samples with no `batch_size`,
+so Keras's default of 32 makes every iteration two discriminator updates then
+two generator updates.
 
 Keras 3 cannot run this code (`add_loss` on symbolic tensors and the
 trainable-before-compile freeze are gone), so it uses the legacy `tf_keras`
