@@ -67,6 +67,10 @@ class BenchmarkConfig:
     implementations: a subset of `IMPLEMENTATIONS`.
     batch_size: examples per batch (the seed's 64).
     iterations_per_call: K of `gantape_k` and keras_fit's steps_per_execution.
+    updates_per_batch: `TrainStep`'s updates per network per iteration, for
+      the gantape implementations: 1 is one update of the whole batch, 2 the
+      seed's two updates of half a batch (what seed_fit runs, and the
+      default preset's schedule).
     timed_blocks: timed blocks per figure; the median is reported.
     block_seconds: target length of one timed block.
     memory_iterations: iterations between the two RSS readings, by variant
@@ -87,6 +91,7 @@ class BenchmarkConfig:
   implementations: Tuple[str, ...] = IMPLEMENTATIONS
   batch_size: int = 64
   iterations_per_call: int = 50
+  updates_per_batch: int = 1
   timed_blocks: int = 5
   block_seconds: float = 3.0
   memory_iterations: Optional[Dict[str, int]] = None
@@ -108,10 +113,15 @@ class BenchmarkConfig:
       raise UsageError(
           f"unknown implementation(s) {unknown}; choose from "
           f"{', '.join(IMPLEMENTATIONS)}.")
-    for field in ("batch_size", "iterations_per_call", "timed_blocks"):
+    for field in ("batch_size", "iterations_per_call", "updates_per_batch",
+                  "timed_blocks"):
       if getattr(self, field) < 1:
         raise UsageError(f"{field} must be at least 1, got "
                          f"{getattr(self, field)}.")
+    if self.batch_size % self.updates_per_batch:
+      raise UsageError(f"batch_size {self.batch_size} does not split into "
+                       f"updates_per_batch={self.updates_per_batch} equal "
+                       f"updates; pick a divisor of the batch size.")
     for name, n in (self.memory_iterations or {}).items():
       if n < 1:
         raise UsageError(f"memory_iterations for {name} must be at least 1, "
@@ -281,7 +291,8 @@ class _GantapeRunner(_Runner):
     self.variant = variants.build(name)
     d_opt, g_opt = step_lib.make_optimizers(self.variant)
     self.step = step_lib.TrainStep(self.variant, d_opt, g_opt,
-                                   seed=config.seed, jit_compile=jit)
+                                   seed=config.seed, jit_compile=jit,
+                                   updates_per_batch=config.updates_per_batch)
     dataset = self.variant.make_dataset(mnist, batch_size=config.batch_size,
                                         seed=config.seed)
     self.element_spec = dataset.element_spec
@@ -542,6 +553,12 @@ def format_table(report: Dict[str, Any]) -> str:
   lines.append(f"matmul peak: {peak:.1f} GFLOP/s fp32; FLOPs per iteration: "
                + ", ".join(f"{k} {v / 1e9:.3f} G"
                            for k, v in report["flops_per_iteration"].items()))
+  config = report["config"]
+  updates = config["updates_per_batch"]
+  lines.append(f"gantape implementations: {updates} update(s) of "
+               f"{config['batch_size'] // updates} per network per iteration "
+               f"(seed_fit: 2 of {config['batch_size'] // 2}; keras_fit: 1 "
+               f"of {config['batch_size']}).")
   return "\n".join(lines)
 
 

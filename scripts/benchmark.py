@@ -24,6 +24,10 @@ flags.DEFINE_string("implementations", ",".join(benchmark.IMPLEMENTATIONS),
 flags.DEFINE_integer("batch_size", 64, "Examples per batch (the seed's 64).")
 flags.DEFINE_integer("iterations_per_call", 50, "K for gantape_k and "
                      "keras_fit's steps_per_execution.")
+flags.DEFINE_integer("updates_per_batch", 1, "Updates per network per "
+                     "iteration for the gantape implementations: 1 (one of "
+                     "the whole batch) or 2 (the seed's and the default "
+                     "preset's two half-batch updates).")
 flags.DEFINE_integer("timed_blocks", 5, "Timed blocks; the median counts.")
 flags.DEFINE_float("block_seconds", 3.0, "Target seconds per timed block.")
 flags.DEFINE_string("memory_iterations", None, "Iterations between the two "
@@ -53,6 +57,7 @@ def main(argv):
             "implementation"),
         batch_size=FLAGS.batch_size,
         iterations_per_call=FLAGS.iterations_per_call,
+        updates_per_batch=FLAGS.updates_per_batch,
         timed_blocks=FLAGS.timed_blocks, block_seconds=FLAGS.block_seconds,
         memory_iterations=benchmark.parse_memory_iterations(
             FLAGS.memory_iterations),

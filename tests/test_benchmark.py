@@ -65,9 +65,24 @@ def test_seed_fit_not_applicable_to_wgan_gp():
   assert row["iterations_per_s"] is None
 
 
+def test_seed_schedule_for_gantape_runners():
+  lines = []
+  report = benchmark.run(
+      benchmark.BenchmarkConfig(variants=("gan",), iterations_per_call=2,
+                                implementations=("gantape_k",),
+                                updates_per_batch=2, smoke=True),
+      log=lines.append)
+  (row,) = report["results"]
+  assert row["status"] == "ok" and row["iterations_per_s"] > 0
+  assert report["config"]["updates_per_batch"] == 2
+  assert "gantape implementations: 2 update(s) of 32" in "\n".join(lines)
+
+
 def test_bad_implementation_is_a_usage_error():
   with pytest.raises(UsageError, match="unknown implementation"):
     benchmark.parse_list("gantape,fast", benchmark.IMPLEMENTATIONS,
                          "implementation")
   with pytest.raises(UsageError, match="timed_blocks"):
     benchmark.BenchmarkConfig(timed_blocks=0).validate()
+  with pytest.raises(UsageError, match="does not split"):
+    benchmark.BenchmarkConfig(updates_per_batch=3).validate()
