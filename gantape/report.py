@@ -134,6 +134,26 @@ def fcd_curve(workdir: str, live: bool = False
   return steps, values, floors[-1] if floors else None
 
 
+def figure_runs(labels: Sequence[str], runs: Sequence[Tuple[str, str]]
+                ) -> List[Tuple[str, str]]:
+  """(label, workdir) pairs for `plot_fcd`, from labels of `runs`.
+
+  Args:
+    labels: labels of `runs`; LABEL/live names that run's live generator.
+    runs: (label, workdir) pairs.
+
+  Raises:
+    UsageError: a label names no run.
+  """
+  known = dict(runs)
+  missing = [label for label in labels
+             if label.removesuffix(LIVE_SUFFIX) not in known]
+  if missing:
+    raise UsageError(f"--figure_runs names {missing}, which are not in "
+                     f"--runs.")
+  return [(label, known[label.removesuffix(LIVE_SUFFIX)]) for label in labels]
+
+
 def plot_fcd(runs: Sequence[Tuple[str, str]], png_path: str,
              title: str = "") -> None:
   """FCD against iterations for several runs, on one log-scale axis.

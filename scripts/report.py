@@ -39,16 +39,9 @@ def main(argv):
     print(report.markdown_table(
         [report.quality_row(workdir, label) for label, workdir in runs]))
     if FLAGS.figure:
-      chosen = FLAGS.figure_runs or [label for label, _ in runs]
-      known = dict(runs)
-      run_of = {label: label.removesuffix(report.LIVE_SUFFIX)
-                for label in chosen}
-      missing = [label for label, run in run_of.items() if run not in known]
-      if missing:
-        raise UsageError(f"--figure_runs names {missing}, which are not in "
-                         f"--runs.")
-      report.plot_fcd([(label, known[run_of[label]]) for label in chosen],
-                      FLAGS.figure, title=FLAGS.title)
+      labels = FLAGS.figure_runs or [label for label, _ in runs]
+      report.plot_fcd(report.figure_runs(labels, runs), FLAGS.figure,
+                      title=FLAGS.title)
   return cli.run(run)
 
 

@@ -74,6 +74,10 @@ def test_live_generator_curve(tmp_path):
   png = tmp_path / "fcd.png"
   report.plot_fcd([("gantape", ema), ("gantape/live", ema)], str(png))
   assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+  assert report.figure_runs(["gantape/live"], [("gantape", ema)]) == [
+      ("gantape/live", ema)]
+  with pytest.raises(UsageError, match="not in --runs"):
+    report.figure_runs(["other/live"], [("gantape", ema)])
   no_ema = make_run(tmp_path / "no_ema", run=SEED_RUN,
                     fcd_curve=[(1000, 20.0)])
   with pytest.raises(UsageError, match="--ema_decay"):

@@ -71,8 +71,7 @@ SEED_PRESET = Preset(1e-3, 0.9, 0.999, updates_per_batch=2, ema_decay=0.0)
 # scored better than the DCGAN paper's Adam(2e-4, beta_1=0.5) at one update of
 # 64 at every point measured up to the default 10k iterations, plus an EMA of
 # the generator for sampling.
-GANTAPE_PRESET = Preset(1e-3, 0.9, 0.999, updates_per_batch=2,
-                        ema_decay=0.999)
+GANTAPE_PRESET = dataclasses.replace(SEED_PRESET, ema_decay=0.999)
 DEFAULT_PRESET = "gantape"
 
 
