@@ -228,8 +228,11 @@ def test_sigint_checkpoints_then_resumes(tmp_path, fake_mnist):
 def test_second_sigint_quits_at_once(tmp_path, fake_mnist):
   def interrupt_twice(line):
     if line.startswith("[gan] 2/"):
-      os.kill(os.getpid(), signal.SIGINT)
-      os.kill(os.getpid(), signal.SIGINT)
+      # raise_signal delivers to this thread, so each handler runs before the
+      # next line; two os.kill calls could land on TensorFlow's threads and
+      # coalesce into one pending SIGINT under load.
+      signal.raise_signal(signal.SIGINT)
+      signal.raise_signal(signal.SIGINT)
 
   with pytest.raises(KeyboardInterrupt):
     train_lib.train(config(tmp_path, steps=40), mnist=fake_mnist,
