@@ -9,6 +9,10 @@ optimizers or the data:
     images = restored.sampler.generate(inputs, training=False)
 
 Sampling (`scripts/sample.py`) and export (`scripts/export.py`) start here.
+
+A run that evaluated during training (`--eval_every`) also keeps `best/`: the
+networks at the lowest FCD it measured (`BestCheckpoint`). Every reader here
+takes `checkpoint="best"` to use it instead of the latest.
 """
 
 import contextlib
@@ -16,6 +20,7 @@ import copy
 import dataclasses
 import gc
 import json
+import math
 import os
 from typing import Any, Dict, Optional
 
@@ -27,6 +32,10 @@ from gantape.variants import base
 
 RUN_FILE = "run.json"
 CHECKPOINT_DIR = "checkpoints"
+BEST_DIR = "best"
+LATEST, BEST = "latest", "best"
+# The FCD is saved in the checkpoint itself, under this name.
+_BEST_FCD_KEY = "best_fcd/.ATTRIBUTES/VARIABLE_VALUE"
 
 
 @dataclasses.dataclass
@@ -98,6 +107,74 @@ def _view(variant: base.Variant, generator) -> base.Variant:
   return view
 
 
+class BestCheckpoint:
+  """Keeps, in `<workdir>/best/`, the networks at the lowest FCD so far.
+
+  A long run can end worse than it was: the seed's DCGAN collapses between
+  iterations 23k and 24k (README, "Sample quality"), and the rolling
+  checkpoints move past the good state while nobody watches. The training
+  loop offers every `--eval_every` FCD here; a lower one saves the networks
+  (not the optimizers or the input pipeline: a sampling checkpoint of 5 MB
+  for DCGAN, not a resumable one). The FCD is a variable inside the checkpoint,
+  so score and weights land together, and a resumed run compares against
+  the best of its earlier part.
+  """
+
+  def __init__(self, items: Dict[str, Any], directory: str,
+               previous_directory: Optional[str] = None):
+    """Opens (or starts) the best-checkpoint folder.
+
+    Args:
+      items: the networks and `global_step`, as for `tf.train.Checkpoint`.
+      directory: where to save.
+      previous_directory: where an earlier part of the run saved; default
+        `directory`. (A non-chief worker saves privately but must take the
+        chief's decisions, so it starts from the chief's best.)
+    """
+    self.fcd = tf.Variable(math.inf, dtype=tf.float64, trainable=False)
+    self._manager = tf.train.CheckpointManager(
+        tf.train.Checkpoint(best_fcd=self.fcd, **items), directory,
+        max_to_keep=1)
+    previous = tf.train.latest_checkpoint(previous_directory or directory)
+    if previous:
+      self.fcd.assign(tf.train.load_variable(previous, _BEST_FCD_KEY))
+
+  def offer(self, fcd: float, step: int) -> bool:
+    """Saves the networks if `fcd` is the lowest yet; returns whether it did."""
+    if not fcd < float(self.fcd.numpy()):  # also refuses NaN
+      return False
+    self.fcd.assign(fcd)
+    self._manager.save(checkpoint_number=step)
+    return True
+
+
+def best_fcd(path: str) -> float:
+  """The FCD a `BestCheckpoint` checkpoint at `path` was saved for."""
+  return float(tf.train.load_variable(path, _BEST_FCD_KEY))
+
+
+def _candidates(workdir: str, checkpoint: Optional[str]):
+  """Checkpoint paths to try, newest first, for `restore_from_workdir`."""
+  if checkpoint in (None, LATEST):
+    state = tf.train.get_checkpoint_state(os.path.join(workdir, CHECKPOINT_DIR))
+    candidates = list(reversed(state.all_model_checkpoint_paths)) if state else []
+    if state and state.model_checkpoint_path not in candidates:
+      candidates.insert(0, state.model_checkpoint_path)
+    if not candidates:
+      raise UsageError(f"{workdir!r} holds no checkpoint yet; train first "
+                       f"(scripts/train.py --workdir={workdir}).")
+    return candidates
+  if checkpoint == BEST:
+    best = tf.train.latest_checkpoint(os.path.join(workdir, BEST_DIR))
+    if best is None:
+      raise UsageError(
+          f"{workdir!r} holds no best checkpoint: it is written when training "
+          f"evaluates (--eval_every); use the latest checkpoint instead, or "
+          f"resume the run with --eval_every.")
+    return [best]
+  return [checkpoint]
+
+
 def restore_from_workdir(workdir: str,
                          checkpoint: Optional[str] = None) -> RestoredRun:
   """Rebuilds the variant of a training workdir and restores its networks.
@@ -108,29 +185,21 @@ def restore_from_workdir(workdir: str,
 
   Args:
     workdir: a folder written by `gantape.train.train`.
-    checkpoint: a checkpoint prefix (e.g. `.../checkpoints/ckpt-1000`);
-      default: the latest.
+    checkpoint: "latest" (or None), "best" (the lowest-FCD checkpoint kept
+      by `BestCheckpoint`) or a checkpoint prefix (e.g.
+      `.../checkpoints/ckpt-1000`).
 
   Returns:
     A `RestoredRun`; its networks are in inference mode only when called so
     (`training=False`).
 
   Raises:
-    UsageError: no run there, no checkpoint yet, or checkpoints that do not
-      fit the variant run.json names.
+    UsageError: no run there, no checkpoint yet (or no best one), or
+      checkpoints that do not fit the variant run.json names.
   """
   run = read_run(workdir)
   options = run.get("variant_options") or {}
-  if checkpoint is None:
-    state = tf.train.get_checkpoint_state(os.path.join(workdir, CHECKPOINT_DIR))
-    candidates = list(reversed(state.all_model_checkpoint_paths)) if state else []
-    if state and state.model_checkpoint_path not in candidates:
-      candidates.insert(0, state.model_checkpoint_path)
-  else:
-    candidates = [checkpoint]
-  if not candidates:
-    raise UsageError(f"{workdir!r} holds no checkpoint yet; train first "
-                     f"(scripts/train.py --workdir={workdir}).")
+  candidates = _candidates(workdir, checkpoint)
   variant = variants.build(run["variant"], **options)
   items = {"generator": variant.generator,
            "discriminator": variant.discriminator}

@@ -5,6 +5,7 @@ from typing import Any, Callable, Dict, List
 
 from absl import flags
 
+from gantape import checkpoints
 from gantape.errors import GantapeError, Interrupted, UsageError
 
 EXIT_USAGE = 2
@@ -14,6 +15,15 @@ EXIT_FAILURE = 1
 def variant_options(**flag_values) -> Dict[str, Any]:
   """The variant options that were set on the command line (None = unset)."""
   return {k: v for k, v in flag_values.items() if v is not None}
+
+
+def define_checkpoint_flag() -> None:
+  """Defines `--checkpoint=latest|best` for a script that reads a workdir."""
+  flags.DEFINE_enum(
+      "checkpoint", checkpoints.LATEST, [checkpoints.LATEST, checkpoints.BEST],
+      "Which of the run's checkpoints: the latest, or the one at the lowest "
+      "FCD that training measured (kept in <workdir>/best/ by runs with "
+      "--eval_every).")
 
 
 def run(fn: Callable[[], Any]) -> int:

@@ -570,11 +570,25 @@ def degeneration_warnings(result: Dict[str, Any],
 # ---------------------------------------------------------------------------
 
 
+def result_file(checkpoint: Optional[str] = checkpoints.LATEST) -> str:
+  """The file in the workdir that `evaluate_workdir(checkpoint=...)` writes.
+
+  `evaluation.json` for the latest checkpoint, `evaluation_best.json` for the
+  best, `evaluation_<name>.json` for a checkpoint prefix `.../<name>`.
+  """
+  if checkpoint in (None, checkpoints.LATEST):
+    return RESULT_FILE
+  name = (checkpoints.BEST if checkpoint == checkpoints.BEST
+          else os.path.basename(checkpoint))
+  return f"evaluation_{name}.json"
+
+
 def evaluate_workdir(workdir: str, *, num_samples: int = 10_000,
                      data_path: Optional[str] = None, seed: int = 0,
                      classifier: Optional[str] = None,
+                     checkpoint: str = checkpoints.LATEST,
                      log: Callable[[str], None] = print) -> Dict[str, Any]:
-  """Evaluates a training run's latest checkpoint and writes the result.
+  """Evaluates a training run's checkpoint and writes the result.
 
   Samples come from the EMA generator when the run kept one (the plain
   generator's scores are added under `raw_generator`).
@@ -586,15 +600,17 @@ def evaluate_workdir(workdir: str, *, num_samples: int = 10_000,
     seed: seeds the generated inputs and the floor's training subset.
     classifier: a classifier weights file; default: the cache (trained first
       if missing).
+    checkpoint: "latest", "best" or a checkpoint prefix
+      (`checkpoints.restore_from_workdir`).
     log: progress lines.
 
   Returns:
-    The result dict, also written to workdir/evaluation.json.
+    The result dict, also written into the workdir as `result_file(checkpoint)`.
   """
   if num_samples < 2 * NUM_CLASSES:
     raise UsageError(f"num_samples must be at least {2 * NUM_CLASSES}, got "
                      f"{num_samples}.")
-  restored = checkpoints.restore_from_workdir(workdir)
+  restored = checkpoints.restore_from_workdir(workdir, checkpoint)
   mnist = data_lib.load_mnist(data_path or restored.run.get("data_path"))
   model = load_or_train_classifier(mnist, path=classifier, log=log)
   evaluator = Evaluator(mnist, model)
@@ -618,10 +634,11 @@ def evaluate_workdir(workdir: str, *, num_samples: int = 10_000,
     result["raw_generator"] = {k: raw[k] for k in (
         "fcd", "classifier_score", "coverage", "conditional_accuracy",
         "per_class_fcd") if k in raw}
-  tmp = os.path.join(workdir, f"{RESULT_FILE}.tmp-{os.getpid()}")
+  path = os.path.join(workdir, result_file(checkpoint))
+  tmp = f"{path}.tmp-{os.getpid()}"
   with open(tmp, "w") as f:
     json.dump(result, f, indent=2, sort_keys=True)
-  os.replace(tmp, os.path.join(workdir, RESULT_FILE))
+  os.replace(tmp, path)
   return result
 
 

@@ -89,9 +89,9 @@ def grid_of(images: np.ndarray, columns: int = 10) -> np.ndarray:
 
 
 def write_samples(workdir: str, output: str, num: int, *,
-                  label: Optional[int] = None, seed: int = 0
-                  ) -> Dict[str, Any]:
-  """Writes `num` samples of a run's latest checkpoint to `output` (.npz).
+                  label: Optional[int] = None, seed: int = 0,
+                  checkpoint: str = checkpoints.LATEST) -> Dict[str, Any]:
+  """Writes `num` samples of a run's checkpoint to `output` (.npz).
 
   The `.npz` holds `x`, float32 [num, 28, 28] in [0, 1], and for conditional
   variants `y`, int32 [num], the digits asked for: all `label`, or 0..9
@@ -105,6 +105,8 @@ def write_samples(workdir: str, output: str, num: int, *,
     num: how many samples, at least 1.
     label: the digit to draw (conditional variants only).
     seed: seeds the noise.
+    checkpoint: "latest", "best" or a checkpoint prefix
+      (`checkpoints.restore_from_workdir`).
 
   Returns:
     {"npz", "png", "checkpoint", "step", "num"}.
@@ -117,7 +119,7 @@ def write_samples(workdir: str, output: str, num: int, *,
   if not output or not output.endswith(".npz"):
     raise UsageError(f"output must be an .npz path, got {output!r}; e.g. "
                      f"--output=/tmp/samples.npz.")
-  restored = checkpoints.restore_from_workdir(workdir)
+  restored = checkpoints.restore_from_workdir(workdir, checkpoint)
   variant = restored.sampler
   labels = _requested_labels(variant, num, label)
   images = generate(variant, num, labels=labels, seed=seed)
@@ -184,8 +186,9 @@ class _ServingGenerator(tf.Module):
     return self._images({"noise": noise, "labels": labels})
 
 
-def export_generator(workdir: str, export_dir: str) -> Dict[str, Any]:
-  """Writes a run's generator (latest checkpoint) as a SavedModel.
+def export_generator(workdir: str, export_dir: str, *,
+                     checkpoint: str = checkpoints.LATEST) -> Dict[str, Any]:
+  """Writes a run's generator (by default its latest checkpoint) as a SavedModel.
 
   The `serving_default` signature takes `noise` float32 [batch, noise_dim]
   and, for conditional variants, `labels` int32 [batch] in 0..9; it returns
@@ -198,6 +201,8 @@ def export_generator(workdir: str, export_dir: str) -> Dict[str, Any]:
     workdir: a training workdir.
     export_dir: the SavedModel folder. An existing SavedModel there is
       replaced; any other non-empty folder is refused.
+    checkpoint: "latest", "best" or a checkpoint prefix
+      (`checkpoints.restore_from_workdir`).
 
   Returns:
     {"export_dir", "checkpoint", "step", "noise_dim", "conditional"}.
@@ -217,7 +222,7 @@ def export_generator(workdir: str, export_dir: str) -> Dict[str, Any]:
       raise UsageError(
           f"export_dir {export_dir!r} exists and is not a SavedModel; pass a "
           f"new --export_dir (an old export there would be replaced).")
-  restored = checkpoints.restore_from_workdir(workdir)
+  restored = checkpoints.restore_from_workdir(workdir, checkpoint)
   variant = restored.sampler
   module = _ServingGenerator(variant)
   tmp = f"{export_dir}.tmp-{os.getpid()}"

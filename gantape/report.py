@@ -1,7 +1,8 @@
 """The README's quality table and FCD figure, from evaluated training runs.
 
 A run is a `gantape.train` workdir that `scripts/evaluate.py` has scored
-(`evaluation.json`). `quality_row` reads one; `markdown_table` formats rows;
+(`evaluation.json`, or `evaluation_best.json` for its best checkpoint).
+`quality_row` reads one; `markdown_table` formats rows;
 `plot_fcd` draws the `--eval_every` FCD curves of several runs (their
 `eval/fcd` records in metrics.jsonl) on one log-scale axis, with the real-data
 floor as a line, so that seed settings and gantape's defaults are compared on
@@ -24,15 +25,18 @@ from gantape.errors import UsageError  # pylint: disable=g-import-not-at-top,wro
 
 # Marks a figure label as the live generator of a run that sampled an EMA.
 LIVE_SUFFIX = "/live"
+# Marks a table label as a run's best checkpoint (`evaluation_best.json`).
+BEST_SUFFIX = "/best"
 
 # What the table shows of a run's config, beside the variant.
 _SETTINGS = ("preset", "learning_rate", "beta_1", "updates_per_batch",
              "ema_decay")
 
 
-def _read_evaluation(workdir: str) -> Dict[str, Any]:
-  path = os.path.join(workdir, evaluation.RESULT_FILE)
-  fix = f"run `python scripts/evaluate.py --workdir={workdir}` first."
+def _read_evaluation(workdir: str, checkpoint: str) -> Dict[str, Any]:
+  path = os.path.join(workdir, evaluation.result_file(checkpoint))
+  flag = "" if checkpoint == checkpoints.LATEST else f" --checkpoint={checkpoint}"
+  fix = f"run `python scripts/evaluate.py --workdir={workdir}{flag}` first."
   try:
     with open(path) as f:
       return json.load(f)
@@ -42,18 +46,21 @@ def _read_evaluation(workdir: str) -> Dict[str, Any]:
     raise UsageError(f"evaluation {path} is unreadable ({e}): {fix}") from None
 
 
-def quality_row(workdir: str, name: Optional[str] = None) -> Dict[str, Any]:
+def quality_row(workdir: str, name: Optional[str] = None,
+                checkpoint: str = checkpoints.LATEST) -> Dict[str, Any]:
   """One table row: a run's config and its `evaluation.json` scores.
 
   Args:
     workdir: a workdir that `scripts/evaluate.py` has scored.
     name: the row's label; default: the workdir's base name.
+    checkpoint: which evaluation: "latest" (`evaluation.json`) or "best"
+      (`evaluation_best.json`, from `--checkpoint=best`).
 
   Raises:
     UsageError: the run or its evaluation is missing or unreadable.
   """
   run = checkpoints.read_run(workdir)
-  result = _read_evaluation(workdir)
+  result = _read_evaluation(workdir, checkpoint)
   row = {"name": name or os.path.basename(os.path.normpath(workdir)),
          "variant": run.get("variant"),
          "variant_options": {k: v for k, v in
@@ -69,6 +76,13 @@ def quality_row(workdir: str, name: Optional[str] = None) -> Dict[str, Any]:
   raw = result.get("raw_generator") or {}
   row["live_fcd"] = raw.get("fcd")
   return row
+
+
+def quality_rows(runs: Sequence[Tuple[str, str]]) -> List[Dict[str, Any]]:
+  """`quality_row` of each (label, workdir); LABEL/best reads the best checkpoint's."""
+  return [quality_row(workdir, label, checkpoints.BEST
+                      if label.endswith(BEST_SUFFIX) else checkpoints.LATEST)
+          for label, workdir in runs]
 
 
 def _settings_text(row: Dict[str, Any]) -> str:

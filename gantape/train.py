@@ -10,6 +10,7 @@ Workdir layout:
     run.json             the config of the run (checked on resume)
     flags.txt            the script's flags, for `--flagfile` (scripts only)
     checkpoints/         tf.train.CheckpointManager files
+    best/                the networks at the lowest --eval_every FCD so far
     metrics.jsonl        one JSON object per log line
     loss_curves.png      metrics.jsonl plotted, at the end (and on a stop)
     samples/             step_XXXXXXX.png grids from fixed noise, and final.png
@@ -488,10 +489,19 @@ def _train(config, strategy, log, mnist, flags_text, stop_signals):
   fixed = samples_lib.fixed_inputs(variant, 100, seed=config.seed)
   writer = tf.summary.create_file_writer(config.workdir)
   metrics_path = os.path.join(config.workdir, METRICS_FILE)
-  evaluator = None
+  evaluator = best = None
   if config.eval_every is not None:
     evaluator = evaluation.TrainingEvaluator(
         mnist, num_samples=config.eval_samples, seed=config.seed, log=log)
+    best = checkpoints.BestCheckpoint(
+        {k: v for k, v in items.items()
+         if k in ("generator", "discriminator", "ema_generator",
+                  "global_step")},
+        os.path.join(config.workdir, checkpoints.BEST_DIR),
+        previous_directory=os.path.join(chief_workdir, checkpoints.BEST_DIR))
+    if math.isfinite(float(best.fcd.numpy())):
+      # A resumed run warns about jumps from the best of its earlier part.
+      evaluator.best_fcd = float(best.fcd.numpy())
 
   def write_grid(name):
     grid = samples_lib.tile(samples_lib.generate_images(sampler, fixed))
@@ -545,6 +555,9 @@ def _train(config, strategy, log, mnist, flags_text, stop_signals):
       with open(metrics_path, "a") as f:
         f.write(json.dumps({"step": done, "time": time.time(), **scores})
                 + "\n")
+      if best.offer(scores["eval/fcd"], done):
+        log(f"[eval] lowest FCD so far; kept in "
+            f"{os.path.join(config.workdir, checkpoints.BEST_DIR)}/")
     if done % config.sample_every == 0:
       write_grid(f"step_{done:07d}.png")
     if done % config.checkpoint_every == 0:

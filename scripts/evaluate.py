@@ -1,8 +1,10 @@
 """Scores a training run's samples with gantape's MNIST classifier.
 
-    python scripts/evaluate.py --workdir=/tmp/gantape/dcgan [--num_samples=10000]
+    python scripts/evaluate.py --workdir=/tmp/gantape/dcgan [--num_samples=10000] \
+        [--checkpoint=best]
 
-Prints one JSON object and writes it to <workdir>/evaluation.json: fcd,
+Prints one JSON object and writes it to <workdir>/evaluation.json
+(evaluation_best.json for --checkpoint=best): fcd,
 floor_fcd, classifier_score, coverage, class_histogram, and where they apply
 conditional_accuracy and per_class_fcd (CGAN) and test_accuracy (SSGAN's
 discriminator). The classifier is trained once and cached (see
@@ -28,6 +30,7 @@ flags.DEFINE_string("data_path", None, "MNIST .npz or IDX folder (default: "
 flags.DEFINE_integer("seed", 0, "Seeds the generated inputs.")
 flags.DEFINE_string("classifier", None, "Classifier .weights.h5 (default: "
                     "the cache, trained there first if missing).")
+cli.define_checkpoint_flag()
 
 
 def main(argv):
@@ -37,7 +40,7 @@ def main(argv):
     result = evaluation.evaluate_workdir(
         FLAGS.workdir, num_samples=FLAGS.num_samples,
         data_path=FLAGS.data_path, seed=FLAGS.seed,
-        classifier=FLAGS.classifier,
+        classifier=FLAGS.classifier, checkpoint=FLAGS.checkpoint,
         log=lambda line: print(line, file=sys.stderr))
     print(json.dumps(result, sort_keys=True))
   return cli.run(run)

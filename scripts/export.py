@@ -1,7 +1,7 @@
-"""Exports a training run's generator (latest checkpoint) as a SavedModel.
+"""Exports a training run's generator as a SavedModel.
 
     python scripts/export.py --workdir=/tmp/gantape/dcgan \
-        --export_dir=/tmp/gantape/dcgan_saved_model
+        --export_dir=/tmp/gantape/dcgan_saved_model [--checkpoint=best]
 
 Signature `serving_default`: `noise` float32 [batch, noise_dim] (and `labels`
 int32 [batch] for conditional variants) -> `images` float32
@@ -17,16 +17,18 @@ from gantape import export
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Training run folder (scripts/train.py's "
-                    "--workdir) whose latest checkpoint is exported.")
+                    "--workdir) whose generator is exported.")
 flags.DEFINE_string("export_dir", None, "SavedModel folder to write; an older "
                     "export there is replaced.")
+cli.define_checkpoint_flag()
 flags.mark_flags_as_required(["workdir", "export_dir"])
 
 
 def main(argv):
   del argv
   def export_generator():
-    out = export.export_generator(FLAGS.workdir, FLAGS.export_dir)
+    out = export.export_generator(FLAGS.workdir, FLAGS.export_dir,
+                                  checkpoint=FLAGS.checkpoint)
     inputs = ("noise [batch, {0}], labels [batch]" if out["conditional"]
               else "noise [batch, {0}]").format(out["noise_dim"])
     print(f"Exported {out['checkpoint']} (iteration {out['step']}) to "

@@ -3,8 +3,8 @@
     python scripts/report.py --runs=seed=/tmp/q/dcgan_seed,gantape=/tmp/q/dcgan \
         [--figure=docs/fcd_vs_iterations.png] [--figure_runs=seed,gantape]
 
-Each run is LABEL=WORKDIR, a training workdir scored by scripts/evaluate.py.
-The table (markdown, one row per run) goes to stdout; the figure plots the
+Each run is LABEL=WORKDIR, a training workdir scored by scripts/evaluate.py;
+LABEL/best=WORKDIR is its best checkpoint (scored with --checkpoint=best). The table (markdown, one row per run) goes to stdout; the figure plots the
 `--eval_every` FCD of --figure_runs (default: all runs) against iterations;
 LABEL/live there plots the live generator of a run that sampled an EMA.
 """
@@ -36,8 +36,7 @@ def main(argv):
       if not sep or not label or not workdir:
         raise UsageError(f"--runs entry {item!r} is not LABEL=WORKDIR.")
       runs.append((label, workdir))
-    print(report.markdown_table(
-        [report.quality_row(workdir, label) for label, workdir in runs]))
+    print(report.markdown_table(report.quality_rows(runs)))
     if FLAGS.figure:
       labels = FLAGS.figure_runs or [label for label, _ in runs]
       report.plot_fcd(report.figure_runs(labels, runs), FLAGS.figure,

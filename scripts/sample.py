@@ -1,7 +1,7 @@
-"""Draws samples from a training run's latest checkpoint into an .npz.
+"""Draws samples from a training run's checkpoint into an .npz.
 
     python scripts/sample.py --workdir=/tmp/gantape/cgan --num=1000 \
-        --output=/tmp/cgan_samples.npz [--label=7]
+        --output=/tmp/cgan_samples.npz [--label=7] [--checkpoint=best]
 
 Writes `x` (float32 [num, 28, 28] in [0, 1]) and, for conditional variants,
 `y` (the digits asked for: --label, or 0..9 cycling), plus a PNG grid of the
@@ -16,13 +16,14 @@ from gantape import export
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Training run folder (scripts/train.py's "
-                    "--workdir) whose latest checkpoint is sampled.")
+                    "--workdir) to sample.")
 flags.DEFINE_integer("num", 100, "How many samples.")
 flags.DEFINE_integer("label", None, "Conditional variants (cgan): the digit "
                      "0..9 to draw; default: 0..9 cycling.")
 flags.DEFINE_string("output", None, "The .npz to write; the PNG grid goes "
                     "beside it with the same name.")
 flags.DEFINE_integer("seed", 0, "Seeds the noise.")
+cli.define_checkpoint_flag()
 flags.mark_flags_as_required(["workdir", "output"])
 
 
@@ -30,7 +31,8 @@ def main(argv):
   del argv
   def sample():
     out = export.write_samples(FLAGS.workdir, FLAGS.output, FLAGS.num,
-                               label=FLAGS.label, seed=FLAGS.seed)
+                               label=FLAGS.label, seed=FLAGS.seed,
+                               checkpoint=FLAGS.checkpoint)
     print(f"Wrote {out['num']} samples of {out['checkpoint']} (iteration "
           f"{out['step']}) to {out['npz']} and {out['png']}.")
   return cli.run(sample)

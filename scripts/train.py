@@ -73,7 +73,8 @@ flags.DEFINE_float("ema_decay", None, "Sample and evaluate with an "
                    "at this decay (e.g. 0.999); 0 samples the live generator, "
                    "as the seed (default: the preset's).")
 flags.DEFINE_integer("eval_every", None, "Iterations between sample-quality "
-                     "evaluations (FCD, coverage; warns on degeneration); "
+                     "evaluations (FCD, coverage; warns on degeneration; "
+                     "keeps the lowest-FCD networks in <workdir>/best/); "
                      "default: none.")
 flags.DEFINE_integer("eval_samples", 2000, "Images per --eval_every "
                      "evaluation.")

@@ -2,6 +2,7 @@
 classifier and FCD pipeline on fake data, evaluation during training, and
 scripts/evaluate.py on a tiny workdir."""
 
+import dataclasses
 import json
 import math
 import os
@@ -10,7 +11,9 @@ import sys
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
+from gantape import checkpoints
 from gantape import ema as ema_lib
 from gantape import evaluation
 from gantape import report
@@ -262,6 +265,15 @@ def test_train_with_eval_and_ema_then_evaluate_script(tmp_path, monkeypatch):
   assert 0 <= evals[0]["eval/live_coverage"] <= 10  # the live G beside the EMA
   assert evals[0]["eval/live_fcd"] >= 0
   assert any(l.startswith("[eval] step 2") for l in lines)
+  # Resumed, the run keeps the networks at its lowest FCD over both parts.
+  train_lib.train(dataclasses.replace(config, steps=6), log=lines.append)
+  evals = [json.loads(l) for l in open(os.path.join(workdir, "metrics.jsonl"))
+           if "eval/fcd" in l]
+  assert [e["step"] for e in evals] == [2, 4, 6]
+  lowest = min(evals, key=lambda e: e["eval/fcd"])
+  best_path = tf.train.latest_checkpoint(os.path.join(workdir, "best"))
+  assert best_path.endswith(f"-{lowest['step']}")
+  assert checkpoints.best_fcd(best_path) == pytest.approx(lowest["eval/fcd"])
 
   repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
   out = subprocess.run(
@@ -274,20 +286,39 @@ def test_train_with_eval_and_ema_then_evaluate_script(tmp_path, monkeypatch):
               "class_histogram", "conditional_accuracy", "per_class_fcd",
               "test_accuracy"):
     assert key in result, key
-  assert result["step"] == 4 and result["sampling"] == "ema"
+  assert result["step"] == 6 and result["sampling"] == "ema"
   assert "raw_generator" in result
   with open(os.path.join(workdir, evaluation.RESULT_FILE)) as f:
     assert json.load(f)["fcd"] == result["fcd"]
   row = report.quality_row(workdir, "cgan")
   assert (row["fcd"], row["iterations"], row["ema_decay"]) == (
-      result["fcd"], 4, 0.9)
+      result["fcd"], 6, 0.9)
   assert row["live_fcd"] == result["raw_generator"]["fcd"]
+
+  out = subprocess.run(
+      [sys.executable, os.path.join(repo, "scripts", "evaluate.py"),
+       f"--workdir={workdir}", "--num_samples=40", "--checkpoint=best"],
+      capture_output=True, text=True, env={**os.environ}, check=False)
+  assert out.returncode == 0, out.stderr[-2000:]
+  best = json.loads(out.stdout.strip().splitlines()[-1])
+  assert (best["step"], best["checkpoint"]) == (lowest["step"], best_path)
+  rows = report.quality_rows([("cgan", workdir), ("cgan/best", workdir)])
+  assert [r["iterations"] for r in rows] == [6, lowest["step"]]
+  with open(os.path.join(workdir, evaluation.RESULT_FILE)) as f:
+    assert json.load(f)["step"] == 6  # the latest's file is left alone
   # A missing workdir is a usage error (exit 2), not a traceback.
   bad = subprocess.run(
       [sys.executable, os.path.join(repo, "scripts", "evaluate.py"),
        f"--workdir={tmp_path / 'none'}"], capture_output=True, text=True,
       check=False)
   assert bad.returncode == 2 and "workdir" in bad.stderr
+
+
+def test_result_file_names():
+  assert evaluation.result_file(checkpoints.LATEST) == evaluation.RESULT_FILE
+  assert evaluation.result_file(checkpoints.BEST) == "evaluation_best.json"
+  assert evaluation.result_file("/w/checkpoints/ckpt-9") == (
+      "evaluation_ckpt-9.json")
 
 
 @pytest.mark.parametrize("field,value", [("ema_decay", 1.0), ("ema_decay", -0.1),

@@ -59,6 +59,16 @@ def test_restore_from_workdir_errors(tmp_path, runs):
     checkpoints.restore_from_workdir(str(tmp_path))
 
 
+def test_best_checkpoint_of_a_run_that_did_not_evaluate(tmp_path, runs):
+  workdir, _ = runs["gan"]
+  with pytest.raises(UsageError, match="no best checkpoint.*--eval_every"):
+    export.write_samples(workdir, str(tmp_path / "s.npz"), 4,
+                         checkpoint=checkpoints.BEST)
+  with pytest.raises(UsageError, match="no best checkpoint.*--eval_every"):
+    export.export_generator(workdir, str(tmp_path / "model"),
+                            checkpoint=checkpoints.BEST)
+
+
 def test_write_samples_unconditional(tmp_path, runs):
   output = str(tmp_path / "deep" / "samples.npz")
   info = export.write_samples(runs["gan"][0], output, 25)
