@@ -149,6 +149,26 @@ def num_workers(strategy: Optional[tf.distribute.Strategy] = None) -> int:
   return max(1, sum(len(spec.get(job, ())) for job in ("chief", "worker")))
 
 
+def same_on_all_workers(value: float,
+                        strategy: Optional[tf.distribute.Strategy] = None
+                        ) -> float:
+  """`value` made identical on every worker: their mean, all-reduced.
+
+  Each worker computes the training-time evaluation by itself, and its float
+  can differ in the last bits from another's (GPU kernels are not bitwise
+  reproducible). A decision taken on it that involves a collective, such as
+  saving a checkpoint, must be the same everywhere. Returns `value` itself in
+  a single process.
+  """
+  strategy = strategy or tf.distribute.get_strategy()
+  if num_workers(strategy) == 1:
+    return value
+  values = strategy.experimental_distribute_values_from_function(
+      lambda _: tf.constant(value, tf.float64))
+  return float(strategy.reduce(tf.distribute.ReduceOp.MEAN, values,
+                               axis=None).numpy())
+
+
 def barrier(strategy: Optional[tf.distribute.Strategy] = None) -> None:
   """Returns once every worker of a multi-worker `strategy` has reached it.
 

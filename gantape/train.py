@@ -555,7 +555,8 @@ def _train(config, strategy, log, mnist, flags_text, stop_signals):
       with open(metrics_path, "a") as f:
         f.write(json.dumps({"step": done, "time": time.time(), **scores})
                 + "\n")
-      if best.offer(scores["eval/fcd"], done):
+      if best.offer(distribute_lib.same_on_all_workers(scores["eval/fcd"],
+                                                       strategy), done):
         log(f"[eval] lowest FCD so far; kept in "
             f"{os.path.join(config.workdir, checkpoints.BEST_DIR)}/")
     if done % config.sample_every == 0:

@@ -20,7 +20,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from gantape import data as data_lib
 from gantape import distribute
+from gantape import evaluation
 from gantape.errors import UsageError
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -249,7 +251,7 @@ def _fake_npz(path):
            y_test=(np.arange(20) % 10).astype(np.uint8))
 
 
-def _train_on_two_workers(workdir, data, steps):
+def _train_on_two_workers(workdir, data, steps, classifier):
   cluster = {"worker": [f"localhost:{p}" for p in _free_ports(2)]}
   commands = []
   for index in range(2):
@@ -258,8 +260,10 @@ def _train_on_two_workers(workdir, data, steps):
     argv = [sys.executable, TRAIN_SCRIPT, "--strategy=multiworker",
             "--variant=gan", f"--workdir={workdir}", f"--data_path={data}",
             f"--steps={steps}", "--batch_size=16", "--iterations_per_call=2",
-            "--log_every=2", "--sample_every=4", "--checkpoint_every=4"]
-    commands.append((argv, _environment(TF_CONFIG=tf_config)))
+            "--log_every=2", "--sample_every=4", "--checkpoint_every=4",
+            "--eval_every=2", "--eval_samples=20"]
+    commands.append((argv, _environment(TF_CONFIG=tf_config,
+                                        GANTAPE_CLASSIFIER=classifier)))
   return _run_all(commands, timeout=240, cwd=REPO_ROOT)
 
 
@@ -267,12 +271,23 @@ def _progress(output):
   return [l for l in output.splitlines() if l.startswith("[gan]")]
 
 
+def _steps_logged(workdir, key):
+  return [r["step"] for r in map(json.loads, (workdir / "metrics.jsonl")
+                                 .read_text().splitlines()) if key in r]
+
+
 def test_multi_worker_run_completes_and_resumes_from_the_chief(tmp_path):
   data = tmp_path / "mnist.npz"
   _fake_npz(data)
+  classifier = str(tmp_path / "tiny.weights.h5")
+  evaluation.load_or_train_classifier(
+      data_lib.load_mnist(str(data)),
+      evaluation.ClassifierConfig(width=4, feature_dim=8, epochs=1,
+                                  batch_size=50),
+      path=classifier, log=lambda line: None)
   workdir = tmp_path / "run"
 
-  first = _train_on_two_workers(workdir, data, steps=4)
+  first = _train_on_two_workers(workdir, data, steps=4, classifier=classifier)
   for code, out in first:
     assert code == 0, out[-3000:]
   chief, other = (_progress(out) for _, out in first)
@@ -282,15 +297,21 @@ def test_multi_worker_run_completes_and_resumes_from_the_chief(tmp_path):
       l.split(" | ")[0] for l in other]
   assert sorted(os.listdir(workdir / "samples")) == ["final.png",
                                                       "step_0000004.png"]
-  assert [json.loads(l)["step"] for l in
-          (workdir / "metrics.jsonl").read_text().splitlines()] == [2, 4]
+  assert _steps_logged(workdir, "d_loss") == [2, 4]
+  assert _steps_logged(workdir, "eval/fcd") == [2, 4]
+  # Both workers took the same best-checkpoint decisions (a save is a
+  # collective); the chief's copy is the one kept.
+  chief_best, other_best = ([l for l in out.splitlines() if "lowest FCD" in l]
+                            for _, out in first)
+  assert len(chief_best) == len(other_best) >= 1
+  assert tf.train.latest_checkpoint(str(workdir / "best")) is not None
   assert (workdir / "run.json").exists()
   assert tf.train.latest_checkpoint(str(workdir / "checkpoints")).endswith(
       "ckpt-4")
   # The other worker's checkpoints went to a private folder, now deleted.
   assert not (workdir / distribute.WORKER_TMP_DIR).exists()
 
-  second = _train_on_two_workers(workdir, data, steps=6)
+  second = _train_on_two_workers(workdir, data, steps=6, classifier=classifier)
   for code, out in second:
     assert code == 0, out[-3000:]
     # Both workers resume the chief's checkpoint.
@@ -298,6 +319,5 @@ def test_multi_worker_run_completes_and_resumes_from_the_chief(tmp_path):
     assert _progress(out)[-1].startswith("[gan] 6/6 ")
   assert tf.train.latest_checkpoint(str(workdir / "checkpoints")).endswith(
       "ckpt-6")
-  assert [json.loads(l)["step"] for l in
-          (workdir / "metrics.jsonl").read_text().splitlines()] == [2, 4, 6]
+  assert _steps_logged(workdir, "d_loss") == [2, 4, 6]
   assert not (workdir / distribute.WORKER_TMP_DIR).exists()
