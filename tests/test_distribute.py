@@ -78,6 +78,7 @@ def test_default_strategy_is_chief_and_writes_into_the_workdir(tmp_path):
   assert distribute.is_chief(strategy)
   assert distribute.task_id(strategy) == 0
   assert distribute.num_workers(strategy) == 1
+  assert distribute.same_on_all_workers(0.1 + 0.2, strategy) == 0.1 + 0.2
   assert distribute.worker_workdir(str(tmp_path), strategy) == str(tmp_path)
   distribute.cleanup_worker_workdir(str(tmp_path), strategy)
   assert tmp_path.exists()  # the chief's workdir is never deleted
