@@ -157,7 +157,8 @@ def _candidates(workdir: str, checkpoint: Optional[str]):
   """Checkpoint paths to try, newest first, for `restore_from_workdir`."""
   if checkpoint in (None, LATEST):
     state = tf.train.get_checkpoint_state(os.path.join(workdir, CHECKPOINT_DIR))
-    candidates = list(reversed(state.all_model_checkpoint_paths)) if state else []
+    candidates = (list(reversed(state.all_model_checkpoint_paths)) if state
+                  else [])
     if state and state.model_checkpoint_path not in candidates:
       candidates.insert(0, state.model_checkpoint_path)
     if not candidates:

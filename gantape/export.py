@@ -188,7 +188,7 @@ class _ServingGenerator(tf.Module):
 
 def export_generator(workdir: str, export_dir: str, *,
                      checkpoint: str = checkpoints.LATEST) -> Dict[str, Any]:
-  """Writes a run's generator (by default its latest checkpoint) as a SavedModel.
+  """Writes a run's generator (by default the latest) as a SavedModel.
 
   The `serving_default` signature takes `noise` float32 [batch, noise_dim]
   and, for conditional variants, `labels` int32 [batch] in 0..9; it returns

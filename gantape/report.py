@@ -35,7 +35,8 @@ _SETTINGS = ("preset", "learning_rate", "beta_1", "updates_per_batch",
 
 def _read_evaluation(workdir: str, checkpoint: str) -> Dict[str, Any]:
   path = os.path.join(workdir, evaluation.result_file(checkpoint))
-  flag = "" if checkpoint == checkpoints.LATEST else f" --checkpoint={checkpoint}"
+  flag = ("" if checkpoint == checkpoints.LATEST
+          else f" --checkpoint={checkpoint}")
   fix = f"run `python scripts/evaluate.py --workdir={workdir}{flag}` first."
   try:
     with open(path) as f:
@@ -79,7 +80,11 @@ def quality_row(workdir: str, name: Optional[str] = None,
 
 
 def quality_rows(runs: Sequence[Tuple[str, str]]) -> List[Dict[str, Any]]:
-  """`quality_row` of each (label, workdir); LABEL/best reads the best checkpoint's."""
+  """`quality_row` of each (label, workdir).
+
+  A label ending in `BEST_SUFFIX` (LABEL/best) reads the run's best
+  checkpoint's evaluation.
+  """
   return [quality_row(workdir, label, checkpoints.BEST
                       if label.endswith(BEST_SUFFIX) else checkpoints.LATEST)
           for label, workdir in runs]

@@ -1,7 +1,7 @@
 """Scores a training run's samples with gantape's MNIST classifier.
 
-    python scripts/evaluate.py --workdir=/tmp/gantape/dcgan [--num_samples=10000] \
-        [--checkpoint=best]
+    python scripts/evaluate.py --workdir=/tmp/gantape/dcgan \
+        [--num_samples=10000] [--checkpoint=best]
 
 Prints one JSON object and writes it to <workdir>/evaluation.json
 (evaluation_best.json for --checkpoint=best): fcd,

@@ -4,7 +4,8 @@
         [--figure=docs/fcd_vs_iterations.png] [--figure_runs=seed,gantape]
 
 Each run is LABEL=WORKDIR, a training workdir scored by scripts/evaluate.py;
-LABEL/best=WORKDIR is its best checkpoint (scored with --checkpoint=best). The table (markdown, one row per run) goes to stdout; the figure plots the
+LABEL/best=WORKDIR is its best checkpoint (scored with --checkpoint=best).
+The table (markdown, one row per run) goes to stdout; the figure plots the
 `--eval_every` FCD of --figure_runs (default: all runs) against iterations;
 LABEL/live there plots the live generator of a run that sampled an EMA.
 """
