@@ -173,6 +173,11 @@ def _candidates(workdir: str, checkpoint: Optional[str]):
           f"evaluates (--eval_every); use the latest checkpoint instead, or "
           f"resume the run with --eval_every.")
     return [best]
+  if not tf.io.gfile.exists(f"{checkpoint}.index"):
+    raise UsageError(
+        f"checkpoint {checkpoint!r} does not exist (no {checkpoint}.index); "
+        f"pass latest, best, or a prefix such as "
+        f"{os.path.join(workdir, CHECKPOINT_DIR, 'ckpt-1000')}.")
   return [checkpoint]
 
 

@@ -18,12 +18,13 @@ def variant_options(**flag_values) -> Dict[str, Any]:
 
 
 def define_checkpoint_flag() -> None:
-  """Defines `--checkpoint=latest|best` for a script that reads a workdir."""
-  flags.DEFINE_enum(
-      "checkpoint", checkpoints.LATEST, [checkpoints.LATEST, checkpoints.BEST],
-      "Which of the run's checkpoints: the latest, or the one at the lowest "
+  """Defines `--checkpoint` (latest, best or a prefix) for workdir readers."""
+  flags.DEFINE_string(
+      "checkpoint", checkpoints.LATEST,
+      "Which of the run's checkpoints: latest; best, the one at the lowest "
       "FCD that training measured (kept in <workdir>/best/ by runs with "
-      "--eval_every).")
+      "--eval_every); or a checkpoint prefix such as "
+      "<workdir>/checkpoints/ckpt-10000.")
 
 
 def run(fn: Callable[[], Any]) -> int:

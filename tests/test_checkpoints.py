@@ -54,7 +54,9 @@ def test_a_worker_starts_from_the_chiefs_best(tmp_path):
   assert tf.train.latest_checkpoint(chief).endswith("-1")
 
 
-def test_a_run_without_a_best_checkpoint_names_the_flag(tmp_path):
+def test_a_missing_best_or_named_checkpoint_says_what_to_pass(tmp_path):
   (tmp_path / "run.json").write_text('{"variant": "gan"}')
   with pytest.raises(UsageError, match="--eval_every"):
     checkpoints.restore_from_workdir(str(tmp_path), checkpoints.BEST)
+  with pytest.raises(UsageError, match="ckpt-7.index.*pass latest, best"):
+    checkpoints.restore_from_workdir(str(tmp_path), str(tmp_path / "ckpt-7"))
