@@ -17,14 +17,15 @@ def variant_options(**flag_values) -> Dict[str, Any]:
   return {k: v for k, v in flag_values.items() if v is not None}
 
 
-def define_checkpoint_flag() -> None:
-  """Defines `--checkpoint` (latest, best or a prefix) for workdir readers."""
-  flags.DEFINE_string(
-      "checkpoint", checkpoints.LATEST,
-      "Which of the run's checkpoints: latest; best, the one at the lowest "
-      "FCD that training measured (kept in <workdir>/best/ by runs with "
-      "--eval_every); or a checkpoint prefix such as "
-      "<workdir>/checkpoints/ckpt-10000.")
+# `--checkpoint` of the scripts that read a workdir. Each script defines the
+# flag itself: absl refuses a flag defined twice from one module, and the
+# tests run every script in one process.
+CHECKPOINT_DEFAULT = checkpoints.LATEST
+CHECKPOINT_HELP = (
+    "Which of the run's checkpoints: latest; best, the one at the lowest FCD "
+    "that training measured (kept in <workdir>/best/ by runs with "
+    "--eval_every); or a checkpoint prefix such as "
+    "<workdir>/checkpoints/ckpt-10000.")
 
 
 def run(fn: Callable[[], Any]) -> int:

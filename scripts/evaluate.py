@@ -30,7 +30,7 @@ flags.DEFINE_string("data_path", None, "MNIST .npz or IDX folder (default: "
 flags.DEFINE_integer("seed", 0, "Seeds the generated inputs.")
 flags.DEFINE_string("classifier", None, "Classifier .weights.h5 (default: "
                     "the cache, trained there first if missing).")
-cli.define_checkpoint_flag()
+flags.DEFINE_string("checkpoint", cli.CHECKPOINT_DEFAULT, cli.CHECKPOINT_HELP)
 
 
 def main(argv):

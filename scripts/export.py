@@ -20,7 +20,7 @@ flags.DEFINE_string("workdir", None, "Training run folder (scripts/train.py's "
                     "--workdir) whose generator is exported.")
 flags.DEFINE_string("export_dir", None, "SavedModel folder to write; an older "
                     "export there is replaced.")
-cli.define_checkpoint_flag()
+flags.DEFINE_string("checkpoint", cli.CHECKPOINT_DEFAULT, cli.CHECKPOINT_HELP)
 flags.mark_flags_as_required(["workdir", "export_dir"])
 
 

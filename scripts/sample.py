@@ -23,7 +23,7 @@ flags.DEFINE_integer("label", None, "Conditional variants (cgan): the digit "
 flags.DEFINE_string("output", None, "The .npz to write; the PNG grid goes "
                     "beside it with the same name.")
 flags.DEFINE_integer("seed", 0, "Seeds the noise.")
-cli.define_checkpoint_flag()
+flags.DEFINE_string("checkpoint", cli.CHECKPOINT_DEFAULT, cli.CHECKPOINT_HELP)
 flags.mark_flags_as_required(["workdir", "output"])
 
 

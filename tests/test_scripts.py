@@ -134,6 +134,12 @@ def harness(tmp_path_factory):
                                        f"--export_dir={root}/gan_model"]),
       "export_cgan": (script("export.py"), [f"--workdir={cgan}",
                                             f"--export_dir={root}/cgan_model"]),
+      "sample_no_best": (script("sample.py"), [f"--workdir={gan}",
+                                               "--checkpoint=best",
+                                               f"--output={root}/b.npz"]),
+      "export_no_such_checkpoint": (
+          script("export.py"), [f"--workdir={gan}", f"--export_dir={root}/m",
+                                f"--checkpoint={gan}/checkpoints/ckpt-99"]),
       "export_no_run": (script("export.py"), [f"--workdir={root}/none",
                                               f"--export_dir={root}/m"]),
       "seed_preset_wgan_gp": (train, base + ["--variant=wgan_gp",
@@ -186,6 +192,10 @@ def harness(tmp_path_factory):
     ("sample_no_output", "error: flag --output=None: Flag --output must have "
      "a value other than None."),
     ("export_no_run", "none' does not exist; pass the --workdir of a run"),
+    ("sample_no_best", "holds no best checkpoint: it is written when "
+     "training evaluates (--eval_every)"),
+    ("export_no_such_checkpoint", "ckpt-99.index); pass latest, best, or a "
+     "prefix"),
     ("seed_preset_wgan_gp", "error: variant 'wgan_gp' has no preset 'seed'; "
      "its presets are: gantape."),
     ("report_bad_runs", "is not LABEL=WORKDIR."),
