@@ -239,9 +239,15 @@ def test_second_sigint_quits_at_once(tmp_path, fake_mnist):
       for _ in range(1000):
         pass
 
-  with pytest.raises(KeyboardInterrupt):
-    train_lib.train(config(tmp_path, steps=40), mnist=fake_mnist,
-                    log=interrupt_twice)
+  # The second SIGINT goes to the handler that was there before the run, so
+  # the test sets Python's own, whatever an earlier test or plugin left.
+  previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+  try:
+    with pytest.raises(KeyboardInterrupt):
+      train_lib.train(config(tmp_path, steps=40), mnist=fake_mnist,
+                      log=interrupt_twice)
+  finally:
+    signal.signal(signal.SIGINT, previous)
 
 
 def test_workdir_of_another_variant_is_a_usage_error(tmp_path, fake_mnist):
