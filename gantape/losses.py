@@ -32,21 +32,48 @@ def _class_prob(probs: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
   return tf.gather(probs, tf.cast(labels, tf.int32), axis=1, batch_dims=1)
 
 
+def smoothed_real_loss(real_prob: tf.Tensor, eps: float,
+                       label_smoothing: float = 0.0) -> tf.Tensor:
+  """Cross-entropy of a "real" probability against the target 1 - s.
+
+  L = -(1 - s) log p - s log(1 - p),  s = `label_smoothing`.
+
+  s = 0 is the plain -log p. s > 0 is one-sided label smoothing (Salimans et
+  al. 2016, sec. 3.4; they use s = 0.1): the discriminator's optimum on real
+  data drops from 1 to 1 - s, so it is no longer rewarded for ever more
+  confident logits, the saturation that precedes the seed's collapses. Only
+  the real side is smoothed: smoothing the fake target too would reward the
+  generator for staying where the data has no mass.
+  """
+  loss = -log_clip(real_prob, eps)
+  if label_smoothing:  # a Python float: s = 0 builds exactly the seed's graph
+    loss = ((1.0 - label_smoothing) * loss
+            - label_smoothing * log_clip(1.0 - real_prob, eps))
+  return loss
+
+
 def minimax_discriminator_loss(real_prob: tf.Tensor, fake_prob: tf.Tensor,
-                               eps: float = 1e-6) -> tf.Tensor:
+                               eps: float = 1e-6,
+                               label_smoothing: float = 0.0) -> tf.Tensor:
   """GAN / DCGAN discriminator loss (Goodfellow et al. 2014).
 
   L_D = -log D(x) - log(1 - D(G(z)))
+
+  and with one-sided label smoothing s (see `smoothed_real_loss`)
+
+  L_D = -(1 - s) log D(x) - s log(1 - D(x)) - log(1 - D(G(z))).
 
   Args:
     real_prob: D(x), [B] or [B, 1].
     fake_prob: D(G(z)), same shape.
     eps: clip floor of `log_clip`; the seed uses 1e-6.
+    label_smoothing: s; 0 (the seed) for none.
 
   Returns:
     [B] per-example loss.
   """
-  loss = -log_clip(real_prob, eps) - log_clip(1.0 - fake_prob, eps)
+  loss = (smoothed_real_loss(real_prob, eps, label_smoothing)
+          - log_clip(1.0 - fake_prob, eps))
   return tf.reshape(loss, [-1])
 
 
@@ -128,10 +155,15 @@ def feature_matching_generator_loss(real_features: tf.Tensor,
 
 def cgan_discriminator_loss(real_probs: tf.Tensor, real_labels: tf.Tensor,
                             fake_probs: tf.Tensor, fake_labels: tf.Tensor,
-                            eps: float = 1e-3) -> tf.Tensor:
+                            eps: float = 1e-3,
+                            label_smoothing: float = 0.0) -> tf.Tensor:
   """CGAN discriminator loss as the seed writes it.
 
   L_D = -log P(y|x) - log(1 - P(c|G(z, c)))
+
+  and with one-sided label smoothing s (see `smoothed_real_loss`)
+
+  L_D = -(1 - s) log P(y|x) - s log(1 - P(y|x)) - log(1 - P(c|G(z, c))).
 
   Args:
     real_probs: [B, 11] softmax on real images.
@@ -139,8 +171,10 @@ def cgan_discriminator_loss(real_probs: tf.Tensor, real_labels: tf.Tensor,
     fake_probs: [B, 11] softmax on generated images.
     fake_labels: [B] requested digits c.
     eps: clip floor; the seed uses 1e-3.
+    label_smoothing: s; 0 (the seed) for none.
   """
-  return (-log_clip(_class_prob(real_probs, real_labels), eps)
+  return (smoothed_real_loss(_class_prob(real_probs, real_labels), eps,
+                             label_smoothing)
           - log_clip(1.0 - _class_prob(fake_probs, fake_labels), eps))
 
 

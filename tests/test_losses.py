@@ -40,6 +40,24 @@ def test_minimax_discriminator_and_generator_losses():
   assert d.shape == (4,) and g.shape == (4,)
 
 
+def test_one_sided_label_smoothing_in_the_minimax_loss():
+  s, eps = 0.1, 1e-6
+  d = losses.minimax_discriminator_loss(P_REAL[:, None], P_FAKE[:, None], eps,
+                                        label_smoothing=s)
+  expected = (-(1 - s) * np_log_clip(P_REAL, eps)
+              - s * np_log_clip(1 - P_REAL, eps)
+              - np_log_clip(1 - P_FAKE, eps))
+  np.testing.assert_allclose(d.numpy(), expected, rtol=1e-5)
+  # The optimum on real data moves from 1 to 1 - s: the gradient in D(x)
+  # vanishes at 0.9 and pushes D(x) = 0.99 back down.
+  p = tf.constant([0.9, 0.99])
+  with tf.GradientTape() as tape:
+    tape.watch(p)
+    loss = losses.smoothed_real_loss(p, eps, s)
+  grad = tape.gradient(loss, p).numpy()
+  assert abs(grad[0]) < 1e-5 and grad[1] > 1.0
+
+
 def _softmax_rows(seed, n=5, k=11):
   logits = np.random.RandomState(seed).randn(n, k).astype(np.float32) * 3
   e = np.exp(logits - logits.max(1, keepdims=True))
@@ -71,6 +89,13 @@ def test_cgan_losses():
   np.testing.assert_allclose(
       losses.cgan_generator_loss(fake, c, eps).numpy(),
       -np_log_clip(fake[rows, c], eps), rtol=1e-5)
+  s = 0.1
+  np.testing.assert_allclose(
+      losses.cgan_discriminator_loss(real, y, fake, c, eps,
+                                     label_smoothing=s).numpy(),
+      -(1 - s) * np_log_clip(real[rows, y], eps)
+      - s * np_log_clip(1 - real[rows, y], eps)
+      - np_log_clip(1 - fake[rows, c], eps), rtol=1e-5)
 
 
 def test_feature_matching_loss():

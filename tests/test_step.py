@@ -125,6 +125,33 @@ def test_presets():
     step_lib.make_optimizers(variants.build("wgan_gp"), preset="seed")
 
 
+@pytest.mark.parametrize("name", ["gan", "dcgan", "cgan"])
+def test_label_smoothing_changes_only_the_real_term(name, fake_mnist):
+  """With s > 0 the D loss gains s * (log p - log(1 - p)), p = D's real prob."""
+  s, batch_size = 0.1, 16
+  plain = variants.build(name)
+  smoothed = variants.build(name, label_smoothing=s)
+  for a, b in zip(smoothed.discriminator.weights + smoothed.generator.weights,
+                  plain.discriminator.weights + plain.generator.weights):
+    a.assign(b)
+  batch = next(iter(plain.make_dataset(fake_mnist, batch_size=batch_size,
+                                       seed=0)))
+  inputs = plain.sample_inputs(tf.random.Generator.from_seed(0), batch_size)
+  difference = (smoothed.discriminator_loss(batch, inputs).per_example
+                - plain.discriminator_loss(batch, inputs).per_example)
+  real = tf.reshape(plain.discriminator(batch["image"], training=True),
+                    [batch_size, -1])
+  p = (tf.gather(real, batch["label"], axis=1, batch_dims=1)
+       if plain.conditional else real[:, 0]).numpy().astype(np.float64)
+  eps = plain.eps
+  expected = s * (np.log(np.clip(p, eps, 1)) - np.log(np.clip(1 - p, eps, 1)))
+  assert np.abs(expected).max() > 1e-2  # else the check below could not fail
+  np.testing.assert_allclose(difference.numpy(), expected, rtol=1e-4,
+                             atol=1e-5)
+  with pytest.raises(UsageError, match="outside \\[0, 1\\)"):
+    variants.build(name, label_smoothing=1.0)
+
+
 def all_finite(metrics):
   return all(np.isfinite(float(v)) for v in metrics.values())
 

@@ -193,6 +193,19 @@ class Variant(abc.ABC):
           f"{', '.join(cls.presets)}.") from None
 
 
+  @staticmethod
+  def check_label_smoothing(label_smoothing: float) -> float:
+    """`label_smoothing` as a float, if it is a usable s in [0, 1).
+
+    Raises:
+      UsageError: s is outside [0, 1).
+    """
+    if not 0.0 <= label_smoothing < 1.0:
+      raise UsageError(
+          f"label_smoothing={label_smoothing} is outside [0, 1); the real "
+          f"target is 1 - label_smoothing, so use e.g. 0.1 (or 0 for none).")
+    return float(label_smoothing)
+
   def options(self) -> Dict[str, object]:
     """Options that shape this variant (recorded beside checkpoints)."""
     return {}

@@ -3,6 +3,9 @@
 L_D = -log P(y|x) - log(1 - P(c|G(z, c))),  L_G = -log P(c|G(z, c)),
 log = log_clip(1e-3), c ~ uniform over the ten digits.
 
+Option: one-sided label smoothing s, which replaces -log P(y|x) with
+-(1 - s) log P(y|x) - s log(1 - P(y|x)) (`losses.smoothed_real_loss`).
+
 The discriminator is the 11-way SSGAN one; the seed never uses its "fake"
 output here, which we keep for fidelity.
 """
@@ -25,12 +28,15 @@ class CGAN(base.Variant):
   conditional = True
   eps = 1e-3
 
-  def __init__(self, *, sync_batch_norm: bool = False,
+  def __init__(self, *, label_smoothing: float = 0.0,
+               sync_batch_norm: bool = False,
                generator: Optional[keras.Model] = None,
                discriminator: Optional[keras.Model] = None):
     """Builds the variant.
 
     Args:
+      label_smoothing: one-sided label smoothing s of the discriminator's
+        real target (1 - s); 0, the seed, for none.
       sync_batch_norm: under a multi-replica `tf.distribute` strategy,
         normalize over the global batch (synchronized BatchNorm) instead of
         each replica's slice (the default, Keras's). No effect on one device.
@@ -44,9 +50,11 @@ class CGAN(base.Variant):
             11, output_activation="softmax",
             synchronized_batch_norm=sync_batch_norm))
     self.sync_batch_norm = sync_batch_norm
+    self.label_smoothing = self.check_label_smoothing(label_smoothing)
 
   def options(self):
-    return {"sync_batch_norm": self.sync_batch_norm}
+    return {"label_smoothing": self.label_smoothing,
+            "sync_batch_norm": self.sync_batch_norm}
 
   def sample_inputs(self, rng, batch_size):
     inputs = super().sample_inputs(rng, batch_size)
@@ -65,7 +73,8 @@ class CGAN(base.Variant):
     p_fake = tf.gather(fake_probs, inputs["labels"], axis=1, batch_dims=1)
     return base.LossOutput(
         losses.cgan_discriminator_loss(real_probs, batch["label"], fake_probs,
-                                       inputs["labels"], self.eps),
+                                       inputs["labels"], self.eps,
+                                       self.label_smoothing),
         {"d_real": tf.reduce_mean(p_real), "d_fake": tf.reduce_mean(p_fake)})
 
   def generator_loss(self, batch, inputs):

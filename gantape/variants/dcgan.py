@@ -18,12 +18,15 @@ class DCGAN(gan.GAN):
   flat_images = False
   default_iterations = 10_000
 
-  def __init__(self, *, sync_batch_norm: bool = False,
+  def __init__(self, *, label_smoothing: float = 0.0,
+               sync_batch_norm: bool = False,
                generator: Optional[keras.Model] = None,
                discriminator: Optional[keras.Model] = None):
     """Builds the variant.
 
     Args:
+      label_smoothing: one-sided label smoothing s of the discriminator's
+        real target (1 - s); 0, the seed, for none.
       sync_batch_norm: under a multi-replica `tf.distribute` strategy,
         normalize over the global batch (synchronized BatchNorm) instead of
         each replica's slice (the default, Keras's). No effect on one device.
@@ -31,6 +34,7 @@ class DCGAN(gan.GAN):
       discriminator: replaces the conv discriminator.
     """
     super().__init__(
+        label_smoothing=label_smoothing,
         generator=generator or networks.conv_generator(
             synchronized_batch_norm=sync_batch_norm),
         discriminator=discriminator or networks.conv_discriminator(
@@ -38,4 +42,4 @@ class DCGAN(gan.GAN):
     self.sync_batch_norm = sync_batch_norm
 
   def options(self):
-    return {"sync_batch_norm": self.sync_batch_norm}
+    return {**super().options(), "sync_batch_norm": self.sync_batch_norm}

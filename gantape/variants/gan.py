@@ -1,6 +1,9 @@
 """GAN: the seed's MLP GAN on flat 784-pixel images (Goodfellow et al. 2014).
 
 L_D = -log D(x) - log(1 - D(G(z))),  L_G = -log D(G(z)),  log = log_clip(1e-6).
+
+Option: one-sided label smoothing s, which replaces -log D(x) with
+-(1 - s) log D(x) - s log(1 - D(x)) (`losses.smoothed_real_loss`).
 """
 
 from typing import Optional
@@ -22,18 +25,32 @@ class GAN(base.Variant):
   # The seed's clip floor for GAN and DCGAN.
   eps = 1e-6
 
-  def __init__(self, *, generator: Optional[keras.Model] = None,
+  def __init__(self, *, label_smoothing: float = 0.0,
+               generator: Optional[keras.Model] = None,
                discriminator: Optional[keras.Model] = None):
+    """Builds the variant.
+
+    Args:
+      label_smoothing: one-sided label smoothing s of the discriminator's
+        real target (1 - s); 0, the seed, for none.
+      generator: replaces the MLP generator.
+      discriminator: replaces the MLP discriminator.
+    """
     super().__init__(
         generator=generator or networks.mlp_generator(),
         discriminator=discriminator or networks.mlp_discriminator())
+    self.label_smoothing = self.check_label_smoothing(label_smoothing)
+
+  def options(self):
+    return {"label_smoothing": self.label_smoothing}
 
   def discriminator_loss(self, batch, inputs):
     fake = tf.stop_gradient(self.generate(inputs, training=True))
     real_prob = self.discriminator(batch["image"], training=True)
     fake_prob = self.discriminator(fake, training=True)
     return base.LossOutput(
-        losses.minimax_discriminator_loss(real_prob, fake_prob, self.eps),
+        losses.minimax_discriminator_loss(real_prob, fake_prob, self.eps,
+                                          self.label_smoothing),
         {"d_real": tf.reduce_mean(real_prob), "d_fake": tf.reduce_mean(fake_prob)})
 
   def generator_loss(self, batch, inputs):
