@@ -28,6 +28,7 @@ import gc
 import json
 import math
 import os
+import shutil
 import signal
 import threading
 import time
@@ -86,6 +87,13 @@ class TrainConfig:
     eval_every: iterations between cheap sample-quality evaluations (FCD,
       classifier score, coverage; see gantape/evaluation.py); None: never.
     eval_samples: images generated per such evaluation.
+    resume_from: a checkpoint prefix of another run (e.g.
+      OTHER/checkpoints/ckpt-12000) that a workdir without checkpoints of
+      its own starts from: networks, optimizer state, EMA, iteration, data
+      order and noise stream continue from it, under this config's learning
+      rate and variant options. The other run's metrics up to that iteration
+      are copied, so curves read on. Ignored once the workdir has
+      checkpoints: rerunning the command resumes them.
   """
   workdir: str
   variant: str = "dcgan"
@@ -108,6 +116,7 @@ class TrainConfig:
   ema_decay: Optional[float] = None
   eval_every: Optional[int] = None
   eval_samples: int = 2000
+  resume_from: Optional[str] = None
 
   def resolved(self) -> "TrainConfig":
     """This config with every None preset field filled from the preset.
@@ -157,6 +166,12 @@ class TrainConfig:
           f"eval_samples must be an integer >= 20, got {self.eval_samples!r}.")
     if not self.workdir:
       raise UsageError("workdir must be set, e.g. --workdir=/tmp/gantape/dcgan.")
+    if self.resume_from is not None and not tf.io.gfile.exists(
+        f"{self.resume_from}.index"):
+      raise UsageError(
+          f"resume_from={self.resume_from!r} is not a checkpoint (no "
+          f"{self.resume_from}.index); pass a prefix such as "
+          f"OTHER_WORKDIR/{CHECKPOINT_DIR}/ckpt-12000.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -179,6 +194,43 @@ def _run_record(config: TrainConfig) -> Dict[str, Any]:
   record = dataclasses.asdict(config)
   record.pop("workdir")
   return record
+
+
+def _start_from(items: Dict[str, Any], config: TrainConfig, log) -> int:
+  """Restores `config.resume_from` into `items`; returns its iteration.
+
+  Also copies the source run's metric records up to that iteration.
+
+  Raises:
+    UsageError: the checkpoint does not fit this run (another variant, or
+      an EMA in one run and not in the other).
+  """
+  path = config.resume_from
+  names = [name for name, _ in tf.train.list_variables(path)]
+  has_ema = any(n.startswith("ema_generator/") for n in names)
+  if has_ema != ("ema_generator" in items):
+    raise UsageError(
+        f"resume_from={path!r} was written {'with' if has_ema else 'without'} "
+        f"an EMA generator and this run is {'not ' if has_ema else ''}using "
+        f"one; pass " + ("an --ema_decay > 0 (e.g. 0.999)" if has_ema else
+                         "--ema_decay=0") + " as that run did.")
+  with checkpoints.tf_logs_muted():
+    try:
+      tf.train.Checkpoint(**_without_missing_iterator(items, path, log)
+                          ).restore(path).assert_existing_objects_matched()
+    except Exception as e:  # pylint: disable=broad-except
+      reason = f"{type(e).__name__}: {str(e).strip().splitlines()[0][:200]}"
+      raise UsageError(
+          f"resume_from={path!r} cannot be restored into a {config.variant!r} "
+          f"run with options {config.variant_options} ({reason}); start from "
+          f"a checkpoint of the same variant.") from None
+  step = int(items["global_step"].numpy())
+  source = os.path.join(os.path.dirname(os.path.dirname(path)), METRICS_FILE)
+  target = os.path.join(config.workdir, METRICS_FILE)
+  if os.path.exists(source) and not os.path.exists(target):
+    shutil.copyfile(source, target)  # then cut to `step` by the caller
+  log(f"Started from {path} (another run's checkpoint) at iteration {step}.")
+  return step
 
 
 def _check_workdir(config: TrainConfig) -> None:
@@ -461,19 +513,22 @@ def _train(config, strategy, log, mnist, flags_text, stop_signals):
         manager, checkpoint, os.path.join(chief_workdir, CHECKPOINT_DIR))
   # Every worker has listed the chief's checkpoints before the chief saves.
   distribute_lib.barrier(strategy)
-  if manager.checkpoints:
+  if manager.checkpoints or config.resume_from is not None:
     # The optimizers' learning rates are variables, so a restore would bring
     # back the old ones; this run's flags win.
     learning_rates = [float(o.learning_rate.numpy()) for o in (d_opt, g_opt)]
-    restored = _restore_latest(items, manager, config, log)
+    if manager.checkpoints:
+      restored = _restore_latest(items, manager, config, log)
+      log(f"Resumed from {restored} at iteration "
+          f"{int(train_step.global_step.numpy())}.")
+    else:
+      _start_from(items, config, log)
     for opt, lr in zip((d_opt, g_opt), learning_rates):
       opt.learning_rate = lr
-    log(f"Resumed from {restored} at iteration "
-        f"{int(train_step.global_step.numpy())}.")
-  else:
-    # Iteration 0 is a checkpoint too: a NaN or a stop in the first interval
-    # still leaves a good state to resume from and to replay.
-    manager.save(checkpoint_number=0)
+  if not manager.checkpoints:
+    # The first iteration is a checkpoint too: a NaN or a stop in the first
+    # interval still leaves a good state to resume from and to replay.
+    manager.save(checkpoint_number=int(train_step.global_step.numpy()))
   _truncate_metrics(os.path.join(config.workdir, METRICS_FILE),
                     int(train_step.global_step.numpy()))
   _write_json_atomically(os.path.join(config.workdir, RUN_FILE),

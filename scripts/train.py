@@ -3,7 +3,8 @@
     python scripts/train.py --variant=dcgan --workdir=/tmp/gantape/dcgan
 
 Rerunning the same command (or `--flagfile=WORKDIR/flags.txt`) resumes from
-the workdir's latest checkpoint. Ctrl-C or SIGTERM saves a checkpoint first.
+the workdir's latest checkpoint; `--resume_from=OTHER/checkpoints/ckpt-N`
+starts a new workdir from another run's checkpoint. Ctrl-C or SIGTERM saves a checkpoint first.
 Exit codes: 0 done, 1 NaN/Inf loss, 2 bad flags or data, 128 + signal number
 when stopped by a signal.
 
@@ -49,6 +50,10 @@ flags.DEFINE_integer("num_labeled", None, "ssgan: labelled training examples, "
                      "balanced over classes (default: all).")
 flags.DEFINE_enum("generator_objective", None, ["seed", "feature_matching"],
                   "ssgan: generator loss (default: the seed's).")
+flags.DEFINE_float("label_smoothing", None, "gan, dcgan, cgan: one-sided "
+                   "label smoothing s, the discriminator's real target "
+                   "becomes 1 - s (Salimans et al. 2016 use 0.1; default 0, "
+                   "the seed).")
 flags.DEFINE_integer("n_critic", None, "wgan_gp: critic steps per generator "
                      "step (default 5).")
 flags.DEFINE_bool("sync_batch_norm", None, "dcgan, ssgan, cgan, wgan_gp: "
@@ -76,6 +81,12 @@ flags.DEFINE_integer("eval_every", None, "Iterations between sample-quality "
                      "evaluations (FCD, coverage; warns on degeneration; "
                      "keeps the lowest-FCD networks in <workdir>/best/); "
                      "default: none.")
+flags.DEFINE_string("resume_from", None, "Start this new workdir from another "
+                    "run's checkpoint prefix (e.g. OTHER/checkpoints/"
+                    "ckpt-12000): weights, optimizers, iteration and data "
+                    "order continue from it under this command's flags, "
+                    "e.g. a lower --learning_rate. Ignored once the workdir "
+                    "has checkpoints of its own.")
 flags.DEFINE_integer("eval_samples", 2000, "Images per --eval_every "
                      "evaluation.")
 
@@ -95,13 +106,15 @@ def main(argv):
           num_labeled=FLAGS.num_labeled,
           generator_objective=FLAGS.generator_objective,
           n_critic=FLAGS.n_critic,
+          label_smoothing=FLAGS.label_smoothing,
           sync_batch_norm=FLAGS.sync_batch_norm),
       iterations_per_call=FLAGS.iterations_per_call,
       log_every=FLAGS.log_every, sample_every=FLAGS.sample_every,
       checkpoint_every=FLAGS.checkpoint_every,
       keep_checkpoints=FLAGS.keep_checkpoints, jit_compile=FLAGS.jit_compile,
       ema_decay=FLAGS.ema_decay, eval_every=FLAGS.eval_every,
-      eval_samples=FLAGS.eval_samples)
+      eval_samples=FLAGS.eval_samples,
+      resume_from=FLAGS.resume_from and os.path.abspath(FLAGS.resume_from))
   overrides = {"workdir": workdir}
   if data_path:
     overrides["data_path"] = data_path

@@ -122,6 +122,46 @@ def test_resume_is_exact(tmp_path, fake_mnist, op_determinism):
   assert any(n.startswith("events.out.tfevents") for n in os.listdir(halves))
 
 
+def test_resume_from_another_runs_checkpoint(tmp_path, fake_mnist,
+                                             op_determinism):
+  """A branch started at another run's ckpt-3 continues it exactly."""
+  del op_determinism
+  one_go, source, branch = (tmp_path / n for n in ("one_go", "source", "branch"))
+  train_lib.train(config(one_go), mnist=fake_mnist, log=quiet)
+  train_lib.train(config(source, steps=3), mnist=fake_mnist, log=quiet)
+  prefix = str(source / "checkpoints" / "ckpt-3")
+  lines = []
+  train_lib.train(config(branch, resume_from=prefix), mnist=fake_mnist,
+                  log=lines.append)
+  assert lines[0] == (f"Started from {prefix} (another run's checkpoint) at "
+                      "iteration 3.")
+  a = checkpoint_values(str(one_go / "checkpoints" / "ckpt-6"))
+  b = checkpoint_values(str(branch / "checkpoints" / "ckpt-6"))
+  assert a.keys() == b.keys()
+  assert not [k for k in a if not np.array_equal(a[k], b[k])]
+  # The source's metrics up to 3 come along; the source is left alone.
+  records = curves.read_metrics(str(branch / "metrics.jsonl"))
+  assert [r["step"] for r in records] == [2, 3, 4, 6]
+  assert latest_number(source) == 3
+  # Once the branch has checkpoints, a rerun resumes them.
+  lines = []
+  train_lib.train(config(branch, steps=8, resume_from=prefix),
+                  mnist=fake_mnist, log=lines.append)
+  assert lines[0].startswith(f"Resumed from {branch}/checkpoints/ckpt-6")
+
+  with pytest.raises(UsageError, match="is not a checkpoint .*ckpt-12000"):
+    train_lib.train(config(tmp_path / "a", resume_from=prefix + "9"),
+                    mnist=fake_mnist, log=quiet)
+  with pytest.raises(UsageError, match="with an EMA generator.*not using "
+                     "one; pass an --ema_decay > 0"):
+    train_lib.train(config(tmp_path / "b", resume_from=prefix, ema_decay=0.0),
+                    mnist=fake_mnist, log=quiet)
+  with pytest.raises(UsageError, match="cannot be restored into a 'dcgan' "
+                     "run.*same variant"):
+    train_lib.train(config(tmp_path / "c", variant="dcgan",
+                           resume_from=prefix), mnist=fake_mnist, log=quiet)
+
+
 def test_partial_and_damaged_checkpoints_are_never_picked(tmp_path,
                                                           fake_mnist):
   workdir = tmp_path / "run"
