@@ -649,7 +649,9 @@ class TrainingEvaluator:
   per class), compares FCD with the real floor at the same sample count,
   writes `eval/*` scalars to TensorBoard and a record to metrics.jsonl, and
   logs warning lines when coverage drops below 10 classes or FCD jumps above
-  `FCD_JUMP_FACTOR` x the best so far.
+  `FCD_JUMP_FACTOR` x the best so far. The caller keeps the best so far (the
+  training loop's `checkpoints.BestCheckpoint`), so one value serves both the
+  warning and the best checkpoint, across resumes too.
   """
 
   def __init__(self, mnist: data_lib.Mnist, *, num_samples: int = 2000,
@@ -669,12 +671,11 @@ class TrainingEvaluator:
     self.num_samples = num_samples
     self.seed = seed
     self.log = log
-    self.best_fcd = None
     self.floor_fcd = self.evaluator.floor(num_samples, seed=seed)["floor_fcd"]
 
   def __call__(self, variant: base.Variant, step: int,
-               live_variant: Optional[base.Variant] = None
-               ) -> Dict[str, float]:
+               live_variant: Optional[base.Variant] = None,
+               best_fcd: Optional[float] = None) -> Dict[str, float]:
     """Evaluates `variant` now.
 
     Args:
@@ -683,6 +684,8 @@ class TrainingEvaluator:
       live_variant: the live generator's variant when `variant` samples an
         average; it is scored too (`eval/live_*`), so the average's gain is
         measured, not assumed. Warnings follow `variant`.
+      best_fcd: the lowest FCD of the run so far, for the jump warning; None
+        before the first evaluation.
 
     Returns:
       Scalars `eval/fcd`, `eval/fcd_over_floor`, `eval/classifier_score`,
@@ -693,10 +696,8 @@ class TrainingEvaluator:
     result = self.evaluator.evaluate_variant(
         variant, self.num_samples, seed=self.seed, per_class=False,
         test_images=2000)
-    for line in degeneration_warnings(result, self.best_fcd, step):
+    for line in degeneration_warnings(result, best_fcd, step):
       self.log(line)
-    if self.best_fcd is None or result["fcd"] < self.best_fcd:
-      self.best_fcd = result["fcd"]
     scalars = {"fcd": result["fcd"],
                "fcd_over_floor": result["fcd"] / max(self.floor_fcd, 1e-12),
                "floor_fcd": self.floor_fcd,

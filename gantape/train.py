@@ -53,7 +53,6 @@ RUN_FILE = "run.json"
 FLAGS_FILE = "flags.txt"
 METRICS_FILE = curves.METRICS_FILE
 CURVES_FILE = "loss_curves.png"
-CHECKPOINT_DIR = "checkpoints"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,7 +170,7 @@ class TrainConfig:
       raise UsageError(
           f"resume_from={self.resume_from!r} is not a checkpoint (no "
           f"{self.resume_from}.index); pass a prefix such as "
-          f"OTHER_WORKDIR/{CHECKPOINT_DIR}/ckpt-12000.")
+          f"OTHER_WORKDIR/{checkpoints.CHECKPOINT_DIR}/ckpt-12000.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -500,17 +499,19 @@ def _train(config, strategy, log, mnist, flags_text, stop_signals):
   if strategy.num_replicas_in_sync == 1:
     items["iterator"] = iterator  # exact resume: the data order continues
   checkpoint = tf.train.Checkpoint(**items)
+  checkpoint_dir = os.path.join(config.workdir, checkpoints.CHECKPOINT_DIR)
   try:
-    os.makedirs(os.path.join(config.workdir, CHECKPOINT_DIR), exist_ok=True)
+    os.makedirs(checkpoint_dir, exist_ok=True)
   except OSError as e:
     raise UsageError(f"cannot create the workdir {config.workdir!r} "
                      f"({e.strerror}); pass a writable --workdir.") from None
   manager = tf.train.CheckpointManager(
-      checkpoint, os.path.join(config.workdir, CHECKPOINT_DIR),
-      max_to_keep=config.keep_checkpoints, step_counter=train_step.global_step)
+      checkpoint, checkpoint_dir, max_to_keep=config.keep_checkpoints,
+      step_counter=train_step.global_step)
   if config.workdir != chief_workdir:  # a non-chief worker resumes the chief's
     manager = distribute_lib.WorkerCheckpointManager(
-        manager, checkpoint, os.path.join(chief_workdir, CHECKPOINT_DIR))
+        manager, checkpoint,
+        os.path.join(chief_workdir, checkpoints.CHECKPOINT_DIR))
   # Every worker has listed the chief's checkpoints before the chief saves.
   distribute_lib.barrier(strategy)
   if manager.checkpoints or config.resume_from is not None:
@@ -548,15 +549,13 @@ def _train(config, strategy, log, mnist, flags_text, stop_signals):
   if config.eval_every is not None:
     evaluator = evaluation.TrainingEvaluator(
         mnist, num_samples=config.eval_samples, seed=config.seed, log=log)
+    best_dir = os.path.join(config.workdir, checkpoints.BEST_DIR)
     best = checkpoints.BestCheckpoint(
         {k: v for k, v in items.items()
          if k in ("generator", "discriminator", "ema_generator",
                   "global_step")},
-        os.path.join(config.workdir, checkpoints.BEST_DIR),
+        best_dir,
         previous_directory=os.path.join(chief_workdir, checkpoints.BEST_DIR))
-    if math.isfinite(float(best.fcd.numpy())):
-      # A resumed run warns about jumps from the best of its earlier part.
-      evaluator.best_fcd = float(best.fcd.numpy())
 
   def write_grid(name):
     grid = samples_lib.tile(samples_lib.generate_images(sampler, fixed))
@@ -602,8 +601,10 @@ def _train(config, strategy, log, mnist, flags_text, stop_signals):
           + " ".join(f"{k}={v:.4f}" for k, v in metrics.items())
           + f" | {rate:.2f} it/s | ETA {_format_seconds(eta)}")
     if evaluator is not None and done % config.eval_every == 0:
+      lowest = float(best.fcd.numpy())  # inf before any evaluation
       scores = evaluator(sampler, done,
-                         live_variant=variant if ema is not None else None)
+                         live_variant=variant if ema is not None else None,
+                         best_fcd=lowest if math.isfinite(lowest) else None)
       with writer.as_default():
         for k, v in scores.items():
           summaries.scalar(k, v, step=done)
@@ -612,8 +613,7 @@ def _train(config, strategy, log, mnist, flags_text, stop_signals):
                 + "\n")
       if best.offer(distribute_lib.same_on_all_workers(scores["eval/fcd"],
                                                        strategy), done):
-        log(f"[eval] lowest FCD so far; kept in "
-            f"{os.path.join(config.workdir, checkpoints.BEST_DIR)}/")
+        log(f"[eval] lowest FCD so far; kept in {best_dir}/")
     if done % config.sample_every == 0:
       write_grid(f"step_{done:07d}.png")
     if done % config.checkpoint_every == 0:
