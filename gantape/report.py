@@ -173,6 +173,18 @@ def figure_runs(labels: Sequence[str], runs: Sequence[Tuple[str, str]]
   return [(label, known[label.removesuffix(LIVE_SUFFIX)]) for label in labels]
 
 
+def fcd_axis_label(workdirs: Sequence[str]) -> str:
+  """The FCD axis label, with the runs' `--eval_samples`.
+
+  The FCD of few samples is biased upwards, so curves of different sample
+  counts (and their floors) are not comparable; the label says which.
+  """
+  counts = {checkpoints.read_run(w).get("eval_samples") for w in workdirs}
+  if len(counts) == 1 and None not in counts:
+    return f"FCD ({counts.pop()} samples)"
+  return "FCD (mixed sample counts)"
+
+
 def plot_fcd(runs: Sequence[Tuple[str, str]], png_path: str,
              title: str = "") -> None:
   """FCD against iterations for several runs, on one log-scale axis.
@@ -208,7 +220,7 @@ def plot_fcd(runs: Sequence[Tuple[str, str]], png_path: str,
                label="3x floor (target)")
   ax.set_yscale("log")
   ax.set_xlabel("iteration")
-  ax.set_ylabel("FCD (2000 samples)")
+  ax.set_ylabel(fcd_axis_label([workdir for _, workdir in runs]))
   ax.grid(alpha=0.3, which="both")
   ax.legend(fontsize="small")
   if title:

@@ -66,6 +66,13 @@ def test_fcd_figure(tmp_path):
     report.plot_fcd([("seed", a), ("empty", empty)], str(png))
 
 
+def test_fcd_axis_names_the_sample_count(tmp_path):
+  runs = [make_run(tmp_path / f"r{n}_{i}", run={**SEED_RUN, "eval_samples": n})
+          for i, n in enumerate((2000, 2000, 500))]
+  assert report.fcd_axis_label(runs[:2]) == "FCD (2000 samples)"
+  assert report.fcd_axis_label(runs) == "FCD (mixed sample counts)"
+
+
 def test_live_generator_curve(tmp_path):
   ema = make_run(tmp_path / "ema", run=SEED_RUN,
                  fcd_curve=[(1000, 20.0), (2000, 5.0)],
