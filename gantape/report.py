@@ -27,6 +27,9 @@ from gantape.errors import UsageError  # pylint: disable=g-import-not-at-top,wro
 LIVE_SUFFIX = "/live"
 # Marks a table label as a run's best checkpoint (`evaluation_best.json`).
 BEST_SUFFIX = "/best"
+# LABEL@ckpt-N in a table label: that checkpoint's evaluation
+# (`evaluation_ckpt-N.json`, from `evaluate.py --checkpoint=<prefix>`).
+CHECKPOINT_MARK = "@"
 
 # What the table shows of a run's config, beside the variant.
 _SETTINGS = ("preset", "learning_rate", "beta_1", "updates_per_batch",
@@ -54,8 +57,9 @@ def quality_row(workdir: str, name: Optional[str] = None,
   Args:
     workdir: a workdir that `scripts/evaluate.py` has scored.
     name: the row's label; default: the workdir's base name.
-    checkpoint: which evaluation: "latest" (`evaluation.json`) or "best"
-      (`evaluation_best.json`, from `--checkpoint=best`).
+    checkpoint: which evaluation: "latest" (`evaluation.json`), "best"
+      (`evaluation_best.json`, from `--checkpoint=best`), or a checkpoint
+      prefix (`evaluation_<name>.json`, from `--checkpoint=<prefix>`).
 
   Raises:
     UsageError: the run or its evaluation is missing or unreadable.
@@ -83,11 +87,19 @@ def quality_rows(runs: Sequence[Tuple[str, str]]) -> List[Dict[str, Any]]:
   """`quality_row` of each (label, workdir).
 
   A label ending in `BEST_SUFFIX` (LABEL/best) reads the run's best
-  checkpoint's evaluation.
+  checkpoint's evaluation; LABEL@ckpt-N reads that of the workdir's
+  checkpoints/ckpt-N.
   """
-  return [quality_row(workdir, label, checkpoints.BEST
-                      if label.endswith(BEST_SUFFIX) else checkpoints.LATEST)
-          for label, workdir in runs]
+  rows = []
+  for label, workdir in runs:
+    checkpoint = checkpoints.LATEST
+    if label.endswith(BEST_SUFFIX):
+      checkpoint = checkpoints.BEST
+    elif CHECKPOINT_MARK in label:
+      checkpoint = os.path.join(workdir, checkpoints.CHECKPOINT_DIR,
+                                label.rsplit(CHECKPOINT_MARK, 1)[1])
+    rows.append(quality_row(workdir, label, checkpoint))
+  return rows
 
 
 def _settings_text(row: Dict[str, Any]) -> str:

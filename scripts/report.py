@@ -4,7 +4,8 @@
         [--figure=docs/fcd_vs_iterations.png] [--figure_runs=seed,gantape]
 
 Each run is LABEL=WORKDIR, a training workdir scored by scripts/evaluate.py;
-LABEL/best=WORKDIR is its best checkpoint (scored with --checkpoint=best).
+LABEL/best=WORKDIR is its best checkpoint (scored with --checkpoint=best), and
+LABEL@ckpt-N=WORKDIR its checkpoints/ckpt-N (scored with --checkpoint=<prefix>).
 The table (markdown, one row per run) goes to stdout; the figure plots the
 `--eval_every` FCD of --figure_runs (default: all runs) against iterations;
 LABEL/live there plots the live generator of a run that sampled an EMA.
@@ -18,7 +19,9 @@ from gantape import report
 from gantape.errors import UsageError
 
 FLAGS = flags.FLAGS
-flags.DEFINE_list("runs", None, "LABEL=WORKDIR pairs, comma-separated.",
+flags.DEFINE_list("runs", None, "LABEL=WORKDIR pairs, comma-separated; "
+                  "LABEL/best or LABEL@ckpt-N selects that checkpoint's "
+                  "evaluation.",
                   required=True)
 flags.DEFINE_string("figure", None, "PNG path for FCD against iterations; "
                     "default: no figure.")

@@ -48,6 +48,21 @@ def test_table_row_reports_settings_and_scores(tmp_path):
                    "99.60% / 1.50 (3.0x)", "n/a"]
 
 
+def test_rows_of_a_runs_best_and_named_checkpoints(tmp_path):
+  workdir = make_run(tmp_path / "cgan", run=SEED_RUN,
+                     evaluation=CGAN_EVALUATION)
+  for name, step in (("evaluation_best.json", 1000),
+                     ("evaluation_ckpt-1500.json", 1500)):
+    (tmp_path / "cgan" / name).write_text(
+        json.dumps({**CGAN_EVALUATION, "step": step}))
+  rows = report.quality_rows([("cgan", workdir), ("cgan/best", workdir),
+                              ("cgan@ckpt-1500", workdir)])
+  assert [(r["name"], r["iterations"]) for r in rows] == [
+      ("cgan", 2000), ("cgan/best", 1000), ("cgan@ckpt-1500", 1500)]
+  with pytest.raises(UsageError, match="--checkpoint=.*ckpt-900"):
+    report.quality_rows([("cgan@ckpt-900", workdir)])
+
+
 def test_missing_evaluation_names_the_fix(tmp_path):
   workdir = make_run(tmp_path / "run", run=SEED_RUN)
   with pytest.raises(UsageError, match="scripts/evaluate.py --workdir="):

@@ -176,7 +176,7 @@ class Variant(abc.ABC):
   def generator_loss(self, batch: Metrics, inputs: Metrics) -> LossOutput:
     """The generator's loss, both networks in training mode."""
 
-  # ---- presets, options -------------------------------------------------
+  # ---- presets, options of the losses ---------------------------------
 
   @classmethod
   def preset(cls, name: str = DEFAULT_PRESET) -> Preset:
@@ -205,7 +205,3 @@ class Variant(abc.ABC):
           f"label_smoothing={label_smoothing} is outside [0, 1); the real "
           f"target is 1 - label_smoothing, so use e.g. 0.1 (or 0 for none).")
     return float(label_smoothing)
-
-  def options(self) -> Dict[str, object]:
-    """Options that shape this variant (recorded beside checkpoints)."""
-    return {}

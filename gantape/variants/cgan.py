@@ -52,10 +52,6 @@ class CGAN(base.Variant):
     self.sync_batch_norm = sync_batch_norm
     self.label_smoothing = self.check_label_smoothing(label_smoothing)
 
-  def options(self):
-    return {"label_smoothing": self.label_smoothing,
-            "sync_batch_norm": self.sync_batch_norm}
-
   def sample_inputs(self, rng, batch_size):
     inputs = super().sample_inputs(rng, batch_size)
     inputs["labels"] = rng.uniform([batch_size], 0, data_lib.NUM_CLASSES,

@@ -40,6 +40,3 @@ class DCGAN(gan.GAN):
         discriminator=discriminator or networks.conv_discriminator(
             1, synchronized_batch_norm=sync_batch_norm))
     self.sync_batch_norm = sync_batch_norm
-
-  def options(self):
-    return {**super().options(), "sync_batch_norm": self.sync_batch_norm}

@@ -41,9 +41,6 @@ class GAN(base.Variant):
         discriminator=discriminator or networks.mlp_discriminator())
     self.label_smoothing = self.check_label_smoothing(label_smoothing)
 
-  def options(self):
-    return {"label_smoothing": self.label_smoothing}
-
   def discriminator_loss(self, batch, inputs):
     fake = tf.stop_gradient(self.generate(inputs, training=True))
     real_prob = self.discriminator(batch["image"], training=True)

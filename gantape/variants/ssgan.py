@@ -76,12 +76,6 @@ class SSGAN(base.Variant):
       self._features = keras.Model(d.inputs, d.layers[-2].output,
                                    name="discriminator_features")
 
-  def options(self):
-    return {"num_labeled": self.num_labeled,
-            "generator_objective": self.generator_objective,
-            "label_seed": self.label_seed,
-            "sync_batch_norm": self.sync_batch_norm}
-
   def labeled_indices(self, mnist: data_lib.Mnist):
     """Indices of the labelled training examples (all when num_labeled=None)."""
     if self.num_labeled is None:

@@ -55,10 +55,6 @@ class WGANGP(base.Variant):
     self.gp_weight = gp_weight
     self.sync_batch_norm = sync_batch_norm
 
-  def options(self):
-    return {"n_critic": self.n_critic, "gp_weight": self.gp_weight,
-            "sync_batch_norm": self.sync_batch_norm}
-
   def sample_inputs(self, rng, batch_size):
     inputs = super().sample_inputs(rng, batch_size)
     inputs["epsilon"] = rng.uniform([batch_size], 0.0, 1.0)
