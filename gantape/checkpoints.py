@@ -100,6 +100,40 @@ def tf_logs_muted():
     logger.setLevel(level)
 
 
+def exists(prefix: str) -> bool:
+  """Whether a TensorFlow checkpoint was written at `prefix`."""
+  return tf.io.gfile.exists(f"{prefix}.index")
+
+
+def try_restore(items: Dict[str, Any], path: str, *,
+                expect_partial: bool = False) -> Optional[str]:
+  """Restores `items` from the checkpoint at `path`.
+
+  Every object in `items` must be matched by the checkpoint. With
+  `expect_partial`, values of the checkpoint that `items` lacks (e.g. the
+  optimizers, for sampling) are left behind silently.
+
+  Returns:
+    None on success, else why it failed, in one line.
+  """
+  # A Checkpoint per try, dropped with TensorFlow's logger muted: one whose
+  # restore failed warns, when collected, about every value it left
+  # unrestored, and the caller's one line already says why.
+  with tf_logs_muted():
+    try:
+      status = tf.train.Checkpoint(**items).restore(path)
+      status.assert_existing_objects_matched()
+      if expect_partial:
+        status.expect_partial()
+      return None
+    # A damaged file surfaces as DataLossError, IndexError, ValueError...;
+    # another model's checkpoint as AssertionError or ValueError.
+    except Exception as e:  # pylint: disable=broad-except
+      reason = f"{type(e).__name__}: {str(e).strip().splitlines()[0][:200]}"
+    gc.collect()
+  return reason
+
+
 def _view(variant: base.Variant, generator) -> base.Variant:
   """A shallow copy of `variant` that generates with `generator` instead."""
   view = copy.copy(variant)
@@ -173,7 +207,7 @@ def _candidates(workdir: str, checkpoint: Optional[str]):
           f"evaluates (--eval_every); use the latest checkpoint instead, or "
           f"resume the run with --eval_every.")
     return [best]
-  if not tf.io.gfile.exists(f"{checkpoint}.index"):
+  if not exists(checkpoint):
     raise UsageError(
         f"checkpoint {checkpoint!r} does not exist (no {checkpoint}.index); "
         f"pass latest, best, or a prefix such as "
@@ -217,22 +251,12 @@ def restore_from_workdir(workdir: str,
   global_step = tf.Variable(0, dtype=tf.int64, name="global_step")
   errors = []
   for path in candidates:
-    # A Checkpoint per try, dropped with TensorFlow's logger muted: one whose
-    # restore failed warns about every value it left unrestored.
-    with tf_logs_muted():
-      try:
-        status = tf.train.Checkpoint(global_step=global_step,
-                                     **items).restore(path)
-        status.assert_existing_objects_matched()
-        status.expect_partial()  # the optimizers and the iterator stay behind
-        return RestoredRun(variant, run, path, int(global_step.numpy()),
-                           ema_variant)
-      except Exception as e:  # pylint: disable=broad-except
-        # Damaged files raise DataLossError, IndexError...; another model's
-        # checkpoint AssertionError or ValueError.
-        errors.append(f"{os.path.basename(path)}: {type(e).__name__}: "
-                      f"{str(e).strip().splitlines()[0][:200]}")
-      gc.collect()
+    reason = try_restore({"global_step": global_step, **items}, path,
+                         expect_partial=True)  # the optimizers stay behind
+    if reason is None:
+      return RestoredRun(variant, run, path, int(global_step.numpy()),
+                         ema_variant)
+    errors.append(f"{os.path.basename(path)}: {reason}")
   # The networks hold what the failed restores left pending; free them while
   # muted too, or they warn at exit after our one-line error.
   with tf_logs_muted():

@@ -24,7 +24,6 @@ updates once a checkpoint's files are complete.
 """
 
 import dataclasses
-import gc
 import json
 import math
 import os
@@ -165,8 +164,8 @@ class TrainConfig:
           f"eval_samples must be an integer >= 20, got {self.eval_samples!r}.")
     if not self.workdir:
       raise UsageError("workdir must be set, e.g. --workdir=/tmp/gantape/dcgan.")
-    if self.resume_from is not None and not tf.io.gfile.exists(
-        f"{self.resume_from}.index"):
+    if self.resume_from is not None and not checkpoints.exists(
+        self.resume_from):
       raise UsageError(
           f"resume_from={self.resume_from!r} is not a checkpoint (no "
           f"{self.resume_from}.index); pass a prefix such as "
@@ -195,8 +194,8 @@ def _run_record(config: TrainConfig) -> Dict[str, Any]:
   return record
 
 
-def _start_from(items: Dict[str, Any], config: TrainConfig, log) -> int:
-  """Restores `config.resume_from` into `items`; returns its iteration.
+def _start_from(items: Dict[str, Any], config: TrainConfig, log) -> None:
+  """Restores `config.resume_from` into `items`.
 
   Also copies the source run's metric records up to that iteration.
 
@@ -213,23 +212,19 @@ def _start_from(items: Dict[str, Any], config: TrainConfig, log) -> int:
         f"an EMA generator and this run is {'not ' if has_ema else ''}using "
         f"one; pass " + ("an --ema_decay > 0 (e.g. 0.999)" if has_ema else
                          "--ema_decay=0") + " as that run did.")
-  with checkpoints.tf_logs_muted():
-    try:
-      tf.train.Checkpoint(**_without_missing_iterator(items, path, log)
-                          ).restore(path).assert_existing_objects_matched()
-    except Exception as e:  # pylint: disable=broad-except
-      reason = f"{type(e).__name__}: {str(e).strip().splitlines()[0][:200]}"
-      raise UsageError(
-          f"resume_from={path!r} cannot be restored into a {config.variant!r} "
-          f"run with options {config.variant_options} ({reason}); start from "
-          f"a checkpoint of the same variant.") from None
+  reason = checkpoints.try_restore(
+      _without_missing_iterator(items, path, log), path)
+  if reason is not None:
+    raise UsageError(
+        f"resume_from={path!r} cannot be restored into a {config.variant!r} "
+        f"run with options {config.variant_options} ({reason}); start from "
+        f"a checkpoint of the same variant.")
   step = int(items["global_step"].numpy())
   source = os.path.join(os.path.dirname(os.path.dirname(path)), METRICS_FILE)
   target = os.path.join(config.workdir, METRICS_FILE)
   if os.path.exists(source) and not os.path.exists(target):
     shutil.copyfile(source, target)  # then cut to `step` by the caller
   log(f"Started from {path} (another run's checkpoint) at iteration {step}.")
-  return step
 
 
 def _check_workdir(config: TrainConfig) -> None:
@@ -352,19 +347,10 @@ def _restore_latest(items: Dict[str, Any],
   """
   errors = []
   for path in reversed(manager.checkpoints):
-    # A Checkpoint of its own per try, dropped with TensorFlow's logger
-    # muted: one whose restore failed warns, when collected, about every
-    # value it left unrestored, and our one line already says why.
-    with checkpoints.tf_logs_muted():
-      try:
-        tf.train.Checkpoint(**_without_missing_iterator(items, path, log)
-                            ).restore(path).assert_existing_objects_matched()
-        return path
-      # A damaged file surfaces as DataLossError, IndexError, ValueError...;
-      # another model's checkpoint as AssertionError or ValueError.
-      except Exception as e:  # pylint: disable=broad-except
-        reason = f"{type(e).__name__}: {str(e).strip().splitlines()[0][:200]}"
-      gc.collect()
+    reason = checkpoints.try_restore(
+        _without_missing_iterator(items, path, log), path)
+    if reason is None:
+      return path
     errors.append(reason)
     log(f"warning: cannot restore {path} ({reason}); trying an older "
         f"checkpoint.")
