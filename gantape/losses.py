@@ -229,3 +229,41 @@ def gradient_penalty(critic_fn, real: tf.Tensor, fake: tf.Tensor,
   grads = tape.gradient(scores, interpolated)
   norms = safe_norm(grads, axis=list(range(1, len(real.shape))))
   return weight * tf.square(norms - 1.0)
+
+
+def class_logit(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
+  """The logit of class y against the rest: log P(y|x) - log(1 - P(y|x)).
+
+  f = l_y - logsumexp_{k != y} l_k  for softmax logits l [B, K], labels y [B].
+
+  Computed from the logits, so it stays finite and differentiable where
+  P(y|x) rounds to 1 in float32.
+
+  Returns:
+    [B] logits.
+  """
+  is_label = tf.one_hot(tf.cast(labels, tf.int32), tf.shape(logits)[1],
+                        on_value=True, off_value=False)
+  others = tf.where(is_label, tf.constant(-float("inf"), logits.dtype), logits)
+  return _class_prob(logits, labels) - tf.reduce_logsumexp(others, axis=1)
+
+
+def r1_penalty(real_gradients: tf.Tensor, gamma: float) -> tf.Tensor:
+  """R1 regularizer (Mescheder et al. 2018, eq. 9), per example.
+
+  R1 = gamma / 2 * ||d f(x) / d x||^2,  x real,
+
+  f the discriminator's logit of "real" (D(x) = sigmoid(f(x))). It penalizes
+  the discriminator for steep slopes on the data itself, which keeps it from
+  sharpening into the near-certain, saturated discriminator that precedes
+  the seed's collapses; at the equilibrium p_G = p_data it is zero.
+
+  Args:
+    real_gradients: [B, ...] d f / d x on a batch of real images.
+    gamma: the penalty weight.
+
+  Returns:
+    [B] per-example penalty.
+  """
+  axes = list(range(1, len(real_gradients.shape)))
+  return 0.5 * gamma * tf.reduce_sum(tf.square(real_gradients), axis=axes)

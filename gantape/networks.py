@@ -13,12 +13,13 @@ BatchNorm layer per forward pass. It changes no variable, so checkpoints load
 either way.
 """
 
-from typing import Optional
+from typing import Callable, Optional
 
 import keras
 from keras import layers
 
 from gantape import fast_layers
+from gantape.errors import UsageError
 
 NOISE_DIM = 100
 NUM_CLASSES = 10
@@ -113,6 +114,31 @@ def conv_discriminator(num_outputs: int = 1, *,
       layers.Dense(128), *norm(), layers.LeakyReLU(),
       layers.Dense(num_outputs, activation=output_activation),
   ], name=name)
+
+
+def logits_view(discriminator: keras.Model) -> Callable:
+  """`discriminator` without its output activation: images -> logits.
+
+  Returns `logits(images, training)`, the input of the final Dense layer times
+  its kernel plus its bias. It shares every variable with `discriminator` and
+  adds none, so it trains, checkpoints and counts as the discriminator.
+
+  Raises:
+    UsageError: the discriminator does not end in a Dense layer.
+  """
+  last = discriminator.layers[-1]
+  if not isinstance(last, layers.Dense):
+    raise UsageError(
+        f"{discriminator.name!r} ends in a {type(last).__name__}, not a Dense "
+        f"layer, so its logits are not known; end it in "
+        f"Dense(num_outputs, activation=...).")
+  features = keras.Model(discriminator.inputs, last.input,
+                         name=f"{discriminator.name}_features")
+
+  def logits(images, training):
+    out = keras.ops.matmul(features(images, training=training), last.kernel)
+    return out if last.bias is None else out + last.bias
+  return logits
 
 
 def conditional_generator(noise_dim: int = NOISE_DIM,

@@ -55,6 +55,10 @@ flags.DEFINE_float("label_smoothing", None, "gan, dcgan, cgan: one-sided "
                    "label smoothing s, the discriminator's real target "
                    "becomes 1 - s (Salimans et al. 2016 use 0.1; default 0, "
                    "the seed).")
+flags.DEFINE_float("r1_gamma", None, "gan, dcgan, cgan: weight gamma of the "
+                   "R1 penalty gamma/2 ||grad_x f(x)||^2 on the "
+                   "discriminator's logit at real images (Mescheder et al. "
+                   "2018); default 0, the seed: none.")
 flags.DEFINE_integer("n_critic", None, "wgan_gp: critic steps per generator "
                      "step (default 5).")
 flags.DEFINE_bool("sync_batch_norm", None, "dcgan, ssgan, cgan, wgan_gp: "
@@ -108,6 +112,7 @@ def main(argv):
           generator_objective=FLAGS.generator_objective,
           n_critic=FLAGS.n_critic,
           label_smoothing=FLAGS.label_smoothing,
+          r1_gamma=FLAGS.r1_gamma,
           sync_batch_norm=FLAGS.sync_batch_norm),
       iterations_per_call=FLAGS.iterations_per_call,
       log_every=FLAGS.log_every, sample_every=FLAGS.sample_every,

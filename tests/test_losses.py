@@ -167,3 +167,26 @@ def test_safe_norm_value_and_gradient(x):
   if n.numpy()[0] > 1e-3:
     np.testing.assert_allclose(n.numpy(), [5.0])
     np.testing.assert_allclose(g, [[0.6, 0.8]], rtol=1e-6)
+
+
+def test_class_logit_is_the_log_odds_of_the_class():
+  logits = np.array([[2.0, -1.0, 0.5], [0.0, 0.0, 0.0], [90.0, 0.0, -3.0]],
+                    np.float32)
+  labels = np.array([0, 2, 0])
+  f = losses.class_logit(tf.constant(logits), tf.constant(labels)).numpy()
+  l = logits.astype(np.float64)
+  p = np.exp(l) / np.exp(l).sum(axis=1, keepdims=True)
+  p_y = p[np.arange(3), labels]
+  np.testing.assert_allclose(f[:2], np.log(p_y[:2] / (1 - p_y[:2])), rtol=1e-5)
+  # P(y|x) is 1 in float32 here; the log-odds are still 90 - log(1 + e^-3).
+  np.testing.assert_allclose(f[2], 90.0 - np.log(1.0 + np.exp(-3.0)),
+                             rtol=1e-6)
+
+
+def test_r1_penalty_is_half_gamma_times_the_squared_gradient_norm():
+  grads = np.random.default_rng(0).normal(size=(3, 4, 4, 1)).astype(np.float32)
+  penalty = losses.r1_penalty(tf.constant(grads), gamma=5.0).numpy()
+  np.testing.assert_allclose(
+      penalty, 2.5 * (grads.astype(np.float64) ** 2).reshape(3, -1).sum(axis=1),
+      rtol=1e-5)
+  assert penalty.shape == (3,)

@@ -1,8 +1,11 @@
 """The seed's architectures: layer order and parameter counts."""
 
+import keras
+import numpy as np
 import pytest
 
 from gantape import networks
+from gantape.errors import UsageError
 
 
 def layer_kinds(model):
@@ -68,6 +71,26 @@ def test_conv_discriminator(outputs, activation):
   assert d.count_params() == conv_discriminator_params(outputs)
   assert d.output_shape == (None, outputs)
   assert d.layers[-1].activation.__name__ == activation
+
+
+@pytest.mark.parametrize("make,activation", [
+    (networks.mlp_discriminator, keras.activations.sigmoid),
+    (lambda: networks.conv_discriminator(11, output_activation="softmax"),
+     keras.activations.softmax)])
+def test_logits_view_is_the_discriminator_before_its_activation(make,
+                                                               activation):
+  d = make()
+  weights_before = len(d.weights)
+  logits = networks.logits_view(d)
+  images = np.random.default_rng(0).uniform(
+      size=(4,) + tuple(d.input_shape[1:])).astype(np.float32)
+  np.testing.assert_allclose(
+      activation(logits(images, training=False)).numpy(),
+      d(images, training=False).numpy(), rtol=1e-5, atol=1e-7)
+  assert len(d.weights) == weights_before  # it shares, it adds nothing
+  flatten_last = keras.Sequential([keras.Input((3, 1)), keras.layers.Flatten()])
+  with pytest.raises(UsageError, match="not a Dense layer"):
+    networks.logits_view(flatten_last)
 
 
 def test_wgan_critic_has_no_batch_norm_and_linear_output():

@@ -152,6 +152,89 @@ def test_label_smoothing_changes_only_the_real_term(name, fake_mnist):
     variants.build(name, label_smoothing=1.0)
 
 
+def np_mlp_logit_gradients(variant, images):
+  """d f / d x of the MLP discriminator's logit, by hand:
+  f = w2 . relu(W1 x + b1) + b2, so d f / d x = W1 (w2 * [W1 x + b1 > 0])."""
+  hidden, out = variant.discriminator.layers
+  w1, b1 = (v.numpy().astype(np.float64) for v in hidden.weights)
+  w2 = out.weights[0].numpy().astype(np.float64)[:, 0]
+  active = (images.astype(np.float64) @ w1 + b1) > 0
+  return (active * w2) @ w1.T
+
+
+def test_r1_penalty_on_the_mlp_gan_matches_a_hand_gradient(fake_mnist):
+  """With r1_gamma the GAN's D loss gains gamma/2 ||d f / d x||^2 exactly."""
+  gamma, batch_size = 3.0, 16
+  plain, penalized = variants.build("gan"), variants.build("gan", r1_gamma=gamma)
+  for a, b in zip(penalized.discriminator.weights + penalized.generator.weights,
+                  plain.discriminator.weights + plain.generator.weights):
+    a.assign(b)
+  batch = next(iter(plain.make_dataset(fake_mnist, batch_size=batch_size,
+                                       seed=0)))
+  inputs = plain.sample_inputs(tf.random.Generator.from_seed(0), batch_size)
+  out = penalized.discriminator_loss(batch, inputs)
+  difference = out.per_example - plain.discriminator_loss(batch, inputs).per_example
+  gradients = np_mlp_logit_gradients(plain, batch["image"].numpy())
+  expected = 0.5 * gamma * (gradients ** 2).sum(axis=1)
+  assert expected.min() > 1e-3  # else the check below could not fail
+  np.testing.assert_allclose(difference.numpy(), expected, rtol=1e-4)
+  np.testing.assert_allclose(float(out.metrics["r1_penalty"]), expected.mean(),
+                             rtol=1e-4)
+  with pytest.raises(UsageError, match="r1_gamma=-1.0 is negative"):
+    variants.build("gan", r1_gamma=-1.0)
+
+
+@pytest.mark.parametrize("name", ["dcgan", "cgan"])
+def test_r1_penalty_differentiates_the_log_odds_of_the_real_class(name,
+                                                                  fake_mnist):
+  """The conv variants' R1 term equals one computed from D's probabilities.
+
+  Reference: f = log p - log(1 - p), p = D(x) (dcgan) or P(y|x) (cgan),
+  through the Keras model with its output activation, not the logits view.
+  """
+  gamma, batch_size = 2.0, 16
+  keras.utils.set_random_seed(1)
+  variant = variants.build(name, r1_gamma=gamma)
+  batch = next(iter(variant.make_dataset(fake_mnist, batch_size=batch_size,
+                                         seed=0)))
+  inputs = variant.sample_inputs(tf.random.Generator.from_seed(0), batch_size)
+  # The loss runs D in training mode, which moves BatchNorm's moving
+  # statistics; restore them so the reference sees the same network.
+  weights = [w.numpy() for w in variant.discriminator.weights]
+  penalty = float(variant.discriminator_loss(batch, inputs)
+                  .metrics["r1_penalty"])
+  for w, value in zip(variant.discriminator.weights, weights):
+    w.assign(value)
+  images = batch["image"]
+  with tf.GradientTape() as tape:
+    tape.watch(images)
+    probs = variant.discriminator(images, training=True)
+    p = (tf.gather(probs, batch["label"], axis=1, batch_dims=1)
+         if variant.conditional else probs[:, 0])
+    total = tf.reduce_sum(tf.math.log(p) - tf.math.log(1.0 - p))
+  gradients = tape.gradient(total, images).numpy().astype(np.float64)
+  expected = 0.5 * gamma * (gradients ** 2).reshape(batch_size, -1).sum(1).mean()
+  assert expected > 1e-4
+  np.testing.assert_allclose(penalty, expected, rtol=2e-3)
+
+
+@pytest.mark.parametrize("name", ["dcgan", "cgan"])
+def test_r1_discriminator_step_leaves_the_generator_unchanged(name, fake_mnist):
+  keras.utils.set_random_seed(0)
+  variant = variants.build(name, r1_gamma=1.0)
+  d_opt, g_opt = step_lib.make_optimizers(variant)
+  step = step_lib.TrainStep(variant, d_opt, g_opt, seed=0)
+  iterator = step.make_iterator(variant.make_dataset(fake_mnist,
+                                                     batch_size=BATCH, seed=0))
+  generator_before = snapshot(variant.generator_variables)
+  discriminator_before = snapshot(variant.discriminator_variables)
+  metrics = tf.function(step.discriminator_step)(
+      next(iterator), variant.sample_inputs(step.rng, BATCH))
+  assert_bitwise_equal(generator_before, variant.generator_variables)
+  assert_some_changed(discriminator_before, variant.discriminator_variables)
+  assert float(metrics["r1_penalty"]) > 0 and all_finite(metrics)
+
+
 def all_finite(metrics):
   return all(np.isfinite(float(v)) for v in metrics.values())
 

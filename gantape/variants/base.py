@@ -16,12 +16,14 @@ variant means subclassing `Variant` in one file and adding one line to
 
 import abc
 import dataclasses
-from typing import ClassVar, Dict
+from typing import ClassVar, Dict, Tuple
 
 import keras
 import tensorflow as tf
 
 from gantape import data as data_lib
+from gantape import losses
+from gantape import networks
 from gantape.errors import UsageError
 from gantape.networks import NOISE_DIM
 
@@ -99,6 +101,7 @@ class Variant(abc.ABC):
   def __init__(self, *, generator: keras.Model, discriminator: keras.Model):
     self.generator = generator
     self.discriminator = discriminator
+    self._discriminator_logits = None  # see real_logits_with_r1
 
   # ---- variables the step differentiates -------------------------------
 
@@ -192,6 +195,46 @@ class Variant(abc.ABC):
           f"variant {cls.name!r} has no preset {name!r}; its presets are: "
           f"{', '.join(cls.presets)}.") from None
 
+
+  @staticmethod
+  def check_r1_gamma(r1_gamma: float) -> float:
+    """`r1_gamma` as a float, if it is a usable penalty weight (>= 0).
+
+    Raises:
+      UsageError: gamma is negative.
+    """
+    if not r1_gamma >= 0.0:
+      raise UsageError(
+          f"r1_gamma={r1_gamma} is negative; it weighs a penalty, so use a "
+          f"value >= 0 (e.g. 1), or 0 for none.")
+    return float(r1_gamma)
+
+  def real_logits_with_r1(self, images: tf.Tensor, realness,
+                          gamma: float) -> Tuple[tf.Tensor, tf.Tensor]:
+    """The discriminator's logits on real `images`, and their R1 penalty.
+
+    Args:
+      images: a real batch.
+      realness: maps the logits [B, K] to the [B] logit f of "real", the
+        one with D(x) = sigmoid(f(x)) (see `losses.r1_penalty`).
+      gamma: the R1 weight.
+
+    Returns:
+      logits [B, K] (training mode) and the [B] penalty
+      gamma / 2 * ||d f / d x||^2. With BatchNorm in the discriminator, f of
+      one image depends on its batch; the gradient is that of the batch's
+      sum of f, as in StyleGAN's and Mescheder et al.'s code.
+    """
+    if self._discriminator_logits is None:
+      # Built on first use; a view creates no variables, so building it
+      # while a tf.function traces is safe.
+      self._discriminator_logits = networks.logits_view(self.discriminator)
+    with tf.GradientTape() as tape:
+      tape.watch(images)
+      logits = self._discriminator_logits(images, training=True)
+      total_realness = tf.reduce_sum(realness(logits))
+    gradients = tape.gradient(total_realness, images)
+    return logits, losses.r1_penalty(gradients, gamma)
 
   @staticmethod
   def check_label_smoothing(label_smoothing: float) -> float:

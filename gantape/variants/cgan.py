@@ -3,8 +3,10 @@
 L_D = -log P(y|x) - log(1 - P(c|G(z, c))),  L_G = -log P(c|G(z, c)),
 log = log_clip(1e-3), c ~ uniform over the ten digits.
 
-Option: one-sided label smoothing s, which replaces -log P(y|x) with
--(1 - s) log P(y|x) - s log(1 - P(y|x)) (`losses.smoothed_real_loss`).
+Options: one-sided label smoothing s, which replaces -log P(y|x) with
+-(1 - s) log P(y|x) - s log(1 - P(y|x)) (`losses.smoothed_real_loss`); and the
+R1 penalty gamma / 2 ||grad_x f(x)||^2 on real x added to L_D, f the logit of
+P(y|x) (`losses.class_logit`, `losses.r1_penalty`).
 
 The discriminator is the 11-way SSGAN one; the seed never uses its "fake"
 output here, which we keep for fidelity.
@@ -28,7 +30,7 @@ class CGAN(base.Variant):
   conditional = True
   eps = 1e-3
 
-  def __init__(self, *, label_smoothing: float = 0.0,
+  def __init__(self, *, label_smoothing: float = 0.0, r1_gamma: float = 0.0,
                sync_batch_norm: bool = False,
                generator: Optional[keras.Model] = None,
                discriminator: Optional[keras.Model] = None):
@@ -37,6 +39,8 @@ class CGAN(base.Variant):
     Args:
       label_smoothing: one-sided label smoothing s of the discriminator's
         real target (1 - s); 0, the seed, for none.
+      r1_gamma: weight gamma of the R1 penalty on the discriminator's
+        gradient at real data; 0, the seed, for none.
       sync_batch_norm: under a multi-replica `tf.distribute` strategy,
         normalize over the global batch (synchronized BatchNorm) instead of
         each replica's slice (the default, Keras's). No effect on one device.
@@ -51,6 +55,7 @@ class CGAN(base.Variant):
             synchronized_batch_norm=sync_batch_norm))
     self.sync_batch_norm = sync_batch_norm
     self.label_smoothing = self.check_label_smoothing(label_smoothing)
+    self.r1_gamma = self.check_r1_gamma(r1_gamma)
 
   def sample_inputs(self, rng, batch_size):
     inputs = super().sample_inputs(rng, batch_size)
@@ -63,15 +68,26 @@ class CGAN(base.Variant):
 
   def discriminator_loss(self, batch, inputs):
     fake = tf.stop_gradient(self.generate(inputs, training=True))
-    real_probs = self.discriminator(batch["image"], training=True)
+    if self.r1_gamma:  # a Python float: 0 builds exactly the seed's graph
+      real_logits, r1 = self.real_logits_with_r1(
+          batch["image"],
+          lambda logits: losses.class_logit(logits, batch["label"]),
+          self.r1_gamma)
+      real_probs = tf.nn.softmax(real_logits)
+    else:
+      real_probs = self.discriminator(batch["image"], training=True)
     fake_probs = self.discriminator(fake, training=True)
     p_real = tf.gather(real_probs, batch["label"], axis=1, batch_dims=1)
     p_fake = tf.gather(fake_probs, inputs["labels"], axis=1, batch_dims=1)
-    return base.LossOutput(
-        losses.cgan_discriminator_loss(real_probs, batch["label"], fake_probs,
-                                       inputs["labels"], self.eps,
-                                       self.label_smoothing),
-        {"d_real": tf.reduce_mean(p_real), "d_fake": tf.reduce_mean(p_fake)})
+    loss = losses.cgan_discriminator_loss(real_probs, batch["label"],
+                                          fake_probs, inputs["labels"],
+                                          self.eps, self.label_smoothing)
+    metrics = {"d_real": tf.reduce_mean(p_real),
+               "d_fake": tf.reduce_mean(p_fake)}
+    if self.r1_gamma:
+      loss += r1
+      metrics["r1_penalty"] = tf.reduce_mean(r1)
+    return base.LossOutput(loss, metrics)
 
   def generator_loss(self, batch, inputs):
     fake_probs = self.discriminator(self.generate(inputs, training=True),

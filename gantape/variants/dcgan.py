@@ -18,7 +18,7 @@ class DCGAN(gan.GAN):
   flat_images = False
   default_iterations = 10_000
 
-  def __init__(self, *, label_smoothing: float = 0.0,
+  def __init__(self, *, label_smoothing: float = 0.0, r1_gamma: float = 0.0,
                sync_batch_norm: bool = False,
                generator: Optional[keras.Model] = None,
                discriminator: Optional[keras.Model] = None):
@@ -27,6 +27,8 @@ class DCGAN(gan.GAN):
     Args:
       label_smoothing: one-sided label smoothing s of the discriminator's
         real target (1 - s); 0, the seed, for none.
+      r1_gamma: weight gamma of the R1 penalty on the discriminator's
+        gradient at real data; 0, the seed, for none.
       sync_batch_norm: under a multi-replica `tf.distribute` strategy,
         normalize over the global batch (synchronized BatchNorm) instead of
         each replica's slice (the default, Keras's). No effect on one device.
@@ -34,7 +36,7 @@ class DCGAN(gan.GAN):
       discriminator: replaces the conv discriminator.
     """
     super().__init__(
-        label_smoothing=label_smoothing,
+        label_smoothing=label_smoothing, r1_gamma=r1_gamma,
         generator=generator or networks.conv_generator(
             synchronized_batch_norm=sync_batch_norm),
         discriminator=discriminator or networks.conv_discriminator(

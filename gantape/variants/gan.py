@@ -2,8 +2,10 @@
 
 L_D = -log D(x) - log(1 - D(G(z))),  L_G = -log D(G(z)),  log = log_clip(1e-6).
 
-Option: one-sided label smoothing s, which replaces -log D(x) with
--(1 - s) log D(x) - s log(1 - D(x)) (`losses.smoothed_real_loss`).
+Options: one-sided label smoothing s, which replaces -log D(x) with
+-(1 - s) log D(x) - s log(1 - D(x)) (`losses.smoothed_real_loss`); and the R1
+penalty gamma / 2 ||grad_x f(x)||^2 on real x added to L_D, f the logit of D
+(`losses.r1_penalty`).
 """
 
 from typing import Optional
@@ -25,7 +27,7 @@ class GAN(base.Variant):
   # The seed's clip floor for GAN and DCGAN.
   eps = 1e-6
 
-  def __init__(self, *, label_smoothing: float = 0.0,
+  def __init__(self, *, label_smoothing: float = 0.0, r1_gamma: float = 0.0,
                generator: Optional[keras.Model] = None,
                discriminator: Optional[keras.Model] = None):
     """Builds the variant.
@@ -33,6 +35,8 @@ class GAN(base.Variant):
     Args:
       label_smoothing: one-sided label smoothing s of the discriminator's
         real target (1 - s); 0, the seed, for none.
+      r1_gamma: weight gamma of the R1 penalty on the discriminator's
+        gradient at real data; 0, the seed, for none.
       generator: replaces the MLP generator.
       discriminator: replaces the MLP discriminator.
     """
@@ -40,15 +44,25 @@ class GAN(base.Variant):
         generator=generator or networks.mlp_generator(),
         discriminator=discriminator or networks.mlp_discriminator())
     self.label_smoothing = self.check_label_smoothing(label_smoothing)
+    self.r1_gamma = self.check_r1_gamma(r1_gamma)
 
   def discriminator_loss(self, batch, inputs):
     fake = tf.stop_gradient(self.generate(inputs, training=True))
-    real_prob = self.discriminator(batch["image"], training=True)
+    if self.r1_gamma:  # a Python float: 0 builds exactly the seed's graph
+      real_logit, r1 = self.real_logits_with_r1(
+          batch["image"], lambda logits: logits[:, 0], self.r1_gamma)
+      real_prob = tf.sigmoid(real_logit)
+    else:
+      real_prob = self.discriminator(batch["image"], training=True)
     fake_prob = self.discriminator(fake, training=True)
-    return base.LossOutput(
-        losses.minimax_discriminator_loss(real_prob, fake_prob, self.eps,
-                                          self.label_smoothing),
-        {"d_real": tf.reduce_mean(real_prob), "d_fake": tf.reduce_mean(fake_prob)})
+    loss = losses.minimax_discriminator_loss(real_prob, fake_prob, self.eps,
+                                             self.label_smoothing)
+    metrics = {"d_real": tf.reduce_mean(real_prob),
+               "d_fake": tf.reduce_mean(fake_prob)}
+    if self.r1_gamma:
+      loss += r1
+      metrics["r1_penalty"] = tf.reduce_mean(r1)
+    return base.LossOutput(loss, metrics)
 
   def generator_loss(self, batch, inputs):
     fake_prob = self.discriminator(self.generate(inputs, training=True),
