@@ -137,6 +137,20 @@ def ssgan_generator_loss(fake_probs: tf.Tensor, eps: float = 1e-3) -> tf.Tensor:
   return log_clip(fake_probs[:, FAKE_CLASS], eps)
 
 
+def ssgan_non_saturating_generator_loss(fake_probs: tf.Tensor,
+                                        eps: float = 1e-3) -> tf.Tensor:
+  """SSGAN generator loss in Goodfellow et al.'s non-saturating form.
+
+  L_G = -log(1 - P(n|G(z)))
+
+  Same fixed point as the seed's log P(n|G(z)), but its gradient with respect
+  to the fake logit does not vanish when the discriminator is sure that
+  samples are fake (P(n|G(z)) -> 1), where the seed's does: the same change
+  that the seed itself makes for GAN and DCGAN.
+  """
+  return -log_clip(1.0 - fake_probs[:, FAKE_CLASS], eps)
+
+
 def feature_matching_generator_loss(real_features: tf.Tensor,
                                     fake_features: tf.Tensor) -> tf.Tensor:
   """Feature matching (Salimans et al. 2016, "Improved Techniques for Training

@@ -49,8 +49,10 @@ flags.DEFINE_string("data_path", None, "MNIST .npz (Keras layout) or a folder "
                     "of IDX files; default: Keras's downloader.")
 flags.DEFINE_integer("num_labeled", None, "ssgan: labelled training examples, "
                      "balanced over classes (default: all).")
-flags.DEFINE_enum("generator_objective", None, ["seed", "feature_matching"],
-                  "ssgan: generator loss (default: the seed's).")
+flags.DEFINE_enum("generator_objective", None,
+                  ["seed", "non_saturating", "feature_matching"],
+                  "ssgan: generator loss: the seed's log P(fake|G(z)) "
+                  "(default), -log(1 - P(fake|G(z))), or feature matching.")
 flags.DEFINE_float("label_smoothing", None, "gan, dcgan, cgan: one-sided "
                    "label smoothing s, the discriminator's real target "
                    "becomes 1 - s (Salimans et al. 2016 use 0.1; default 0, "

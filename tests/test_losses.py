@@ -75,6 +75,9 @@ def test_ssgan_losses():
       expected_d, rtol=1e-5)
   np.testing.assert_allclose(losses.ssgan_generator_loss(fake, eps).numpy(),
                              np_log_clip(fake[:, 10], eps), rtol=1e-5)
+  np.testing.assert_allclose(
+      losses.ssgan_non_saturating_generator_loss(fake, eps).numpy(),
+      -np_log_clip(1 - fake[:, 10], eps), rtol=1e-5)
 
 
 def test_cgan_losses():
@@ -190,3 +193,19 @@ def test_r1_penalty_is_half_gamma_times_the_squared_gradient_norm():
       penalty, 2.5 * (grads.astype(np.float64) ** 2).reshape(3, -1).sum(axis=1),
       rtol=1e-5)
   assert penalty.shape == (3,)
+
+
+def test_the_non_saturating_ssgan_loss_keeps_its_gradient_when_d_is_sure():
+  """At P(n|G(z)) = 0.99 (D sure the sample is fake), d L_G / d l_n is
+  1 - p = 0.01 for the seed's log p, and p = 0.99 for -log(1 - p)."""
+  logits = np.zeros((1, 11), np.float32)
+  logits[0, 10] = np.log(0.99 * 10 / 0.01)  # softmax puts 0.99 on "fake"
+  logits = tf.constant(logits)
+  gradients = []
+  for loss_fn in (losses.ssgan_generator_loss,
+                  losses.ssgan_non_saturating_generator_loss):
+    with tf.GradientTape() as tape:
+      tape.watch(logits)
+      loss = loss_fn(tf.nn.softmax(logits), 1e-3)
+    gradients.append(tape.gradient(loss, logits).numpy()[0, 10])
+  np.testing.assert_allclose(gradients, [0.01, 0.99], rtol=1e-3)

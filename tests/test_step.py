@@ -235,6 +235,37 @@ def test_r1_discriminator_step_leaves_the_generator_unchanged(name, fake_mnist):
   assert float(metrics["r1_penalty"]) > 0 and all_finite(metrics)
 
 
+@pytest.mark.parametrize("objective", variants.ssgan.GENERATOR_OBJECTIVES)
+def test_ssgan_generator_objectives(objective, fake_mnist):
+  """Each SSGAN generator loss is its formula of D's outputs, and a G step
+  under it leaves D bitwise unchanged."""
+  keras.utils.set_random_seed(0)
+  variant = variants.build("ssgan", generator_objective=objective)
+  d_opt, g_opt = step_lib.make_optimizers(variant)
+  step = step_lib.TrainStep(variant, d_opt, g_opt, seed=0)
+  batch = next(step.make_iterator(variant.make_dataset(
+      fake_mnist, batch_size=BATCH, seed=0)))
+  inputs = variant.sample_inputs(step.rng, BATCH)
+  fake = variant.generate(inputs, training=True)
+  d = variant.discriminator
+  if objective == "feature_matching":
+    features = keras.Model(d.inputs, d.layers[-2].output)
+    real_f = features(batch["image"], training=True).numpy().astype(np.float64)
+    fake_f = features(fake, training=True).numpy().astype(np.float64)
+    expected = ((real_f.mean(0) - fake_f.mean(0)) ** 2).sum()
+  else:
+    p_fake = np.clip(d(fake, training=True).numpy()[:, 10], 1e-3, 1.0)
+    p_real = np.clip(1.0 - d(fake, training=True).numpy()[:, 10], 1e-3, 1.0)
+    expected = (np.log(p_fake) if objective == "seed" else -np.log(p_real)).mean()
+  loss = float(tf.reduce_mean(variant.generator_loss(batch, inputs).per_example))
+  np.testing.assert_allclose(loss, expected, rtol=1e-4)
+  discriminator_before = snapshot(variant.discriminator_variables)
+  generator_before = snapshot(variant.generator_variables)
+  tf.function(step.generator_step)(batch, inputs)
+  assert_bitwise_equal(discriminator_before, variant.discriminator_variables)
+  assert_some_changed(generator_before, variant.generator_variables)
+
+
 def all_finite(metrics):
   return all(np.isfinite(float(v)) for v in metrics.values())
 

@@ -2,6 +2,7 @@
 
 L_D = -log(1 - P(n|x)) - log P(n|G(z)) - log P(y|x_l),  log = log_clip(1e-3)
 L_G = log P(n|G(z))                      (the seed's generator loss), or
+L_G = -log(1 - P(n|G(z)))                (non-saturating), or
 L_G = ||E f(x) - E f(G(z))||^2           (feature matching, Salimans et al. 2016)
 
 `x` runs over all training images and `(x_l, y)` over the labelled ones. With
@@ -22,7 +23,7 @@ from gantape import networks
 from gantape.errors import UsageError
 from gantape.variants import base
 
-GENERATOR_OBJECTIVES = ("seed", "feature_matching")
+GENERATOR_OBJECTIVES = ("seed", "non_saturating", "feature_matching")
 
 
 class SSGAN(base.Variant):
@@ -41,7 +42,8 @@ class SSGAN(base.Variant):
 
     Args:
       num_labeled: how many training examples carry labels; None for all.
-      generator_objective: "seed" (L_G = log P(n|G(z))) or "feature_matching".
+      generator_objective: "seed" (L_G = log P(n|G(z))), "non_saturating"
+        (L_G = -log(1 - P(n|G(z)))) or "feature_matching".
       label_seed: chooses which examples are labelled.
       sync_batch_norm: under a multi-replica `tf.distribute` strategy,
         normalize over the global batch (synchronized BatchNorm) instead of
@@ -124,6 +126,9 @@ class SSGAN(base.Variant):
       loss = losses.feature_matching_generator_loss(real_features, fake_features)
       return base.LossOutput(loss, {})
     fake_probs = self.discriminator(fake, training=True)
+    loss_fn = (losses.ssgan_non_saturating_generator_loss
+               if self.generator_objective == "non_saturating"
+               else losses.ssgan_generator_loss)
     return base.LossOutput(
-        losses.ssgan_generator_loss(fake_probs, self.eps),
+        loss_fn(fake_probs, self.eps),
         {"g_fake": tf.reduce_mean(1.0 - fake_probs[:, losses.FAKE_CLASS])})
