@@ -16,7 +16,7 @@ variant means subclassing `Variant` in one file and adding one line to
 
 import abc
 import dataclasses
-from typing import ClassVar, Dict, Tuple
+from typing import ClassVar, Dict, Optional, Tuple
 
 import keras
 import tensorflow as tf
@@ -42,6 +42,14 @@ class LossOutput:
   """
   per_example: tf.Tensor
   metrics: Metrics = dataclasses.field(default_factory=dict)
+
+  def plus_r1(self, penalty: Optional[tf.Tensor]) -> "LossOutput":
+    """This loss plus an R1 penalty (`Variant.real_probabilities`), logged
+    as `r1_penalty`; itself when the penalty is None."""
+    if penalty is None:
+      return self
+    return LossOutput(self.per_example + penalty,
+                      {**self.metrics, "r1_penalty": tf.reduce_mean(penalty)})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,11 +105,14 @@ class Variant(abc.ABC):
                                           "seed": SEED_PRESET}
   # The seed's iteration count for this variant: the default run length.
   default_iterations: ClassVar[int] = 10_000
+  # Weight of the R1 penalty in `real_probabilities`; variants that take the
+  # option set it.
+  r1_gamma: float = 0.0
 
   def __init__(self, *, generator: keras.Model, discriminator: keras.Model):
     self.generator = generator
     self.discriminator = discriminator
-    self._discriminator_logits = None  # see real_logits_with_r1
+    self._discriminator_logits = None  # see real_probabilities
 
   # ---- variables the step differentiates -------------------------------
 
@@ -209,22 +220,28 @@ class Variant(abc.ABC):
           f"value >= 0 (e.g. 1), or 0 for none.")
     return float(r1_gamma)
 
-  def real_logits_with_r1(self, images: tf.Tensor, realness,
-                          gamma: float) -> Tuple[tf.Tensor, tf.Tensor]:
-    """The discriminator's logits on real `images`, and their R1 penalty.
+  def real_probabilities(self, images: tf.Tensor, activation, realness
+                         ) -> Tuple[tf.Tensor, Optional[tf.Tensor]]:
+    """The discriminator's output on a real batch, and its R1 penalty.
+
+    With `r1_gamma` = 0 this is `discriminator(images)` and no penalty, the
+    seed's graph. Otherwise the logits come from `networks.logits_view` under
+    a tape on `images`, and the penalty is gamma / 2 * ||d f / d x||^2
+    (`losses.r1_penalty`). With BatchNorm in the discriminator, f of one
+    image depends on its batch; the gradient is that of the batch's sum of
+    f, as in Mescheder et al.'s and StyleGAN's code.
 
     Args:
       images: a real batch.
+      activation: the discriminator's output activation (logits -> probs).
       realness: maps the logits [B, K] to the [B] logit f of "real", the
-        one with D(x) = sigmoid(f(x)) (see `losses.r1_penalty`).
-      gamma: the R1 weight.
+        one with D(x) = sigmoid(f(x)).
 
     Returns:
-      logits [B, K] (training mode) and the [B] penalty
-      gamma / 2 * ||d f / d x||^2. With BatchNorm in the discriminator, f of
-      one image depends on its batch; the gradient is that of the batch's
-      sum of f, as in StyleGAN's and Mescheder et al.'s code.
+      probabilities (training mode) and the [B] penalty, or None.
     """
+    if not self.r1_gamma:  # a Python float: 0 builds exactly the seed's graph
+      return self.discriminator(images, training=True), None
     if self._discriminator_logits is None:
       # Built on first use; a view creates no variables, so building it
       # while a tf.function traces is safe.
@@ -234,7 +251,7 @@ class Variant(abc.ABC):
       logits = self._discriminator_logits(images, training=True)
       total_realness = tf.reduce_sum(realness(logits))
     gradients = tape.gradient(total_realness, images)
-    return logits, losses.r1_penalty(gradients, gamma)
+    return activation(logits), losses.r1_penalty(gradients, self.r1_gamma)
 
   @staticmethod
   def check_label_smoothing(label_smoothing: float) -> float:

@@ -68,26 +68,18 @@ class CGAN(base.Variant):
 
   def discriminator_loss(self, batch, inputs):
     fake = tf.stop_gradient(self.generate(inputs, training=True))
-    if self.r1_gamma:  # a Python float: 0 builds exactly the seed's graph
-      real_logits, r1 = self.real_logits_with_r1(
-          batch["image"],
-          lambda logits: losses.class_logit(logits, batch["label"]),
-          self.r1_gamma)
-      real_probs = tf.nn.softmax(real_logits)
-    else:
-      real_probs = self.discriminator(batch["image"], training=True)
+    real_probs, r1 = self.real_probabilities(
+        batch["image"], tf.nn.softmax,
+        lambda logits: losses.class_logit(logits, batch["label"]))
     fake_probs = self.discriminator(fake, training=True)
     p_real = tf.gather(real_probs, batch["label"], axis=1, batch_dims=1)
     p_fake = tf.gather(fake_probs, inputs["labels"], axis=1, batch_dims=1)
-    loss = losses.cgan_discriminator_loss(real_probs, batch["label"],
-                                          fake_probs, inputs["labels"],
-                                          self.eps, self.label_smoothing)
-    metrics = {"d_real": tf.reduce_mean(p_real),
-               "d_fake": tf.reduce_mean(p_fake)}
-    if self.r1_gamma:
-      loss += r1
-      metrics["r1_penalty"] = tf.reduce_mean(r1)
-    return base.LossOutput(loss, metrics)
+    return base.LossOutput(
+        losses.cgan_discriminator_loss(real_probs, batch["label"], fake_probs,
+                                       inputs["labels"], self.eps,
+                                       self.label_smoothing),
+        {"d_real": tf.reduce_mean(p_real),
+         "d_fake": tf.reduce_mean(p_fake)}).plus_r1(r1)
 
   def generator_loss(self, batch, inputs):
     fake_probs = self.discriminator(self.generate(inputs, training=True),

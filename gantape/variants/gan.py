@@ -48,21 +48,14 @@ class GAN(base.Variant):
 
   def discriminator_loss(self, batch, inputs):
     fake = tf.stop_gradient(self.generate(inputs, training=True))
-    if self.r1_gamma:  # a Python float: 0 builds exactly the seed's graph
-      real_logit, r1 = self.real_logits_with_r1(
-          batch["image"], lambda logits: logits[:, 0], self.r1_gamma)
-      real_prob = tf.sigmoid(real_logit)
-    else:
-      real_prob = self.discriminator(batch["image"], training=True)
+    real_prob, r1 = self.real_probabilities(
+        batch["image"], tf.sigmoid, lambda logits: logits[:, 0])
     fake_prob = self.discriminator(fake, training=True)
-    loss = losses.minimax_discriminator_loss(real_prob, fake_prob, self.eps,
-                                             self.label_smoothing)
-    metrics = {"d_real": tf.reduce_mean(real_prob),
-               "d_fake": tf.reduce_mean(fake_prob)}
-    if self.r1_gamma:
-      loss += r1
-      metrics["r1_penalty"] = tf.reduce_mean(r1)
-    return base.LossOutput(loss, metrics)
+    return base.LossOutput(
+        losses.minimax_discriminator_loss(real_prob, fake_prob, self.eps,
+                                          self.label_smoothing),
+        {"d_real": tf.reduce_mean(real_prob),
+         "d_fake": tf.reduce_mean(fake_prob)}).plus_r1(r1)
 
   def generator_loss(self, batch, inputs):
     fake_prob = self.discriminator(self.generate(inputs, training=True),
