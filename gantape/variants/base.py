@@ -206,7 +206,6 @@ class Variant(abc.ABC):
           f"variant {cls.name!r} has no preset {name!r}; its presets are: "
           f"{', '.join(cls.presets)}.") from None
 
-
   @staticmethod
   def check_r1_gamma(r1_gamma: float) -> float:
     """`r1_gamma` as a float, if it is a usable penalty weight (>= 0).
