@@ -111,6 +111,8 @@ def harness(tmp_path_factory):
       "few_labeled": (train, base + ["--variant=ssgan", "--num_labeled=5"]),
       "many_labeled": (train, base + ["--variant=ssgan",
                                       "--num_labeled=100000"]),
+      "negative_r1": (train, base + ["--variant=dcgan", "--r1_gamma=-1"]),
+      "r1_on_ssgan": (train, base + ["--variant=ssgan", "--r1_gamma=1"]),
       "missing_data": (train, base + [f"--data_path={root}/none.npz"]),
       "corrupt_data": (train, base + [f"--data_path={root}/corrupt.npz"]),
       "wrong_shape": (train, base + [f"--data_path={root}/wrong_shape.npz"]),
@@ -180,6 +182,10 @@ def harness(tmp_path_factory):
     ("few_labeled", "error: num_labeled=5 is smaller than the 10 classes;"),
     ("many_labeled", "error: num_labeled=100000 is larger than the 256 "
      "training examples; use at most 256"),
+    ("negative_r1", "error: r1_gamma=-1.0 is negative; it weighs a penalty, "
+     "so use a value >= 0"),
+    ("r1_on_ssgan", "error: variant 'ssgan' takes no option r1_gamma; its "
+     "options are"),
     ("missing_data", "none.npz' does not exist; pass --data_path="),
     ("corrupt_data", "corrupt.npz is not a readable .npz file"),
     ("wrong_shape", "x_train has shape (256, 32, 32), expected [N, 28, 28]"),
