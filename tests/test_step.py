@@ -254,9 +254,9 @@ def test_ssgan_generator_objectives(objective, fake_mnist):
     fake_f = features(fake, training=True).numpy().astype(np.float64)
     expected = ((real_f.mean(0) - fake_f.mean(0)) ** 2).sum()
   else:
-    p_fake = np.clip(d(fake, training=True).numpy()[:, 10], 1e-3, 1.0)
-    p_real = np.clip(1.0 - d(fake, training=True).numpy()[:, 10], 1e-3, 1.0)
-    expected = (np.log(p_fake) if objective == "seed" else -np.log(p_real)).mean()
+    p_n = d(fake, training=True).numpy()[:, 10].astype(np.float64)  # P(n|G(z))
+    expected = (np.log(np.clip(p_n, 1e-3, 1.0)) if objective == "seed"
+                else -np.log(np.clip(1.0 - p_n, 1e-3, 1.0))).mean()
   loss = float(tf.reduce_mean(variant.generator_loss(batch, inputs).per_example))
   np.testing.assert_allclose(loss, expected, rtol=1e-4)
   discriminator_before = snapshot(variant.discriminator_variables)
