@@ -125,18 +125,24 @@ def test_presets():
     step_lib.make_optimizers(variants.build("wgan_gp"), preset="seed")
 
 
+def with_and_without(name, mnist, batch_size, **options):
+  """The variant without and with `options`, sharing weights; a batch and
+  random inputs for both."""
+  plain, optioned = variants.build(name), variants.build(name, **options)
+  for a, b in zip(optioned.discriminator.weights + optioned.generator.weights,
+                  plain.discriminator.weights + plain.generator.weights):
+    a.assign(b)
+  batch = next(iter(plain.make_dataset(mnist, batch_size=batch_size, seed=0)))
+  inputs = plain.sample_inputs(tf.random.Generator.from_seed(0), batch_size)
+  return plain, optioned, batch, inputs
+
+
 @pytest.mark.parametrize("name", ["gan", "dcgan", "cgan"])
 def test_label_smoothing_changes_only_the_real_term(name, fake_mnist):
   """With s > 0 the D loss gains s * (log p - log(1 - p)), p = D's real prob."""
   s, batch_size = 0.1, 16
-  plain = variants.build(name)
-  smoothed = variants.build(name, label_smoothing=s)
-  for a, b in zip(smoothed.discriminator.weights + smoothed.generator.weights,
-                  plain.discriminator.weights + plain.generator.weights):
-    a.assign(b)
-  batch = next(iter(plain.make_dataset(fake_mnist, batch_size=batch_size,
-                                       seed=0)))
-  inputs = plain.sample_inputs(tf.random.Generator.from_seed(0), batch_size)
+  plain, smoothed, batch, inputs = with_and_without(
+      name, fake_mnist, batch_size, label_smoothing=s)
   difference = (smoothed.discriminator_loss(batch, inputs).per_example
                 - plain.discriminator_loss(batch, inputs).per_example)
   real = tf.reshape(plain.discriminator(batch["image"], training=True),
@@ -165,13 +171,8 @@ def np_mlp_logit_gradients(variant, images):
 def test_r1_penalty_on_the_mlp_gan_matches_a_hand_gradient(fake_mnist):
   """With r1_gamma the GAN's D loss gains gamma/2 ||d f / d x||^2 exactly."""
   gamma, batch_size = 3.0, 16
-  plain, penalized = variants.build("gan"), variants.build("gan", r1_gamma=gamma)
-  for a, b in zip(penalized.discriminator.weights + penalized.generator.weights,
-                  plain.discriminator.weights + plain.generator.weights):
-    a.assign(b)
-  batch = next(iter(plain.make_dataset(fake_mnist, batch_size=batch_size,
-                                       seed=0)))
-  inputs = plain.sample_inputs(tf.random.Generator.from_seed(0), batch_size)
+  plain, penalized, batch, inputs = with_and_without(
+      "gan", fake_mnist, batch_size, r1_gamma=gamma)
   out = penalized.discriminator_loss(batch, inputs)
   difference = out.per_example - plain.discriminator_loss(batch, inputs).per_example
   gradients = np_mlp_logit_gradients(plain, batch["image"].numpy())
