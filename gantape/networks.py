@@ -116,12 +116,23 @@ def conv_discriminator(num_outputs: int = 1, *,
   ], name=name)
 
 
+def features_view(discriminator: keras.Model) -> keras.Model:
+  """`discriminator` up to its final layer: images -> that layer's input.
+
+  The features that feature matching compares and that the final layer turns
+  into outputs. The view shares every variable with `discriminator` and adds
+  none, so it trains, checkpoints and counts as the discriminator.
+  """
+  return keras.Model(discriminator.inputs, discriminator.layers[-1].input,
+                     name=f"{discriminator.name}_features")
+
+
 def logits_view(discriminator: keras.Model) -> Callable:
   """`discriminator` without its output activation: images -> logits.
 
-  Returns `logits(images, training)`, the input of the final Dense layer times
-  its kernel plus its bias. It shares every variable with `discriminator` and
-  adds none, so it trains, checkpoints and counts as the discriminator.
+  Returns `logits(images, training)`: `features_view(discriminator)` times the
+  final Dense layer's kernel plus its bias. Like that view, it shares every
+  variable with `discriminator` and adds none.
 
   Raises:
     UsageError: the discriminator does not end in a Dense layer.
@@ -132,8 +143,7 @@ def logits_view(discriminator: keras.Model) -> Callable:
         f"{discriminator.name!r} ends in a {type(last).__name__}, not a Dense "
         f"layer, so its logits are not known; end it in "
         f"Dense(num_outputs, activation=...).")
-  features = keras.Model(discriminator.inputs, last.input,
-                         name=f"{discriminator.name}_features")
+  features = features_view(discriminator)
 
   def logits(images, training):
     out = keras.ops.matmul(features(images, training=training), last.kernel)

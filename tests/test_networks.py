@@ -93,6 +93,21 @@ def test_logits_view_is_the_discriminator_before_its_activation(make,
     networks.logits_view(flatten_last)
 
 
+def test_features_view_is_the_final_layers_input_on_shared_variables():
+  d = networks.conv_discriminator(11, output_activation="softmax")
+  features = networks.features_view(d)
+  images = np.random.default_rng(0).uniform(size=(4, 28, 28, 1)).astype(
+      np.float32)
+  out = features(images, training=False)
+  assert out.shape == (4, 128)
+  last = d.layers[-1]
+  np.testing.assert_allclose(
+      keras.activations.softmax(out @ last.kernel + last.bias).numpy(),
+      d(images, training=False).numpy(), rtol=1e-5, atol=1e-7)
+  shared = {id(v) for v in d.weights} - {id(v) for v in last.weights}
+  assert {id(v) for v in features.weights} == shared
+
+
 def test_wgan_critic_has_no_batch_norm_and_linear_output():
   d = networks.conv_discriminator(1, output_activation=None, batch_norm=False)
   assert "BatchNormalization" not in layer_kinds(d)

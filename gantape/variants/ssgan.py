@@ -50,7 +50,7 @@ class SSGAN(base.Variant):
         each replica's slice (the default, Keras's). No effect on one device.
       generator: replaces the conv generator.
       discriminator: replaces the 11-way conv discriminator; for feature
-        matching its second-to-last layer is the feature layer.
+        matching, the input of its final layer is the feature layer.
     """
     if generator_objective not in GENERATOR_OBJECTIVES:
       raise UsageError(
@@ -70,13 +70,9 @@ class SSGAN(base.Variant):
     self.sync_batch_norm = sync_batch_norm
     self.generator_objective = generator_objective
     self.label_seed = label_seed
-    # A view of the discriminator up to its penultimate layer: it shares the
-    # discriminator's variables and adds none.
     self._features = None
     if generator_objective == "feature_matching":
-      d = self.discriminator
-      self._features = keras.Model(d.inputs, d.layers[-2].output,
-                                   name="discriminator_features")
+      self._features = networks.features_view(self.discriminator)
 
   def labeled_indices(self, mnist: data_lib.Mnist):
     """Indices of the labelled training examples (all when num_labeled=None)."""
