@@ -6,15 +6,56 @@ from typing import Any, Callable, Dict, List
 from absl import flags
 
 from gantape import checkpoints
+from gantape.variants import ssgan
 from gantape.errors import GantapeError, Interrupted, UsageError
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
 
 
-def variant_options(**flag_values) -> Dict[str, Any]:
-  """The variant options that were set on the command line (None = unset)."""
-  return {k: v for k, v in flag_values.items() if v is not None}
+# Flags defined in this module's functions belong to the module that calls
+# them (absl attributes a flag to the first module on the stack that has not
+# disclaimed).
+flags.disclaim_key_flags()
+
+# The flags that become variant options (`variants.build(name, **options)`),
+# shared by train.py and benchmark.py. Unset flags (None) leave the variant's
+# own default.
+VARIANT_FLAGS = ("num_labeled", "generator_objective", "label_smoothing",
+                 "r1_gamma", "n_critic", "sync_batch_norm")
+
+
+def define_variant_flags() -> None:
+  """Defines `VARIANT_FLAGS` as flags of the script that calls it.
+
+  They count as the script's own flags (its `--helpshort`, `flagfile_text`),
+  as if the script had defined them itself.
+  """
+  flags.DEFINE_integer("num_labeled", None, "ssgan: labelled training "
+                       "examples, balanced over classes (default: all).")
+  flags.DEFINE_enum("generator_objective", None,
+                    list(ssgan.GENERATOR_OBJECTIVES),
+                    "ssgan: generator loss: the seed's log P(fake|G(z)) "
+                    "(default), -log(1 - P(fake|G(z))), or feature matching.")
+  flags.DEFINE_float("label_smoothing", None, "gan, dcgan, cgan: one-sided "
+                     "label smoothing s, the discriminator's real target "
+                     "becomes 1 - s (Salimans et al. 2016 use 0.1; default "
+                     "0, the seed).")
+  flags.DEFINE_float("r1_gamma", None, "gan, dcgan, cgan: weight gamma of "
+                     "the R1 penalty gamma/2 ||grad_x f(x)||^2 on the "
+                     "discriminator's logit at real images (Mescheder et al. "
+                     "2018); default 0, the seed: none.")
+  flags.DEFINE_integer("n_critic", None, "wgan_gp: critic steps per "
+                       "generator step (default 5).")
+  flags.DEFINE_bool("sync_batch_norm", None, "dcgan, ssgan, cgan, wgan_gp: "
+                    "BatchNorm over the global batch across replicas "
+                    "(default: per replica, as Keras).")
+
+
+def variant_options() -> Dict[str, Any]:
+  """The `VARIANT_FLAGS` set on the command line, as variant options."""
+  return {name: flags.FLAGS[name].value for name in VARIANT_FLAGS
+          if flags.FLAGS[name].value is not None}
 
 
 # `--checkpoint` of the scripts that read a workdir. Each script defines the

@@ -47,25 +47,7 @@ flags.DEFINE_integer("updates_per_batch", None, "Updates per network per "
 flags.DEFINE_integer("seed", 0, "Seeds data order, noise and initial weights.")
 flags.DEFINE_string("data_path", None, "MNIST .npz (Keras layout) or a folder "
                     "of IDX files; default: Keras's downloader.")
-flags.DEFINE_integer("num_labeled", None, "ssgan: labelled training examples, "
-                     "balanced over classes (default: all).")
-flags.DEFINE_enum("generator_objective", None,
-                  ["seed", "non_saturating", "feature_matching"],
-                  "ssgan: generator loss: the seed's log P(fake|G(z)) "
-                  "(default), -log(1 - P(fake|G(z))), or feature matching.")
-flags.DEFINE_float("label_smoothing", None, "gan, dcgan, cgan: one-sided "
-                   "label smoothing s, the discriminator's real target "
-                   "becomes 1 - s (Salimans et al. 2016 use 0.1; default 0, "
-                   "the seed).")
-flags.DEFINE_float("r1_gamma", None, "gan, dcgan, cgan: weight gamma of the "
-                   "R1 penalty gamma/2 ||grad_x f(x)||^2 on the "
-                   "discriminator's logit at real images (Mescheder et al. "
-                   "2018); default 0, the seed: none.")
-flags.DEFINE_integer("n_critic", None, "wgan_gp: critic steps per generator "
-                     "step (default 5).")
-flags.DEFINE_bool("sync_batch_norm", None, "dcgan, ssgan, cgan, wgan_gp: "
-                  "BatchNorm over the global batch across replicas "
-                  "(default: per replica, as Keras).")
+cli.define_variant_flags()
 flags.DEFINE_enum("strategy", "default", list(distribute.STRATEGIES),
                   "tf.distribute strategy: default (one device), mirrored "
                   "(all local GPUs), multiworker (TF_CONFIG cluster), tpu.")
@@ -109,13 +91,7 @@ def main(argv):
       preset=FLAGS.preset, learning_rate=FLAGS.learning_rate,
       beta_1=FLAGS.beta_1, beta_2=FLAGS.beta_2,
       updates_per_batch=FLAGS.updates_per_batch, seed=FLAGS.seed, data_path=data_path,
-      variant_options=cli.variant_options(
-          num_labeled=FLAGS.num_labeled,
-          generator_objective=FLAGS.generator_objective,
-          n_critic=FLAGS.n_critic,
-          label_smoothing=FLAGS.label_smoothing,
-          r1_gamma=FLAGS.r1_gamma,
-          sync_batch_norm=FLAGS.sync_batch_norm),
+      variant_options=cli.variant_options(),
       iterations_per_call=FLAGS.iterations_per_call,
       log_every=FLAGS.log_every, sample_every=FLAGS.sample_every,
       checkpoint_every=FLAGS.checkpoint_every,

@@ -5,7 +5,7 @@ subclass, then add one line to `_REGISTRY` below.
 """
 
 import inspect
-from typing import Dict, List, Type
+from typing import Any, Dict, List, Type
 
 from gantape.errors import UsageError
 from gantape.variants import base
@@ -44,11 +44,12 @@ def get_class(name: str) -> Type[Variant]:
     ) from None
 
 
-def build(name: str, **options) -> Variant:
-  """Builds the variant `name` with its networks; `options` go to its class.
+def check_options(name: str, options: Dict[str, Any]) -> None:
+  """Checks that the variant `name` takes every option in `options`.
 
   Raises:
-    UsageError: unknown name, or an option the variant does not take.
+    UsageError: unknown name, or an option the variant does not take; the
+      message lists the options it does take.
   """
   cls = get_class(name)
   accepted = inspect.signature(cls.__init__).parameters
@@ -59,4 +60,14 @@ def build(name: str, **options) -> Variant:
     raise UsageError(
         f"variant {name!r} takes no option {', '.join(unknown)}; its options "
         f"are: {', '.join(takes) or 'none'}.")
-  return cls(**options)
+
+
+def build(name: str, **options) -> Variant:
+  """Builds the variant `name` with its networks; `options` go to its class.
+
+  Raises:
+    UsageError: unknown name, an option the variant does not take, or a bad
+      option value.
+  """
+  check_options(name, options)
+  return get_class(name)(**options)
