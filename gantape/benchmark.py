@@ -64,6 +64,9 @@ class BenchmarkConfig:
 
   Attributes:
     variants: registered variant names.
+    variant_options: keyword options for every variant, as `TrainConfig`'s
+      (e.g. {"r1_gamma": 1.0}); each variant must take them. seed_fit runs
+      the seed's losses only, so with options its rows are "not applicable".
     implementations: a subset of `IMPLEMENTATIONS`.
     batch_size: examples per batch (the seed's 64).
     iterations_per_call: K of `gantape_k` and keras_fit's steps_per_execution.
@@ -88,6 +91,7 @@ class BenchmarkConfig:
       that take its time.
   """
   variants: Tuple[str, ...] = ("gan", "dcgan")
+  variant_options: Dict[str, Any] = dataclasses.field(default_factory=dict)
   implementations: Tuple[str, ...] = IMPLEMENTATIONS
   batch_size: int = 64
   iterations_per_call: int = 50
@@ -107,7 +111,7 @@ class BenchmarkConfig:
     if not self.variants:
       raise UsageError("--variants is empty; name at least one variant.")
     for name in self.variants:
-      variants.get_class(name)
+      variants.check_options(name, self.variant_options)
     unknown = [i for i in self.implementations if i not in IMPLEMENTATIONS]
     if unknown or not self.implementations:
       raise UsageError(
@@ -288,7 +292,7 @@ class _GantapeRunner(_Runner):
   """`TrainStep`, `k` iterations per call, with or without XLA."""
 
   def __init__(self, name, mnist, config, k, jit):
-    self.variant = variants.build(name)
+    self.variant = variants.build(name, **config.variant_options)
     d_opt, g_opt = step_lib.make_optimizers(self.variant)
     self.step = step_lib.TrainStep(self.variant, d_opt, g_opt,
                                    seed=config.seed, jit_compile=jit,
@@ -354,7 +358,7 @@ class _KerasFitRunner(_Runner):
   """Keras 3 `fit` over a train_step override, steps_per_execution=k."""
 
   def __init__(self, name, mnist, config, k):
-    variant = variants.build(name)
+    variant = variants.build(name, **config.variant_options)
     d_opt, g_opt = step_lib.make_optimizers(variant)
     d_opt.build(variant.discriminator_variables)
     g_opt.build(variant.generator_variables)
@@ -554,6 +558,9 @@ def format_table(report: Dict[str, Any]) -> str:
                + ", ".join(f"{k} {v / 1e9:.3f} G"
                            for k, v in report["flops_per_iteration"].items()))
   config = report["config"]
+  if config["variant_options"]:
+    lines.append("variant options: " + ", ".join(
+        f"{k}={v}" for k, v in sorted(config["variant_options"].items())))
   updates = config["updates_per_batch"]
   lines.append(f"gantape implementations: {updates} update(s) of "
                f"{config['batch_size'] // updates} per network per iteration "
@@ -597,8 +604,10 @@ def run(config: BenchmarkConfig, log: Callable[[str], None] = print
 
   results, flops = [], {}
   for name in config.variants:
+    seed_fit_applies = (name in seed_fit.VARIANTS
+                        and not config.variant_options)
     runs_something = any(
-        i != "seed_fit" or (name in seed_fit.VARIANTS and tf_keras is not None)
+        i != "seed_fit" or (seed_fit_applies and tf_keras is not None)
         for i in config.implementations)
     if runs_something:
       counter = _GantapeRunner(name, mnist, config, 1, jit=False)
@@ -610,9 +619,11 @@ def run(config: BenchmarkConfig, log: Callable[[str], None] = print
     for implementation in config.implementations:
       row = {"variant": name, "implementation": implementation,
              "iterations_per_s": None, "mb_per_1k_iterations": None}
-      if implementation == "seed_fit" and name not in seed_fit.VARIANTS:
+      if implementation == "seed_fit" and not seed_fit_applies:
         row["status"] = "not applicable"
-        log(f"{name} seed_fit: not applicable (the seed has no {name} code)")
+        log(f"{name} seed_fit: not applicable (the seed has no {name} code"
+            + (f" with {config.variant_options})" if config.variant_options
+               else ")"))
         results.append(row)
         continue
       if implementation == "seed_fit" and tf_keras is None:

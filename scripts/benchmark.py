@@ -3,6 +3,11 @@
     python scripts/benchmark.py --variants=gan,dcgan \
         --data_path=/path/to/mnist.npz --output_json=/tmp/benchmark.json
     python scripts/benchmark.py --smoke   # every part, a few iterations
+    python scripts/benchmark.py --variants=dcgan --r1_gamma=1 \
+        --implementations=gantape_k   # the cost of an option
+
+The variant options are train.py's (--r1_gamma, --n_critic, ...); the seed's
+compile/fit code has none, so with any of them seed_fit is not applicable.
 
 Prints iterations/s and memory growth per implementation (see
 gantape/benchmark.py for the method); seed_fit needs `pip install -e .[bench]`.
@@ -21,6 +26,7 @@ flags.DEFINE_string("variants", "gan,dcgan", "Comma-separated variants: "
 flags.DEFINE_string("implementations", ",".join(benchmark.IMPLEMENTATIONS),
                     "Comma-separated subset of: "
                     + ", ".join(benchmark.IMPLEMENTATIONS) + ".")
+cli.define_variant_flags()
 flags.DEFINE_integer("batch_size", 64, "Examples per batch (the seed's 64).")
 flags.DEFINE_integer("iterations_per_call", 50, "K for gantape_k and "
                      "keras_fit's steps_per_execution.")
@@ -52,6 +58,7 @@ def main(argv):
     config = benchmark.BenchmarkConfig(
         variants=benchmark.parse_list(FLAGS.variants, variants.names(),
                                       "variant"),
+        variant_options=cli.variant_options(),
         implementations=benchmark.parse_list(
             FLAGS.implementations, benchmark.IMPLEMENTATIONS,
             "implementation"),

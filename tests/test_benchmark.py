@@ -86,3 +86,29 @@ def test_bad_implementation_is_a_usage_error():
     benchmark.BenchmarkConfig(timed_blocks=0).validate()
   with pytest.raises(UsageError, match="does not split"):
     benchmark.BenchmarkConfig(updates_per_batch=3).validate()
+  with pytest.raises(UsageError, match="'ssgan' takes no option r1_gamma"):
+    benchmark.BenchmarkConfig(variants=("dcgan", "ssgan"),
+                              variant_options={"r1_gamma": 1.0}).validate()
+
+
+def test_variant_options_reach_the_step_and_rule_out_seed_fit():
+  def smoke(**options):
+    lines = []
+    report = benchmark.run(
+        benchmark.BenchmarkConfig(variants=("gan",), iterations_per_call=2,
+                                  implementations=("gantape_k", "seed_fit"),
+                                  smoke=True, variant_options=options),
+        log=lines.append)
+    return report, "\n".join(lines)
+
+  plain, _ = smoke()
+  with_r1, text = smoke(r1_gamma=1.0)
+  # R1's gradient of D's logits with respect to the real images adds
+  # matmuls to the traced step.
+  assert (with_r1["flops_per_iteration"]["gan"]
+          > plain["flops_per_iteration"]["gan"])
+  rows = {r["implementation"]: r for r in with_r1["results"]}
+  assert rows["gantape_k"]["status"] == "ok"
+  assert rows["seed_fit"]["status"] == "not applicable"
+  assert "variant options: r1_gamma=1.0" in text
+  assert with_r1["config"]["variant_options"] == {"r1_gamma": 1.0}
