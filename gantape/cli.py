@@ -21,8 +21,8 @@ flags.disclaim_key_flags()
 # The flags that become variant options (`variants.build(name, **options)`),
 # shared by train.py and benchmark.py. Unset flags (None) leave the variant's
 # own default.
-VARIANT_FLAGS = ("num_labeled", "generator_objective", "label_smoothing",
-                 "r1_gamma", "n_critic", "sync_batch_norm")
+VARIANT_FLAGS = ("num_labeled", "generator_objective", "networks",
+                 "label_smoothing", "r1_gamma", "n_critic", "sync_batch_norm")
 
 
 def define_variant_flags() -> None:
@@ -37,6 +37,10 @@ def define_variant_flags() -> None:
                     list(ssgan.GENERATOR_OBJECTIVES),
                     "ssgan: generator loss: the seed's log P(fake|G(z)) "
                     "(default), -log(1 - P(fake|G(z))), or feature matching.")
+  flags.DEFINE_enum("networks", None, list(ssgan.NETWORKS),
+                    "ssgan: the seed's conv networks (default) or Salimans "
+                    "et al. 2016's MNIST MLPs, with Gaussian noise in the "
+                    "discriminator (README 'Variants').")
   flags.DEFINE_float("label_smoothing", None, "gan, dcgan, cgan: one-sided "
                      "label smoothing s, the discriminator's real target "
                      "becomes 1 - s (Salimans et al. 2016 use 0.1; default "

@@ -116,6 +116,54 @@ def conv_discriminator(num_outputs: int = 1, *,
   ], name=name)
 
 
+def salimans_generator(noise_dim: int = NOISE_DIM, *,
+                       synchronized_batch_norm: bool = False) -> keras.Model:
+  """Salimans et al. 2016's MNIST generator: [B, noise_dim] -> [B, 28, 28, 1].
+
+  Dense(500, no bias) -> BN(no scale) -> softplus, twice, then Dense(784,
+  sigmoid) -> Reshape(28, 28, 1): the MLP of their semi-supervised MNIST code
+  (openai/improved-gan), without the weight normalization of its last layer.
+  `synchronized_batch_norm` as in `conv_generator`.
+  """
+  def hidden():
+    return [layers.Dense(500, use_bias=False),
+            layers.BatchNormalization(scale=False,
+                                      synchronized=synchronized_batch_norm),
+            layers.Activation("softplus")]
+
+  return keras.Sequential([
+      keras.Input((noise_dim,), name="noise"),
+      *hidden(), *hidden(),
+      layers.Dense(IMAGE_SIZE, activation="sigmoid"),
+      layers.Reshape((28, 28, 1)),
+  ], name="salimans_generator")
+
+
+def salimans_discriminator(num_outputs: int = 11,
+                           output_activation: Optional[str] = "softmax"
+                           ) -> keras.Model:
+  """Salimans et al. 2016's MNIST discriminator: [B, 28, 28, 1] -> [B, 11].
+
+  Gaussian noise (stddev 0.3) on the pixels, then Dense(units, relu) ->
+  Gaussian noise (0.5) for units = 1000, 500, 250, 250, 250, then
+  Dense(num_outputs, output_activation). Their code's MLP without weight
+  normalization; their 10 logits with the fake logit fixed at 0 are here 11
+  free ones, as the seed's. The noise layers act in training mode only and
+  draw from Keras's seeded generators (`keras.utils.set_random_seed`), not
+  from `Variant.sample_inputs`.
+  """
+  def hidden(units):
+    return [layers.Dense(units, activation="relu"), layers.GaussianNoise(0.5)]
+
+  return keras.Sequential([
+      keras.Input((28, 28, 1), name="image"),
+      layers.Flatten(),
+      layers.GaussianNoise(0.3),
+      *hidden(1000), *hidden(500), *hidden(250), *hidden(250), *hidden(250),
+      layers.Dense(num_outputs, activation=output_activation),
+  ], name="salimans_discriminator")
+
+
 def features_view(discriminator: keras.Model) -> keras.Model:
   """`discriminator` up to its final layer: images -> that layer's input.
 

@@ -121,3 +121,25 @@ def test_conditional_generator_conditions_on_one_hot_labels():
   assert layer_kinds(body) == CONV_GENERATOR_LAYERS
   assert g.count_params() == conv_generator_params(110)
   assert g.output_shape == (None, 28, 28, 1)
+
+
+def test_salimans_networks():
+  g = networks.salimans_generator()
+  # Two Dense(500, no bias) + BN(beta, moving mean/var), then Dense(784).
+  assert g.count_params() == (100 * 500 + 3 * 500 + 500 * 500 + 3 * 500
+                              + 500 * 784 + 784)
+  images = g(np.zeros((2, 100), np.float32), training=False).numpy()
+  assert images.shape == (2, 28, 28, 1)
+  assert ((images > 0) & (images < 1)).all()
+
+  d = networks.salimans_discriminator()
+  units = [784, 1000, 500, 250, 250, 250, 11]
+  assert d.count_params() == sum(a * b + b for a, b in zip(units, units[1:]))
+  x = np.random.default_rng(0).uniform(size=(3, 28, 28, 1)).astype(np.float32)
+  inference = d(x, training=False).numpy()
+  np.testing.assert_allclose(inference.sum(axis=1), 1.0, rtol=1e-5)
+  # The Gaussian noise acts in training mode only.
+  np.testing.assert_array_equal(inference, d(x, training=False).numpy())
+  assert not np.allclose(d(x, training=True).numpy(),
+                         d(x, training=True).numpy())
+  assert networks.features_view(d).output_shape == (None, 250)

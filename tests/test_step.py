@@ -13,9 +13,17 @@ from gantape.errors import UsageError
 BATCH = 8
 
 
-def make_step(name, mnist, seed=0, **kwargs):
+# Every variant, plus options that swap its networks.
+CASES = [(name, {}) for name in variants.names()] + [
+    ("ssgan", {"networks": "salimans",
+               "generator_objective": "feature_matching"})]
+CASE_IDS = [name + "".join(f"-{v}" for v in options.values())
+            for name, options in CASES]
+
+
+def make_step(name, mnist, seed=0, options=None, **kwargs):
   keras.utils.set_random_seed(seed)
-  variant = variants.build(name)
+  variant = variants.build(name, **(options or {}))
   d_opt, g_opt = step_lib.make_optimizers(variant)
   step = step_lib.TrainStep(variant, d_opt, g_opt, seed=seed, **kwargs)
   iterator = step.make_iterator(
@@ -38,10 +46,11 @@ def assert_some_changed(before, variables):
 
 
 @pytest.mark.parametrize("updated", ["discriminator", "generator"])
-@pytest.mark.parametrize("name", variants.names())
-def test_each_step_moves_only_its_own_network(name, updated, fake_mnist):
+@pytest.mark.parametrize("name,options", CASES, ids=CASE_IDS)
+def test_each_step_moves_only_its_own_network(name, options, updated,
+                                              fake_mnist):
   """A D step leaves G bitwise unchanged, and a G step leaves D unchanged."""
-  step, iterator = make_step(name, fake_mnist)
+  step, iterator = make_step(name, fake_mnist, options=options)
   batch = next(iterator)
   inputs = step.variant.sample_inputs(step.rng, BATCH)
   other = "generator" if updated == "discriminator" else "discriminator"
@@ -271,10 +280,10 @@ def all_finite(metrics):
   return all(np.isfinite(float(v)) for v in metrics.values())
 
 
-@pytest.mark.parametrize("name", variants.names())
-def test_conformance(name, fake_mnist, tmp_path):
+@pytest.mark.parametrize("name,options", CASES, ids=CASE_IDS)
+def test_conformance(name, options, fake_mnist, tmp_path):
   """Eager and graph steps are finite; K never retraces; checkpoints round-trip."""
-  step, iterator = make_step(name, fake_mnist)
+  step, iterator = make_step(name, fake_mnist, options=options)
   tf.config.run_functions_eagerly(True)
   try:
     eager_metrics = step(iterator, 1)
@@ -294,7 +303,7 @@ def test_conformance(name, fake_mnist, tmp_path):
 
   items = step.checkpoint_items()
   path = tf.train.Checkpoint(**items).save(str(tmp_path / "ckpt"))
-  fresh, _ = make_step(name, fake_mnist, seed=1)
+  fresh, _ = make_step(name, fake_mnist, seed=1, options=options)
   status = tf.train.Checkpoint(**fresh.checkpoint_items()).restore(path)
   status.assert_consumed()
   assert int(fresh.global_step) == int(step.global_step)
@@ -342,3 +351,9 @@ def test_dcgan_learns_on_real_mnist(real_mnist_path):
   images = variant.generate(probe, training=False).numpy()
   assert images.std(axis=0).mean() > 0.01  # samples differ from each other
   assert images.std(axis=(1, 2, 3)).mean() > 0.05  # each image has structure
+
+
+def test_ssgan_refuses_unknown_networks():
+  with pytest.raises(UsageError, match="unknown ssgan networks 'resnet'; "
+                     "choose one of seed, salimans"):
+    variants.build("ssgan", networks="resnet")

@@ -19,21 +19,25 @@ import tensorflow as tf
 
 from gantape import data as data_lib
 from gantape import losses
-from gantape import networks
+from gantape import networks as networks_lib
 from gantape.errors import UsageError
 from gantape.variants import base
 
 GENERATOR_OBJECTIVES = ("seed", "non_saturating", "feature_matching")
+# "seed": the seed's conv networks; "salimans": Salimans et al. 2016's MNIST
+# MLPs (networks.salimans_generator, networks.salimans_discriminator).
+NETWORKS = ("seed", "salimans")
 
 
 class SSGAN(base.Variant):
-  """Semi-supervised GAN with the seed's conv networks."""
+  """Semi-supervised GAN, with the seed's conv networks by default."""
 
   name = "ssgan"
   eps = 1e-3
 
   def __init__(self, *, num_labeled: Optional[int] = None,
                generator_objective: str = "seed",
+               networks: str = "seed",
                label_seed: int = 0,
                sync_batch_norm: bool = False,
                generator: Optional[keras.Model] = None,
@@ -44,6 +48,8 @@ class SSGAN(base.Variant):
       num_labeled: how many training examples carry labels; None for all.
       generator_objective: "seed" (L_G = log P(n|G(z))), "non_saturating"
         (L_G = -log(1 - P(n|G(z)))) or "feature_matching".
+      networks: "seed" (the seed's conv networks) or "salimans" (Salimans
+        et al. 2016's MNIST MLPs, with Gaussian noise in the discriminator).
       label_seed: chooses which examples are labelled.
       sync_batch_norm: under a multi-replica `tf.distribute` strategy,
         normalize over the global batch (synchronized BatchNorm) instead of
@@ -56,23 +62,31 @@ class SSGAN(base.Variant):
       raise UsageError(
           f"unknown ssgan generator_objective {generator_objective!r}; choose "
           f"one of {', '.join(GENERATOR_OBJECTIVES)}.")
+    if networks not in NETWORKS:
+      raise UsageError(f"unknown ssgan networks {networks!r}; choose one of "
+                       f"{', '.join(NETWORKS)}.")
     if num_labeled is not None and num_labeled < data_lib.NUM_CLASSES:
       raise UsageError(
           f"num_labeled={num_labeled} is smaller than the "
           f"{data_lib.NUM_CLASSES} classes; use at least {data_lib.NUM_CLASSES}.")
+    if networks == "salimans":
+      generator = generator or networks_lib.salimans_generator(
+          synchronized_batch_norm=sync_batch_norm)
+      discriminator = discriminator or networks_lib.salimans_discriminator()
     super().__init__(
-        generator=generator or networks.conv_generator(
+        generator=generator or networks_lib.conv_generator(
             synchronized_batch_norm=sync_batch_norm),
-        discriminator=discriminator or networks.conv_discriminator(
+        discriminator=discriminator or networks_lib.conv_discriminator(
             11, output_activation="softmax",
             synchronized_batch_norm=sync_batch_norm))
+    self.networks = networks
     self.num_labeled = num_labeled
     self.sync_batch_norm = sync_batch_norm
     self.generator_objective = generator_objective
     self.label_seed = label_seed
     self._features = None
     if generator_objective == "feature_matching":
-      self._features = networks.features_view(self.discriminator)
+      self._features = networks_lib.features_view(self.discriminator)
 
   def labeled_indices(self, mnist: data_lib.Mnist):
     """Indices of the labelled training examples (all when num_labeled=None)."""
