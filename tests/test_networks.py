@@ -134,7 +134,11 @@ def test_salimans_networks():
 
   d = networks.salimans_discriminator()
   units = [784, 1000, 500, 250, 250, 250, 11]
-  assert d.count_params() == sum(a * b + b for a, b in zip(units, units[1:]))
+  # Per WeightNormDense: v, b, g and the `initialized` flag.
+  assert d.count_params() == sum(a * b + 2 * b + 1
+                                 for a, b in zip(units, units[1:]))
+  # Only the output layer trains its scale g.
+  assert len(d.trainable_variables) == 2 * 6 + 1
   x = np.random.default_rng(0).uniform(size=(3, 28, 28, 1)).astype(np.float32)
   inference = d(x, training=False).numpy()
   np.testing.assert_allclose(inference.sum(axis=1), 1.0, rtol=1e-5)
@@ -143,3 +147,31 @@ def test_salimans_networks():
   assert not np.allclose(d(x, training=True).numpy(),
                          d(x, training=True).numpy())
   assert networks.features_view(d).output_shape == (None, 250)
+
+
+def test_weight_norm_dense_and_its_data_dependent_init():
+  layer = networks.WeightNormDense(5, activation="relu")
+  model = keras.Sequential([keras.Input((7,)), layer])
+  rng = np.random.default_rng(0)
+  x = (3 * rng.normal(size=(64, 7)) + 1).astype(np.float32)
+  v = layer.v.numpy().astype(np.float64)
+  direction = v / np.linalg.norm(v, axis=0)
+  pre = x @ direction  # g starts at 1, b at 0
+  np.testing.assert_allclose(layer(x).numpy(), np.maximum(pre, 0), atol=1e-5)
+
+  networks.initialize_weight_norm(model, x)
+  np.testing.assert_allclose(layer.g.numpy(), 1 / pre.std(0), rtol=1e-4)
+  np.testing.assert_allclose(layer.b.numpy(), -pre.mean(0) / pre.std(0),
+                             rtol=1e-4, atol=1e-6)
+  standardized = (pre - pre.mean(0)) / pre.std(0)
+  np.testing.assert_allclose(model(x, training=True).numpy(),
+                             np.maximum(standardized, 0), atol=1e-4)
+  g, b = layer.g.numpy(), layer.b.numpy()
+  networks.initialize_weight_norm(model, 2 * x)  # once only
+  np.testing.assert_array_equal(layer.g.numpy(), g)
+  np.testing.assert_array_equal(layer.b.numpy(), b)
+
+  assert [w.name for w in layer.trainable_weights] == ["v", "b"]
+  scaled = networks.WeightNormDense(3, train_scale=True)
+  scaled.build((None, 7))
+  assert [w.name for w in scaled.trainable_weights] == ["v", "g", "b"]

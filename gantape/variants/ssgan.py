@@ -108,6 +108,9 @@ class SSGAN(base.Variant):
                       "labeled_image": l["image"], "labeled_label": l["label"]})
 
   def discriminator_loss(self, batch, inputs):
+    # Salimans et al.'s weight-normalized layers start from statistics of
+    # real images; only a discriminator step may set them.
+    networks_lib.initialize_weight_norm(self.discriminator, batch["image"])
     fake = tf.stop_gradient(self.generate(inputs, training=True))
     real_probs = self.discriminator(batch["image"], training=True)
     fake_probs = self.discriminator(fake, training=True)
