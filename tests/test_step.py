@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 
 from gantape import data as data_lib
+from gantape import networks
 from gantape import step as step_lib
 from gantape import variants
 from gantape.errors import UsageError
@@ -357,3 +358,20 @@ def test_ssgan_refuses_unknown_networks():
   with pytest.raises(UsageError, match="unknown ssgan networks 'resnet'; "
                      "choose one of seed, salimans"):
     variants.build("ssgan", networks="resnet")
+
+
+def test_salimans_discriminator_initializes_in_a_discriminator_step(
+    fake_mnist):
+  """The weight-normalized layers take their data-dependent init from the
+  first discriminator step, never from a generator step."""
+  step, iterator = make_step("ssgan", fake_mnist,
+                             options={"networks": "salimans"})
+  flags = [layer.initialized for layer in step.variant.discriminator.layers
+           if isinstance(layer, networks.WeightNormDense)]
+  assert len(flags) == 6
+  batch = next(iterator)
+  inputs = step.variant.sample_inputs(step.rng, BATCH)
+  tf.function(step.generator_step)(batch, inputs)
+  assert [float(f) for f in flags] == [0.0] * 6
+  tf.function(step.discriminator_step)(batch, inputs)
+  assert [float(f) for f in flags] == [1.0] * 6
