@@ -1,4 +1,5 @@
-"""The seed's networks, layer for layer, as Keras 3 models.
+"""The seed's networks, layer for layer, as Keras 3 models; and the MNIST
+networks of Salimans et al. 2016 with their weight-normalized layer, for SSGAN.
 
 Keras defaults are the seed's (Keras 2.3) defaults here: LeakyReLU slope 0.3,
 BatchNormalization momentum 0.99 and epsilon 1e-3, Glorot-uniform kernels, and
