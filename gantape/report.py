@@ -32,8 +32,8 @@ BEST_SUFFIX = "/best"
 CHECKPOINT_MARK = "@"
 
 # What the table shows of a run's config, beside the variant.
-_SETTINGS = ("preset", "learning_rate", "beta_1", "updates_per_batch",
-             "ema_decay")
+_SETTINGS = ("preset", "learning_rate", "beta_1", "batch_size",
+             "updates_per_batch", "ema_decay")
 
 
 def _read_evaluation(workdir: str, checkpoint: str) -> Dict[str, Any]:
@@ -106,9 +106,10 @@ def _settings_text(row: Dict[str, Any]) -> str:
   # The resolved values, not the preset's name: a preset's contents may
   # change between releases, a run's settings do not.
   parts = [f"Adam({row['learning_rate']:g}, {row['beta_1']:g})"]
-  if row.get("updates_per_batch"):
-    parts.append(f"{row['updates_per_batch']}x{64 // row['updates_per_batch']}"
-                 if row["updates_per_batch"] > 1 else "1x64")
+  if row.get("updates_per_batch") and row.get("batch_size"):
+    # Updates per network per iteration x examples per update.
+    updates = row["updates_per_batch"]
+    parts.append(f"{updates}x{row['batch_size'] // updates}")
   if row.get("ema_decay"):
     parts.append(f"EMA {row['ema_decay']:g}")
   parts += [f"{k}={v}" for k, v in row["variant_options"].items()

@@ -26,7 +26,7 @@ def make_run(path, *, run, evaluation=None, fcd_curve=(), live_fcd_curve=()):
 
 SEED_RUN = {"variant": "cgan", "variant_options": {"sync_batch_norm": None},
             "seed": 0, "preset": "seed", "learning_rate": 1e-3, "beta_1": 0.9,
-            "updates_per_batch": 2, "ema_decay": 0.0}
+            "batch_size": 64, "updates_per_batch": 2, "ema_decay": 0.0}
 CGAN_EVALUATION = {"step": 2000, "fcd": 3.0, "floor_fcd": 0.15,
                    "fcd_over_floor": 20.0, "classifier_score": 9.5,
                    "coverage": 10, "conditional_accuracy": 0.996,
@@ -104,3 +104,12 @@ def test_live_generator_curve(tmp_path):
                     fcd_curve=[(1000, 20.0)])
   with pytest.raises(UsageError, match="--ema_decay"):
     report.plot_fcd([("seed/live", no_ema)], str(png))
+
+
+def test_settings_show_the_runs_own_batch(tmp_path):
+  run = {**SEED_RUN, "batch_size": 100, "updates_per_batch": 1,
+         "learning_rate": 1e-3, "beta_1": 0.5}
+  workdir = make_run(tmp_path / "cgan_100", run=run,
+                     evaluation=CGAN_EVALUATION)
+  table = report.markdown_table([report.quality_row(workdir)])
+  assert "| Adam(0.001, 0.5) 1x100 |" in table
