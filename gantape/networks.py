@@ -244,8 +244,9 @@ def salimans_discriminator(num_outputs: int = 11,
   code's MLP. Their 10 logits with the fake logit fixed at 0 are here 11 free
   ones, as the seed's. The noise layers act in training mode only and draw
   from Keras's seeded generators (`keras.utils.set_random_seed`), not from
-  `Variant.sample_inputs`. The SSGAN variant initializes the layers from its
-  first real batch (`initialize_weight_norm`).
+  `Variant.sample_inputs`; their state is not checkpointed, so a resumed run
+  draws other noise than an uninterrupted one. The SSGAN variant initializes
+  the layers from its first real batch (`initialize_weight_norm`).
   """
   def hidden(units):
     return [WeightNormDense(units, activation="relu"),
