@@ -22,7 +22,7 @@ flags.disclaim_key_flags()
 # shared by train.py and benchmark.py. Unset flags (None) leave the variant's
 # own default.
 VARIANT_FLAGS = ("num_labeled", "generator_objective", "networks",
-                 "label_smoothing", "r1_gamma", "n_critic", "sync_batch_norm")
+                 "loss_form", "label_smoothing", "r1_gamma", "n_critic", "sync_batch_norm")
 
 
 def define_variant_flags() -> None:
@@ -41,6 +41,10 @@ def define_variant_flags() -> None:
                     "ssgan: the seed's conv networks (default) or Salimans "
                     "et al. 2016's MNIST MLPs, with Gaussian noise in the "
                     "discriminator (README 'Variants').")
+  flags.DEFINE_enum("loss_form", None, list(ssgan.LOSS_FORMS),
+                    "ssgan: the seed's clipped log of the discriminator's "
+                    "softmax (default), or the same losses from its logits, "
+                    "which keep their gradient where the softmax saturates.")
   flags.DEFINE_float("label_smoothing", None, "gan, dcgan, cgan: one-sided "
                      "label smoothing s, the discriminator's real target "
                      "becomes 1 - s (Salimans et al. 2016 use 0.1; default "

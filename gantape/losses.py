@@ -167,6 +167,62 @@ def feature_matching_generator_loss(real_features: tf.Tensor,
   return tf.fill([batch], tf.reduce_sum(tf.square(diff)))
 
 
+# ---- SSGAN from logits -------------------------------------------------
+# The same SSGAN losses, computed from the discriminator's 11 logits l instead
+# of its clipped softmax. With r(x) = logsumexp(l_0..l_9) - l_n, the logit of
+# "real" against "fake":
+#   -log(1 - P(n|x)) = softplus(-r(x)),   -log P(n|x) = softplus(r(x)),
+#   -log P(y|x) = logsumexp(l) - l_y.
+# Exact where the clipped form saturates: once a softmax output rounds to 0 or
+# 1 in float32, log_clip's value is stuck at log(eps) and its gradient
+# through the softmax is 0; softplus and logsumexp keep both finite and
+# nonzero. This is how Salimans et al.'s code writes these losses.
+
+
+def ssgan_real_logit(logits: tf.Tensor) -> tf.Tensor:
+  """r(x) = logsumexp(l_0..l_9) - l_n: log P(real|x) - log P(fake|x).
+
+  Args:
+    logits: [B, 11] discriminator logits; column n = 10 is "fake".
+  """
+  return (tf.reduce_logsumexp(logits[:, :FAKE_CLASS], axis=1)
+          - logits[:, FAKE_CLASS])
+
+
+def ssgan_unsupervised_discriminator_loss_from_logits(
+    real_logits: tf.Tensor, fake_logits: tf.Tensor) -> tf.Tensor:
+  """`ssgan_unsupervised_discriminator_loss` from logits, unclipped.
+
+  L = -log(1 - P(n|x)) - log P(n|G(z)) = softplus(-r(x)) + softplus(r(G(z)))
+  """
+  return (tf.nn.softplus(-ssgan_real_logit(real_logits))
+          + tf.nn.softplus(ssgan_real_logit(fake_logits)))
+
+
+def classification_loss_from_logits(logits: tf.Tensor,
+                                    labels: tf.Tensor) -> tf.Tensor:
+  """`classification_loss` from logits: L = -log P(y|x) = logsumexp(l) - l_y.
+
+  Args:
+    logits: [B, K] logits.
+    labels: [B] integer classes.
+  """
+  return tf.nn.sparse_softmax_cross_entropy_with_logits(
+      labels=tf.cast(labels, tf.int32), logits=logits)
+
+
+def ssgan_generator_loss_from_logits(fake_logits: tf.Tensor) -> tf.Tensor:
+  """`ssgan_generator_loss` from logits: L_G = log P(n|G(z)) = -softplus(r)."""
+  return -tf.nn.softplus(ssgan_real_logit(fake_logits))
+
+
+def ssgan_non_saturating_generator_loss_from_logits(
+    fake_logits: tf.Tensor) -> tf.Tensor:
+  """`ssgan_non_saturating_generator_loss` from logits:
+  L_G = -log(1 - P(n|G(z))) = softplus(-r(G(z)))."""
+  return tf.nn.softplus(-ssgan_real_logit(fake_logits))
+
+
 def cgan_discriminator_loss(real_probs: tf.Tensor, real_labels: tf.Tensor,
                             fake_probs: tf.Tensor, fake_labels: tf.Tensor,
                             eps: float = 1e-3,

@@ -276,24 +276,29 @@ def features_view(discriminator: keras.Model) -> keras.Model:
 def logits_view(discriminator: keras.Model) -> Callable:
   """`discriminator` without its output activation: images -> logits.
 
-  Returns `logits(images, training)`: `features_view(discriminator)` times the
-  final Dense layer's kernel plus its bias. Like that view, it shares every
-  variable with `discriminator` and adds none.
+  Returns `logits(images, training)`: `features_view(discriminator)` through
+  the final layer, a Dense or a WeightNormDense, without its activation. Like
+  that view, it shares every variable with `discriminator` and adds none.
 
   Raises:
-    UsageError: the discriminator does not end in a Dense layer.
+    UsageError: the discriminator does not end in a Dense or WeightNormDense.
   """
   last = discriminator.layers[-1]
-  if not isinstance(last, layers.Dense):
+  if isinstance(last, WeightNormDense):
+    linear = lambda x: last.pre_activation(x) + last.b
+  elif isinstance(last, layers.Dense):
+    def linear(x):
+      out = keras.ops.matmul(x, last.kernel)
+      return out if last.bias is None else out + last.bias
+  else:
     raise UsageError(
         f"{discriminator.name!r} ends in a {type(last).__name__}, not a Dense "
-        f"layer, so its logits are not known; end it in "
+        f"or WeightNormDense layer, so its logits are not known; end it in "
         f"Dense(num_outputs, activation=...).")
   features = features_view(discriminator)
 
   def logits(images, training):
-    out = keras.ops.matmul(features(images, training=training), last.kernel)
-    return out if last.bias is None else out + last.bias
+    return linear(features(images, training=training))
   return logits
 
 

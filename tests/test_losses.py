@@ -209,3 +209,63 @@ def test_the_non_saturating_ssgan_loss_keeps_its_gradient_when_d_is_sure():
       loss = loss_fn(tf.nn.softmax(logits), 1e-3)
     gradients.append(tape.gradient(loss, logits).numpy()[0, 10])
   np.testing.assert_allclose(gradients, [0.01, 0.99], rtol=1e-3)
+
+
+def _np_log_softmax(logits):
+  shifted = logits - logits.max(1, keepdims=True)
+  return shifted - np.log(np.exp(shifted).sum(1, keepdims=True))
+
+
+def test_ssgan_losses_from_logits_are_the_unclipped_losses():
+  logits = np.random.RandomState(2).randn(6, 11).astype(np.float32) * 3
+  fake_logits = np.random.RandomState(3).randn(6, 11).astype(np.float32) * 3
+  labels = np.array([3, 0, 9, 9, 1, 10])
+  log_p, log_p_fake = _np_log_softmax(logits), _np_log_softmax(fake_logits)
+  # log(1 - P(n|x)) = log sum_{k<10} P(k|x)
+  log_real = np.log(np.exp(log_p[:, :10]).sum(1))
+  log_real_fake = np.log(np.exp(log_p_fake[:, :10]).sum(1))
+  np.testing.assert_allclose(losses.ssgan_real_logit(logits).numpy(),
+                             log_real - log_p[:, 10], rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(
+      losses.ssgan_unsupervised_discriminator_loss_from_logits(
+          logits, fake_logits).numpy(),
+      -log_real - log_p_fake[:, 10], rtol=1e-5)
+  np.testing.assert_allclose(
+      losses.classification_loss_from_logits(logits, labels).numpy(),
+      -log_p[np.arange(6), labels], rtol=1e-5)
+  np.testing.assert_allclose(
+      losses.ssgan_generator_loss_from_logits(fake_logits).numpy(),
+      log_p_fake[:, 10], rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(
+      losses.ssgan_non_saturating_generator_loss_from_logits(
+          fake_logits).numpy(), -log_real_fake, rtol=1e-5, atol=1e-6)
+  # Where no probability is clipped, the seed's form gives the same values.
+  np.testing.assert_allclose(
+      losses.classification_loss_from_logits(logits, labels).numpy(),
+      losses.classification_loss(tf.nn.softmax(logits), labels,
+                                  eps=1e-30).numpy(), rtol=1e-4)
+
+
+def test_ssgan_logit_losses_keep_their_gradient_where_the_softmax_saturates():
+  """A real image that D calls fake with logit margin 200: the softmax is
+  exactly 0/1 in float32, so the clipped loss passes no gradient to the
+  logits, while the logit form's is -1 on l_0 (softplus'(200) = 1)."""
+  logits = np.zeros((1, 11), np.float32)
+  logits[0, 10] = 200.0
+  logits = tf.constant(logits)
+  with tf.GradientTape(persistent=True) as tape:
+    tape.watch(logits)
+    zeros = tf.zeros_like(logits)
+    clipped = losses.ssgan_unsupervised_discriminator_loss(
+        tf.nn.softmax(logits), tf.nn.softmax(zeros))
+    exact = losses.ssgan_unsupervised_discriminator_loss_from_logits(
+        logits, zeros)
+  np.testing.assert_array_equal(tape.gradient(clipped, logits).numpy(), 0.0)
+  exact_grad = tape.gradient(exact, logits).numpy()[0]
+  np.testing.assert_allclose(exact_grad[10], 1.0, rtol=1e-6)
+  np.testing.assert_allclose(exact_grad[:10], -0.1, rtol=1e-6)
+  # softplus(200 - ln 10) + softplus(ln 10) = 200 + ln(1.1); clipped: -ln(eps)
+  # + ln(11).
+  np.testing.assert_allclose(float(exact[0]), 200.0 + np.log(1.1), rtol=1e-6)
+  np.testing.assert_allclose(float(clipped[0]), -np.log(1e-3) + np.log(11.0),
+                             rtol=1e-5)

@@ -76,7 +76,8 @@ def test_conv_discriminator(outputs, activation):
 @pytest.mark.parametrize("make,activation", [
     (networks.mlp_discriminator, keras.activations.sigmoid),
     (lambda: networks.conv_discriminator(11, output_activation="softmax"),
-     keras.activations.softmax)])
+     keras.activations.softmax),
+    (networks.salimans_discriminator, keras.activations.softmax)])
 def test_logits_view_is_the_discriminator_before_its_activation(make,
                                                                activation):
   d = make()
@@ -89,7 +90,7 @@ def test_logits_view_is_the_discriminator_before_its_activation(make,
       d(images, training=False).numpy(), rtol=1e-5, atol=1e-7)
   assert len(d.weights) == weights_before  # it shares, it adds nothing
   flatten_last = keras.Sequential([keras.Input((3, 1)), keras.layers.Flatten()])
-  with pytest.raises(UsageError, match="not a Dense layer"):
+  with pytest.raises(UsageError, match="not a Dense or WeightNormDense"):
     networks.logits_view(flatten_last)
 
 

@@ -17,7 +17,8 @@ BATCH = 8
 # Every variant, plus options that swap its networks.
 CASES = [(name, {}) for name in variants.names()] + [
     ("ssgan", {"networks": "salimans",
-               "generator_objective": "feature_matching"})]
+               "generator_objective": "feature_matching",
+               "loss_form": "logits"})]
 CASE_IDS = [name + "".join(f"-{v}" for v in options.values())
             for name, options in CASES]
 
@@ -358,6 +359,39 @@ def test_ssgan_refuses_unknown_networks():
   with pytest.raises(UsageError, match="unknown ssgan networks 'resnet'; "
                      "choose one of seed, salimans"):
     variants.build("ssgan", networks="resnet")
+
+
+@pytest.mark.parametrize("objective", ["seed", "non_saturating"])
+def test_ssgan_logit_losses_equal_the_clipped_ones_away_from_the_clip(
+    fake_mnist, objective):
+  """Both loss forms on the same networks, batch and noise: the same losses
+  and metrics, while no probability the seed's form uses is below its clip."""
+  step, iterator = make_step("ssgan", fake_mnist,
+                             options={"generator_objective": objective})
+  clipped = step.variant
+  exact = variants.build("ssgan", generator_objective=objective,
+                         loss_form="logits", generator=clipped.generator,
+                         discriminator=clipped.discriminator)
+  batch = next(iterator)
+  inputs = clipped.sample_inputs(step.rng, BATCH)
+  probs = clipped.discriminator(batch["image"], training=True).numpy()
+  assert probs.min() > clipped.eps  # fresh networks: nothing is clipped
+  for loss in ("discriminator_loss", "generator_loss"):
+    a = getattr(clipped, loss)(batch, inputs)
+    b = getattr(exact, loss)(batch, inputs)
+    np.testing.assert_allclose(b.per_example.numpy(), a.per_example.numpy(),
+                               rtol=1e-4)
+    assert a.metrics.keys() == b.metrics.keys()
+    for key in a.metrics:
+      np.testing.assert_allclose(b.metrics[key].numpy(),
+                                 a.metrics[key].numpy(), rtol=1e-4,
+                                 atol=1e-6)
+
+
+def test_ssgan_refuses_unknown_loss_form():
+  with pytest.raises(UsageError, match="unknown ssgan loss_form 'log'; "
+                     "choose one of clipped, logits"):
+    variants.build("ssgan", loss_form="log")
 
 
 def test_salimans_discriminator_initializes_in_a_discriminator_step(

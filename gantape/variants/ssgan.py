@@ -5,6 +5,11 @@ L_G = log P(n|G(z))                      (the seed's generator loss), or
 L_G = -log(1 - P(n|G(z)))                (non-saturating), or
 L_G = ||E f(x) - E f(G(z))||^2           (feature matching, Salimans et al. 2016)
 
+`loss_form="logits"` computes the same losses from the discriminator's logits
+(softplus, logsumexp; `losses.ssgan_real_logit`) instead of the seed's clipped
+log of its softmax, so that they keep their gradient where the softmax
+saturates.
+
 `x` runs over all training images and `(x_l, y)` over the labelled ones. With
 `num_labeled=None` (the seed) every image is labelled and `x_l = x`; with
 `num_labeled=N`, N images balanced over classes carry labels and feed the
@@ -24,6 +29,9 @@ from gantape.errors import UsageError
 from gantape.variants import base
 
 GENERATOR_OBJECTIVES = ("seed", "non_saturating", "feature_matching")
+# "clipped": the seed's log(clip(P, 1e-3, 1)) of the softmax; "logits": the
+# same losses, exact, from the logits.
+LOSS_FORMS = ("clipped", "logits")
 # "seed": the seed's conv networks; "salimans": Salimans et al. 2016's MNIST
 # MLPs (networks.salimans_generator, networks.salimans_discriminator).
 NETWORKS = ("seed", "salimans")
@@ -38,6 +46,7 @@ class SSGAN(base.Variant):
   def __init__(self, *, num_labeled: Optional[int] = None,
                generator_objective: str = "seed",
                networks: str = "seed",
+               loss_form: str = "clipped",
                label_seed: int = 0,
                sync_batch_norm: bool = False,
                generator: Optional[keras.Model] = None,
@@ -50,6 +59,9 @@ class SSGAN(base.Variant):
         (L_G = -log(1 - P(n|G(z)))) or "feature_matching".
       networks: "seed" (the seed's conv networks) or "salimans" (Salimans
         et al. 2016's MNIST MLPs, with Gaussian noise in the discriminator).
+      loss_form: "clipped" (the seed's clipped log of the softmax) or
+        "logits" (the same losses from the logits, unclipped); "logits" needs
+        a discriminator that ends in a Dense or WeightNormDense layer.
       label_seed: chooses which examples are labelled.
       sync_batch_norm: under a multi-replica `tf.distribute` strategy,
         normalize over the global batch (synchronized BatchNorm) instead of
@@ -65,6 +77,9 @@ class SSGAN(base.Variant):
     if networks not in NETWORKS:
       raise UsageError(f"unknown ssgan networks {networks!r}; choose one of "
                        f"{', '.join(NETWORKS)}.")
+    if loss_form not in LOSS_FORMS:
+      raise UsageError(f"unknown ssgan loss_form {loss_form!r}; choose one "
+                       f"of {', '.join(LOSS_FORMS)}.")
     if num_labeled is not None and num_labeled < data_lib.NUM_CLASSES:
       raise UsageError(
           f"num_labeled={num_labeled} is smaller than the "
@@ -79,11 +94,14 @@ class SSGAN(base.Variant):
         discriminator=discriminator or networks_lib.conv_discriminator(
             11, output_activation="softmax",
             synchronized_batch_norm=sync_batch_norm))
-    self.networks = networks
     self.num_labeled = num_labeled
     self.sync_batch_norm = sync_batch_norm
     self.generator_objective = generator_objective
     self.label_seed = label_seed
+    self.loss_form = loss_form
+    self._logits = None
+    if loss_form == "logits":
+      self._logits = networks_lib.logits_view(self.discriminator)
     self._features = None
     if generator_objective == "feature_matching":
       self._features = networks_lib.features_view(self.discriminator)
@@ -107,27 +125,45 @@ class SSGAN(base.Variant):
         lambda u, l: {"image": u["image"], "label": u["label"],
                       "labeled_image": l["image"], "labeled_label": l["label"]})
 
+  def _discriminate(self, images):
+    """The discriminator in training mode: logits for loss_form="logits",
+    else its softmax."""
+    if self._logits is not None:
+      return self._logits(images, training=True)
+    return self.discriminator(images, training=True)
+
+  def _real_probability(self, outputs):
+    """1 - P(n|x) from `_discriminate`'s outputs."""
+    if self._logits is not None:
+      return tf.sigmoid(losses.ssgan_real_logit(outputs))
+    return 1.0 - outputs[:, losses.FAKE_CLASS]
+
   def discriminator_loss(self, batch, inputs):
     # Salimans et al.'s weight-normalized layers start from statistics of
     # real images; only a discriminator step may set them.
     networks_lib.initialize_weight_norm(self.discriminator, batch["image"])
     fake = tf.stop_gradient(self.generate(inputs, training=True))
-    real_probs = self.discriminator(batch["image"], training=True)
-    fake_probs = self.discriminator(fake, training=True)
+    real_out = self._discriminate(batch["image"])
+    fake_out = self._discriminate(fake)
     if "labeled_image" in batch:
-      labeled_probs = self.discriminator(batch["labeled_image"], training=True)
+      labeled_out = self._discriminate(batch["labeled_image"])
       labels = batch["labeled_label"]
     else:
-      labeled_probs, labels = real_probs, batch["label"]
-    supervised = losses.classification_loss(labeled_probs, labels, self.eps)
-    unsupervised = losses.ssgan_unsupervised_discriminator_loss(
-        real_probs, fake_probs, self.eps)
+      labeled_out, labels = real_out, batch["label"]
+    if self._logits is not None:
+      supervised = losses.classification_loss_from_logits(labeled_out, labels)
+      unsupervised = losses.ssgan_unsupervised_discriminator_loss_from_logits(
+          real_out, fake_out)
+    else:
+      supervised = losses.classification_loss(labeled_out, labels, self.eps)
+      unsupervised = losses.ssgan_unsupervised_discriminator_loss(
+          real_out, fake_out, self.eps)
     accuracy = tf.reduce_mean(tf.cast(
-        tf.equal(tf.argmax(labeled_probs[:, :data_lib.NUM_CLASSES], axis=1,
+        tf.equal(tf.argmax(labeled_out[:, :data_lib.NUM_CLASSES], axis=1,
                            output_type=tf.int32), labels), tf.float32))
     return base.LossOutput(unsupervised + supervised, {
-        "d_real": tf.reduce_mean(1.0 - real_probs[:, losses.FAKE_CLASS]),
-        "d_fake": tf.reduce_mean(1.0 - fake_probs[:, losses.FAKE_CLASS]),
+        "d_real": tf.reduce_mean(self._real_probability(real_out)),
+        "d_fake": tf.reduce_mean(self._real_probability(fake_out)),
         "d_supervised": tf.reduce_mean(supervised),
         "d_label_accuracy": accuracy})
 
@@ -138,10 +174,14 @@ class SSGAN(base.Variant):
       fake_features = self._features(fake, training=True)
       loss = losses.feature_matching_generator_loss(real_features, fake_features)
       return base.LossOutput(loss, {})
-    fake_probs = self.discriminator(fake, training=True)
-    loss_fn = (losses.ssgan_non_saturating_generator_loss
-               if self.generator_objective == "non_saturating"
-               else losses.ssgan_generator_loss)
+    fake_out = self._discriminate(fake)
+    non_saturating = self.generator_objective == "non_saturating"
+    if self._logits is not None:
+      loss = (losses.ssgan_non_saturating_generator_loss_from_logits
+              if non_saturating
+              else losses.ssgan_generator_loss_from_logits)(fake_out)
+    else:
+      loss = (losses.ssgan_non_saturating_generator_loss if non_saturating
+              else losses.ssgan_generator_loss)(fake_out, self.eps)
     return base.LossOutput(
-        loss_fn(fake_probs, self.eps),
-        {"g_fake": tf.reduce_mean(1.0 - fake_probs[:, losses.FAKE_CLASS])})
+        loss, {"g_fake": tf.reduce_mean(self._real_probability(fake_out))})
