@@ -71,7 +71,8 @@ class TrainConfig:
       (the seed's fit() makes 2); None takes the preset's.
     seed: seeds the data order, the noise and the networks' initial weights.
     data_path: MNIST `.npz` or IDX folder; None uses Keras's downloader.
-    variant_options: keyword options for the variant (e.g. num_labeled).
+    variant_options: keyword options for the variant (e.g. num_labeled);
+      they win over the preset's (`Preset.variant_options`).
     iterations_per_call: iterations per `tf.function` call.
     log_every: iterations between metric records and progress lines.
     sample_every: iterations between sample grids.
@@ -123,9 +124,13 @@ class TrainConfig:
       UsageError: unknown variant or preset.
     """
     preset = variants.get_class(self.variant).preset(self.preset)
-    return dataclasses.replace(self, **{
-        f.name: getattr(preset, f.name)
-        for f in dataclasses.fields(preset) if getattr(self, f.name) is None})
+    return dataclasses.replace(
+        self,
+        variant_options=variants.resolve_options(
+            self.variant, self.preset, self.variant_options),
+        **{f.name: getattr(preset, f.name)
+           for f in dataclasses.fields(preset)
+           if f.name != "variant_options" and getattr(self, f.name) is None})
 
   def validate(self) -> None:
     """Raises UsageError naming the first bad field and how to fix it."""
@@ -244,6 +249,13 @@ def _check_workdir(config: TrainConfig) -> None:
   # Runs from before presets wrote ema_decay=None for "no EMA", no preset.
   previous["ema_decay"] = previous.get("ema_decay") or 0.0
   previous.setdefault("preset", config.preset)
+  # Options that equal the variant's defaults build the same variant,
+  # whether a flag or nothing set them.
+  previous["variant_options"] = variants.nondefault_options(
+      config.variant, previous.get("variant_options") or {})
+  config = dataclasses.replace(
+      config, variant_options=variants.nondefault_options(
+          config.variant, config.variant_options))
   for key in ("variant", "preset", "variant_options", "ema_decay"):
     if previous.get(key) != getattr(config, key):
       raise UsageError(

@@ -4,6 +4,7 @@ Every run here is the MLP GAN on fake digits for a handful of iterations, so
 a test costs a trace and a few seconds at most.
 """
 
+import dataclasses
 import json
 import os
 import re
@@ -342,6 +343,36 @@ def test_presets_fill_only_unset_fields(tmp_path):
   default = config(tmp_path, beta_1=0.5).resolved()
   assert (default.learning_rate, default.beta_1, default.updates_per_batch,
           default.ema_decay) == (1e-3, 0.5, 2, 0.999)
+
+
+def test_a_presets_variant_options_yield_to_explicit_ones(tmp_path,
+                                                        monkeypatch):
+  with_r1 = dataclasses.replace(base.GANTAPE_PRESET,
+                                variant_options={"r1_gamma": 1.0})
+  monkeypatch.setattr(gan_lib.GAN, "presets",
+                      {**gan_lib.GAN.presets, "r1": with_r1})
+  assert config(tmp_path, preset="r1").resolved().variant_options == {
+      "r1_gamma": 1.0}
+  assert config(tmp_path, preset="r1", variant_options={
+      "r1_gamma": 0.5}).resolved().variant_options == {"r1_gamma": 0.5}
+  assert config(tmp_path).resolved().variant_options == {}
+  assert variants.build("gan", preset="r1").r1_gamma == 1.0
+  assert variants.build("gan", preset="r1", r1_gamma=0.0).r1_gamma == 0.0
+  assert variants.build("gan").r1_gamma == 0.0
+
+
+def test_resume_compares_the_variant_that_options_build(tmp_path, fake_mnist):
+  """Options equal to the constructor's defaults are no options: a run made
+  without --r1_gamma resumes with --r1_gamma=0, and not with 1."""
+  train_lib.train(config(tmp_path, steps=1), mnist=fake_mnist, log=quiet)
+  train_lib.train(config(tmp_path, steps=2, variant_options={"r1_gamma": 0.0}),
+                  mnist=fake_mnist, log=quiet)
+  assert latest_number(tmp_path) == 2
+  with pytest.raises(UsageError, match=re.escape(
+      "holds a run with variant_options={}, not {'r1_gamma': 1.0}; use a new "
+      "--workdir, or the same variant_options")):
+    train_lib.train(config(tmp_path, steps=3, variant_options={
+        "r1_gamma": 1.0}), mnist=fake_mnist)
 
 
 def test_resume_drops_metrics_of_undone_iterations(tmp_path):

@@ -5,7 +5,7 @@ subclass, then add one line to `_REGISTRY` below.
 """
 
 import inspect
-from typing import Any, Dict, List, Type
+from typing import Any, Dict, List, Optional, Type
 
 from gantape.errors import UsageError
 from gantape.variants import base
@@ -62,12 +62,40 @@ def check_options(name: str, options: Dict[str, Any]) -> None:
         f"are: {', '.join(takes) or 'none'}.")
 
 
-def build(name: str, **options) -> Variant:
-  """Builds the variant `name` with its networks; `options` go to its class.
+def resolve_options(name: str, preset: str,
+                    options: Dict[str, Any]) -> Dict[str, Any]:
+  """`options` over the variant options of `name`'s preset `preset`.
 
   Raises:
-    UsageError: unknown name, an option the variant does not take, or a bad
-      option value.
+    UsageError: unknown name or preset.
   """
+  return {**get_class(name).preset(preset).variant_options, **options}
+
+
+def nondefault_options(name: str, options: Dict[str, Any]) -> Dict[str, Any]:
+  """`options` without those equal to the constructor's default: the options
+  that make the variant differ from `build(name)`. Two option sets build the
+  same variant if these agree (e.g. {} and {"r1_gamma": 0.0})."""
+  defaults = inspect.signature(get_class(name).__init__).parameters
+  return {k: v for k, v in options.items()
+          if k not in defaults or defaults[k].default != v}
+
+
+def build(name: str, *, preset: Optional[str] = None, **options) -> Variant:
+  """Builds the variant `name` with its networks; `options` go to its class.
+
+  Args:
+    name: a registered variant name.
+    preset: also apply this preset's variant options (`Preset`), under
+      `options`; None (default): only `options`, over the constructor's
+      defaults (the seed's losses).
+    **options: keyword options of the variant's class.
+
+  Raises:
+    UsageError: unknown name or preset, an option the variant does not
+      take, or a bad option value.
+  """
+  if preset is not None:
+    options = resolve_options(name, preset, options)
   check_options(name, options)
   return get_class(name)(**options)

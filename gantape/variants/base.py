@@ -16,7 +16,7 @@ variant means subclassing `Variant` in one file and adding one line to
 
 import abc
 import dataclasses
-from typing import ClassVar, Dict, Optional, Tuple
+from typing import Any, ClassVar, Dict, Mapping, Optional, Tuple
 
 import keras
 import tensorflow as tf
@@ -65,12 +65,18 @@ class Preset:
     ema_decay: sample and evaluate with an exponential moving average of the
       generator's weights at this per-iteration decay; 0 samples the live
       generator (the seed).
+    variant_options: options of the variant's constructor that the preset
+      sets (e.g. r1_gamma); options given explicitly win
+      (`variants.resolve_options`). The constructors' own defaults are the
+      seed's losses, so the "seed" presets set none.
   """
   learning_rate: float
   beta_1: float = 0.9
   beta_2: float = 0.999
   updates_per_batch: int = 1
   ema_decay: float = 0.0
+  variant_options: Mapping[str, Any] = dataclasses.field(
+      default_factory=dict)
 
 
 # The seed's settings for its four variants: Keras's Adam(1e-3), two updates
