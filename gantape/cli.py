@@ -22,7 +22,8 @@ flags.disclaim_key_flags()
 # shared by train.py and benchmark.py. Unset flags (None) leave the variant's
 # own default.
 VARIANT_FLAGS = ("num_labeled", "generator_objective", "networks",
-                 "loss_form", "label_smoothing", "r1_gamma", "n_critic", "sync_batch_norm")
+                 "loss_form", "label_smoothing", "r1_gamma", "n_critic",
+                 "sync_batch_norm")
 
 
 def define_variant_flags() -> None:
@@ -43,8 +44,10 @@ def define_variant_flags() -> None:
                     "discriminator (README 'Variants').")
   flags.DEFINE_enum("loss_form", None, list(ssgan.LOSS_FORMS),
                     "ssgan: the seed's clipped log of the discriminator's "
-                    "softmax (default), or the same losses from its logits, "
-                    "which keep their gradient where the softmax saturates.")
+                    "softmax (default); the same losses from its logits, "
+                    "which keep their gradient where the softmax saturates; "
+                    "or Salimans et al. 2016's code's losses (README "
+                    "'Variants').")
   flags.DEFINE_float("label_smoothing", None, "gan, dcgan, cgan: one-sided "
                      "label smoothing s, the discriminator's real target "
                      "becomes 1 - s (Salimans et al. 2016 use 0.1; default "

@@ -211,6 +211,19 @@ def classification_loss_from_logits(logits: tf.Tensor,
       labels=tf.cast(labels, tf.int32), logits=logits)
 
 
+def digit_classification_loss_from_logits(logits: tf.Tensor,
+                                          labels: tf.Tensor) -> tf.Tensor:
+  """Cross-entropy over the 10 digits alone: L = -log P(y|x, real)
+  = logsumexp(l_0..l_9) - l_y; the fake logit plays no part (Salimans et
+  al.'s supervised loss).
+
+  Args:
+    logits: [B, 11] logits; column n = 10 ("fake") is ignored.
+    labels: [B] digits.
+  """
+  return classification_loss_from_logits(logits[:, :FAKE_CLASS], labels)
+
+
 def ssgan_generator_loss_from_logits(fake_logits: tf.Tensor) -> tf.Tensor:
   """`ssgan_generator_loss` from logits: L_G = log P(n|G(z)) = -softplus(r)."""
   return -tf.nn.softplus(ssgan_real_logit(fake_logits))

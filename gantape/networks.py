@@ -262,14 +262,25 @@ def salimans_discriminator(num_outputs: int = 11,
   ], name="salimans_discriminator")
 
 
-def features_view(discriminator: keras.Model) -> keras.Model:
+def features_view(discriminator: keras.Model, *,
+                  before_noise: bool = False) -> keras.Model:
   """`discriminator` up to its final layer: images -> that layer's input.
 
   The features that feature matching compares and that the final layer turns
   into outputs. The view shares every variable with `discriminator` and adds
   none, so it trains, checkpoints and counts as the discriminator.
+
+  Args:
+    discriminator: a Keras model whose last layer makes the outputs.
+    before_noise: step back over the GaussianNoise layers just before the
+      final layer (Salimans et al.'s feature matching reads the last hidden
+      layer before its noise). Earlier noise still acts in training mode.
   """
-  return keras.Model(discriminator.inputs, discriminator.layers[-1].input,
+  index = len(discriminator.layers) - 1
+  while before_noise and isinstance(discriminator.layers[index - 1],
+                                    layers.GaussianNoise):
+    index -= 1
+  return keras.Model(discriminator.inputs, discriminator.layers[index].input,
                      name=f"{discriminator.name}_features")
 
 

@@ -246,6 +246,19 @@ def test_ssgan_losses_from_logits_are_the_unclipped_losses():
                                   eps=1e-30).numpy(), rtol=1e-4)
 
 
+def test_digit_classification_ignores_the_fake_logit():
+  logits = np.random.RandomState(4).randn(5, 11).astype(np.float32) * 3
+  labels = np.array([3, 0, 9, 9, 1])
+  expected = -_np_log_softmax(logits[:, :10])[np.arange(5), labels]
+  np.testing.assert_allclose(
+      losses.digit_classification_loss_from_logits(logits, labels).numpy(),
+      expected, rtol=1e-5)
+  logits[:, 10] += 50.0  # "fake" can be anything
+  np.testing.assert_allclose(
+      losses.digit_classification_loss_from_logits(logits, labels).numpy(),
+      expected, rtol=1e-5)
+
+
 def test_ssgan_logit_losses_keep_their_gradient_where_the_softmax_saturates():
   """A real image that D calls fake with logit margin 200: the softmax is
   exactly 0/1 in float32, so the clipped loss passes no gradient to the

@@ -148,6 +148,14 @@ def test_salimans_networks():
   assert not np.allclose(d(x, training=True).numpy(),
                          d(x, training=True).numpy())
   assert networks.features_view(d).output_shape == (None, 250)
+  # Before the last noise: the output of the last WeightNormDense(250).
+  before_noise = networks.features_view(d, before_noise=True)
+  assert isinstance(before_noise.layers[-1], networks.WeightNormDense)
+  assert isinstance(networks.features_view(d).layers[-1],
+                    keras.layers.GaussianNoise)
+  np.testing.assert_array_equal(before_noise(x, training=False).numpy(),
+                                networks.features_view(d)(
+                                    x, training=False).numpy())
 
 
 def test_weight_norm_dense_and_its_data_dependent_init():

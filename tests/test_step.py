@@ -18,7 +18,7 @@ BATCH = 8
 CASES = [(name, {}) for name in variants.names()] + [
     ("ssgan", {"networks": "salimans",
                "generator_objective": "feature_matching",
-               "loss_form": "logits"})]
+               "loss_form": "salimans"})]
 CASE_IDS = [name + "".join(f"-{v}" for v in options.values())
             for name, options in CASES]
 
@@ -388,9 +388,32 @@ def test_ssgan_logit_losses_equal_the_clipped_ones_away_from_the_clip(
                                  atol=1e-6)
 
 
+def test_salimans_loss_form_weighs_the_terms_as_their_code(fake_mnist):
+  """L_D = CE over the 10 digits + 1/2 the unsupervised term of "logits"."""
+  step, iterator = make_step("ssgan", fake_mnist,
+                             options={"loss_form": "logits"})
+  exact = step.variant
+  theirs = variants.build("ssgan", loss_form="salimans",
+                          generator=exact.generator,
+                          discriminator=exact.discriminator)
+  batch = next(iterator)
+  inputs = exact.sample_inputs(step.rng, BATCH)
+  logits = networks.logits_view(exact.discriminator)(batch["image"],
+                                                     training=True).numpy()
+  log_p = tf.nn.log_softmax(logits).numpy()
+  log_p_digits = tf.nn.log_softmax(logits[:, :10]).numpy()
+  rows = np.arange(BATCH)
+  labels = batch["label"].numpy()
+  unsupervised = (exact.discriminator_loss(batch, inputs).per_example.numpy()
+                  + log_p[rows, labels])
+  np.testing.assert_allclose(
+      theirs.discriminator_loss(batch, inputs).per_example.numpy(),
+      -log_p_digits[rows, labels] + 0.5 * unsupervised, rtol=1e-4)
+
+
 def test_ssgan_refuses_unknown_loss_form():
   with pytest.raises(UsageError, match="unknown ssgan loss_form 'log'; "
-                     "choose one of clipped, logits"):
+                     "choose one of clipped, logits, salimans"):
     variants.build("ssgan", loss_form="log")
 
 

@@ -8,7 +8,13 @@ L_G = ||E f(x) - E f(G(z))||^2           (feature matching, Salimans et al. 2016
 `loss_form="logits"` computes the same losses from the discriminator's logits
 (softplus, logsumexp; `losses.ssgan_real_logit`) instead of the seed's clipped
 log of its softmax, so that they keep their gradient where the softmax
-saturates.
+saturates. `loss_form="salimans"` is the discriminator loss of Salimans et
+al.'s code, also from logits:
+
+L_D = -log P(y|x_l, real) + 1/2 (-log(1 - P(n|x)) - log P(n|G(z)))
+
+with the supervised cross-entropy over the 10 digits only, and feature
+matching on the last hidden layer before its noise.
 
 `x` runs over all training images and `(x_l, y)` over the labelled ones. With
 `num_labeled=None` (the seed) every image is labelled and `x_l = x`; with
@@ -30,8 +36,8 @@ from gantape.variants import base
 
 GENERATOR_OBJECTIVES = ("seed", "non_saturating", "feature_matching")
 # "clipped": the seed's log(clip(P, 1e-3, 1)) of the softmax; "logits": the
-# same losses, exact, from the logits.
-LOSS_FORMS = ("clipped", "logits")
+# same losses, exact, from the logits; "salimans": their code's weighting.
+LOSS_FORMS = ("clipped", "logits", "salimans")
 # "seed": the seed's conv networks; "salimans": Salimans et al. 2016's MNIST
 # MLPs (networks.salimans_generator, networks.salimans_discriminator).
 NETWORKS = ("seed", "salimans")
@@ -59,8 +65,9 @@ class SSGAN(base.Variant):
         (L_G = -log(1 - P(n|G(z)))) or "feature_matching".
       networks: "seed" (the seed's conv networks) or "salimans" (Salimans
         et al. 2016's MNIST MLPs, with Gaussian noise in the discriminator).
-      loss_form: "clipped" (the seed's clipped log of the softmax) or
-        "logits" (the same losses from the logits, unclipped); "logits" needs
+      loss_form: "clipped" (the seed's clipped log of the softmax),
+        "logits" (the same losses from the logits, unclipped) or "salimans"
+        (Salimans et al.'s code: see the module docstring); the last two need
         a discriminator that ends in a Dense or WeightNormDense layer.
       label_seed: chooses which examples are labelled.
       sync_batch_norm: under a multi-replica `tf.distribute` strategy,
@@ -100,11 +107,12 @@ class SSGAN(base.Variant):
     self.label_seed = label_seed
     self.loss_form = loss_form
     self._logits = None
-    if loss_form == "logits":
+    if loss_form != "clipped":
       self._logits = networks_lib.logits_view(self.discriminator)
     self._features = None
     if generator_objective == "feature_matching":
-      self._features = networks_lib.features_view(self.discriminator)
+      self._features = networks_lib.features_view(
+          self.discriminator, before_noise=loss_form == "salimans")
 
   def labeled_indices(self, mnist: data_lib.Mnist):
     """Indices of the labelled training examples (all when num_labeled=None)."""
@@ -150,7 +158,13 @@ class SSGAN(base.Variant):
       labels = batch["labeled_label"]
     else:
       labeled_out, labels = real_out, batch["label"]
-    if self._logits is not None:
+    if self.loss_form == "salimans":
+      supervised = losses.digit_classification_loss_from_logits(
+          labeled_out, labels)
+      unsupervised = 0.5 * (
+          losses.ssgan_unsupervised_discriminator_loss_from_logits(
+              real_out, fake_out))
+    elif self.loss_form == "logits":
       supervised = losses.classification_loss_from_logits(labeled_out, labels)
       unsupervised = losses.ssgan_unsupervised_discriminator_loss_from_logits(
           real_out, fake_out)
