@@ -134,8 +134,8 @@ class SSGAN(base.Variant):
                       "labeled_image": l["image"], "labeled_label": l["label"]})
 
   def _discriminate(self, images):
-    """The discriminator in training mode: logits for loss_form="logits",
-    else its softmax."""
+    """The discriminator in training mode: its logits, or its softmax for
+    loss_form="clipped"."""
     if self._logits is not None:
       return self._logits(images, training=True)
     return self.discriminator(images, training=True)
