@@ -65,8 +65,11 @@ class BenchmarkConfig:
   Attributes:
     variants: registered variant names.
     variant_options: keyword options for every variant, as `TrainConfig`'s
-      (e.g. {"r1_gamma": 1.0}); each variant must take them. seed_fit runs
-      the seed's losses only, so with options its rows are "not applicable".
+      (e.g. {"r1_gamma": 1.0}); each variant must take them. Without them
+      every implementation runs the seed's losses, whatever a training
+      preset adds (DCGAN's default R1: pass it here to time it). seed_fit
+      runs the seed's losses only, so with options its rows are "not
+      applicable".
     implementations: a subset of `IMPLEMENTATIONS`.
     batch_size: examples per batch (the seed's 64).
     iterations_per_call: K of `gantape_k` and keras_fit's steps_per_execution.

@@ -361,6 +361,16 @@ def test_a_presets_variant_options_yield_to_explicit_ones(tmp_path,
   assert variants.build("gan").r1_gamma == 0.0
 
 
+def test_dcgan_default_preset_adds_r1_the_seed_preset_does_not(tmp_path):
+  assert config(tmp_path, variant="dcgan").resolved().variant_options == {
+      "r1_gamma": 1.0}
+  assert config(tmp_path, variant="dcgan",
+                preset="seed").resolved().variant_options == {}
+  assert variants.build("dcgan", preset="seed").r1_gamma == 0.0
+  for name in ("gan", "ssgan", "cgan"):
+    assert config(tmp_path, variant=name).resolved().variant_options == {}
+
+
 def test_resume_compares_the_variant_that_options_build(tmp_path, fake_mnist):
   """Options equal to the constructor's defaults are no options: a run made
   without --r1_gamma resumes with --r1_gamma=0, and not with 1."""
