@@ -55,7 +55,8 @@ def define_variant_flags() -> None:
   flags.DEFINE_float("r1_gamma", None, "gan, dcgan, cgan: weight gamma of "
                      "the R1 penalty gamma/2 ||grad_x f(x)||^2 on the "
                      "discriminator's logit at real images (Mescheder et al. "
-                     "2018); default 0, the seed: none.")
+                     "2018); default 0, the seed: none, but train.py's "
+                     "default preset sets 1 for dcgan.")
   flags.DEFINE_integer("n_critic", None, "wgan_gp: critic steps per "
                        "generator step (default 5).")
   flags.DEFINE_bool("sync_batch_norm", None, "dcgan, ssgan, cgan, wgan_gp: "

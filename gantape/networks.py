@@ -277,8 +277,8 @@ def features_view(discriminator: keras.Model, *,
       layer before its noise). Earlier noise still acts in training mode.
   """
   index = len(discriminator.layers) - 1
-  while before_noise and isinstance(discriminator.layers[index - 1],
-                                    layers.GaussianNoise):
+  while (before_noise and index > 0
+         and isinstance(discriminator.layers[index - 1], layers.GaussianNoise)):
     index -= 1
   return keras.Model(discriminator.inputs, discriminator.layers[index].input,
                      name=f"{discriminator.name}_features")
