@@ -182,11 +182,12 @@ def feature_matching_generator_loss(real_features: tf.Tensor,
 def ssgan_real_logit(logits: tf.Tensor) -> tf.Tensor:
   """r(x) = logsumexp(l_0..l_9) - l_n: log P(real|x) - log P(fake|x).
 
+  The negated `class_logit` of the fake class n.
+
   Args:
     logits: [B, 11] discriminator logits; column n = 10 is "fake".
   """
-  return (tf.reduce_logsumexp(logits[:, :FAKE_CLASS], axis=1)
-          - logits[:, FAKE_CLASS])
+  return -class_logit(logits, tf.fill(tf.shape(logits)[:1], FAKE_CLASS))
 
 
 def ssgan_unsupervised_discriminator_loss_from_logits(

@@ -136,13 +136,13 @@ class SSGAN(base.Variant):
   def _discriminate(self, images):
     """The discriminator in training mode: its logits, or its softmax for
     loss_form="clipped"."""
-    if self._logits is not None:
+    if self.loss_form != "clipped":
       return self._logits(images, training=True)
     return self.discriminator(images, training=True)
 
   def _real_probability(self, outputs):
     """1 - P(n|x) from `_discriminate`'s outputs."""
-    if self._logits is not None:
+    if self.loss_form != "clipped":
       return tf.sigmoid(losses.ssgan_real_logit(outputs))
     return 1.0 - outputs[:, losses.FAKE_CLASS]
 
@@ -190,7 +190,7 @@ class SSGAN(base.Variant):
       return base.LossOutput(loss, {})
     fake_out = self._discriminate(fake)
     non_saturating = self.generator_objective == "non_saturating"
-    if self._logits is not None:
+    if self.loss_form != "clipped":
       loss = (losses.ssgan_non_saturating_generator_loss_from_logits
               if non_saturating
               else losses.ssgan_generator_loss_from_logits)(fake_out)
