@@ -253,11 +253,11 @@ def _check_workdir(config: TrainConfig) -> None:
   # whether a flag or nothing set them.
   previous["variant_options"] = variants.nondefault_options(
       config.variant, previous.get("variant_options") or {})
-  config = dataclasses.replace(
+  compared = dataclasses.replace(
       config, variant_options=variants.nondefault_options(
           config.variant, config.variant_options))
   for key in ("variant", "preset", "variant_options", "ema_decay"):
-    if previous.get(key) != getattr(config, key):
+    if previous.get(key) != getattr(compared, key):
       raise UsageError(
           f"workdir {config.workdir!r} holds a run with {key}="
           f"{previous.get(key)!r}, not {getattr(config, key)!r}; use a new "
