@@ -1,0 +1,1 @@
+"""Run tooling: the training loop and what it writes into a workdir."""
