@@ -37,15 +37,15 @@ import keras
 import tensorflow as tf
 
 from gantape import checkpoints
-from gantape import curves
 from gantape import data as data_lib
 from gantape import distribute as distribute_lib
 from gantape import ema as ema_lib
 from gantape import evaluation
-from gantape import samples as samples_lib
 from gantape import step as step_lib
-from gantape import summaries
 from gantape import variants
+from gantape.training import curves
+from gantape.training import samples as samples_lib
+from gantape.training import summaries
 from gantape.training.config import TrainConfig, total_iterations
 from gantape.errors import Interrupted, NonFiniteLossError, UsageError
 

@@ -23,8 +23,8 @@ import tensorflow as tf
 
 from gantape import checkpoints
 from gantape import data as data_lib
-from gantape import samples as samples_lib
 from gantape.errors import UsageError
+from gantape.training import samples as samples_lib
 from gantape.variants import base
 
 # Generated per call, so N can be large without holding every batch's

@@ -1,0 +1,269 @@
+"""Rebuilding a trained variant from a training workdir.
+
+A workdir written by `gantape.train.train` holds `run.json` (the variant and
+its options) and `checkpoints/` (tf.train.CheckpointManager files). That is
+all it takes to rebuild the variant and restore its networks, without the
+optimizers or the data:
+
+    restored = gantape.checkpoints.restore_from_workdir("/tmp/gantape/dcgan")
+    images = restored.sampler.generate(inputs, training=False)
+
+Sampling (`scripts/sample.py`) and export (`scripts/export.py`) start here.
+
+A run that evaluated during training (`--eval_every`) also keeps `best/`: the
+networks at the lowest FCD it measured (`BestCheckpoint`). Every reader here
+takes `checkpoint="best"` to use it instead of the latest.
+"""
+
+import contextlib
+import copy
+import dataclasses
+import gc
+import json
+import math
+import os
+from typing import Any, Dict, Optional
+
+import tensorflow as tf
+
+from gantape import variants
+from gantape.errors import UsageError
+from gantape.variants import base
+
+RUN_FILE = "run.json"
+CHECKPOINT_DIR = "checkpoints"
+BEST_DIR = "best"
+LATEST, BEST = "latest", "best"
+# The FCD is saved in the checkpoint itself, under this name.
+_BEST_FCD_KEY = "best_fcd/.ATTRIBUTES/VARIABLE_VALUE"
+
+
+@dataclasses.dataclass
+class RestoredRun:
+  """A variant rebuilt from a training workdir.
+
+  Attributes:
+    variant: the variant with the checkpoint's weights.
+    run: the workdir's run.json.
+    checkpoint: the checkpoint restored.
+    step: its iteration.
+    ema_variant: a view of `variant` that generates with the exponential
+      moving average of the generator's weights, when the run kept one
+      (`ema_decay`); else None.
+  """
+  variant: base.Variant
+  run: Dict[str, Any]
+  checkpoint: str
+  step: int
+  ema_variant: Optional[base.Variant] = None
+
+  @property
+  def sampler(self) -> base.Variant:
+    """What the run's own sample grids used: the EMA view if any, else `variant`."""
+    return self.ema_variant or self.variant
+
+
+def read_run(workdir: str) -> Dict[str, Any]:
+  """The workdir's run.json.
+
+  Raises:
+    UsageError: the folder is missing, or holds no (readable) run.json.
+  """
+  if not os.path.isdir(workdir):
+    raise UsageError(f"workdir {workdir!r} does not exist; pass the --workdir "
+                     f"of a run made with scripts/train.py.")
+  path = os.path.join(workdir, RUN_FILE)
+  if not os.path.exists(path):
+    raise UsageError(f"{workdir!r} holds no {RUN_FILE}, so it is not a "
+                     f"gantape training run; pass the --workdir of a run made "
+                     f"with scripts/train.py.")
+  try:
+    with open(path) as f:
+      run = json.load(f)
+    run["variant"]  # pylint: disable=pointless-statement
+  except (ValueError, KeyError, TypeError) as e:
+    raise UsageError(f"{path} is not a readable run record ({type(e).__name__}:"
+                     f" {e}); rerun scripts/train.py with this --workdir to "
+                     f"rewrite it.") from None
+  return run
+
+
+@contextlib.contextmanager
+def tf_logs_muted():
+  """Raises TensorFlow's Python logger to ERROR for the block."""
+  logger = tf.get_logger()
+  level = logger.level
+  logger.setLevel("ERROR")
+  try:
+    yield
+  finally:
+    logger.setLevel(level)
+
+
+def exists(prefix: str) -> bool:
+  """Whether a TensorFlow checkpoint was written at `prefix`."""
+  return tf.io.gfile.exists(f"{prefix}.index")
+
+
+def try_restore(items: Dict[str, Any], path: str, *,
+                expect_partial: bool = False) -> Optional[str]:
+  """Restores `items` from the checkpoint at `path`.
+
+  Every object in `items` must be matched by the checkpoint. With
+  `expect_partial`, values of the checkpoint that `items` lacks (e.g. the
+  optimizers, for sampling) are left behind silently.
+
+  Returns:
+    None on success, else why it failed, in one line.
+  """
+  # A Checkpoint per try, dropped with TensorFlow's logger muted: one whose
+  # restore failed warns, when collected, about every value it left
+  # unrestored, and the caller's one line already says why.
+  with tf_logs_muted():
+    try:
+      status = tf.train.Checkpoint(**items).restore(path)
+      status.assert_existing_objects_matched()
+      if expect_partial:
+        status.expect_partial()
+      return None
+    # A damaged file surfaces as DataLossError, IndexError, ValueError...;
+    # another model's checkpoint as AssertionError or ValueError.
+    except Exception as e:  # pylint: disable=broad-except
+      reason = f"{type(e).__name__}: {str(e).strip().splitlines()[0][:200]}"
+    gc.collect()
+  return reason
+
+
+def _view(variant: base.Variant, generator) -> base.Variant:
+  """A shallow copy of `variant` that generates with `generator` instead."""
+  view = copy.copy(variant)
+  view.generator = generator
+  return view
+
+
+class BestCheckpoint:
+  """Keeps, in `<workdir>/best/`, the networks at the lowest FCD so far.
+
+  A long run can end worse than it was: the seed's DCGAN collapses between
+  iterations 23k and 24k (README, "Sample quality"), and the rolling
+  checkpoints move past the good state while nobody watches. The training
+  loop offers every `--eval_every` FCD here; a lower one saves the networks
+  (not the optimizers or the input pipeline: a sampling checkpoint of 5 MB
+  for DCGAN, not a resumable one). The FCD is a variable inside the checkpoint,
+  so score and weights land together, and a resumed run compares against
+  the best of its earlier part.
+  """
+
+  def __init__(self, items: Dict[str, Any], directory: str,
+               previous_directory: Optional[str] = None):
+    """Opens (or starts) the best-checkpoint folder.
+
+    Args:
+      items: the networks and `global_step`, as for `tf.train.Checkpoint`.
+      directory: where to save.
+      previous_directory: where an earlier part of the run saved; default
+        `directory`. (A non-chief worker saves privately but must take the
+        chief's decisions, so it starts from the chief's best.)
+    """
+    self.fcd = tf.Variable(math.inf, dtype=tf.float64, trainable=False)
+    self._manager = tf.train.CheckpointManager(
+        tf.train.Checkpoint(best_fcd=self.fcd, **items), directory,
+        max_to_keep=1)
+    previous = tf.train.latest_checkpoint(previous_directory or directory)
+    if previous:
+      self.fcd.assign(tf.train.load_variable(previous, _BEST_FCD_KEY))
+
+  def offer(self, fcd: float, step: int) -> bool:
+    """Saves the networks if `fcd` is the lowest yet; returns whether it did."""
+    if not fcd < float(self.fcd.numpy()):  # also refuses NaN
+      return False
+    self.fcd.assign(fcd)
+    self._manager.save(checkpoint_number=step)
+    return True
+
+
+def best_fcd(path: str) -> float:
+  """The FCD a `BestCheckpoint` checkpoint at `path` was saved for."""
+  return float(tf.train.load_variable(path, _BEST_FCD_KEY))
+
+
+def _candidates(workdir: str, checkpoint: Optional[str]):
+  """Checkpoint paths to try, newest first, for `restore_from_workdir`."""
+  if checkpoint in (None, LATEST):
+    state = tf.train.get_checkpoint_state(os.path.join(workdir, CHECKPOINT_DIR))
+    candidates = (list(reversed(state.all_model_checkpoint_paths)) if state
+                  else [])
+    if state and state.model_checkpoint_path not in candidates:
+      candidates.insert(0, state.model_checkpoint_path)
+    if not candidates:
+      raise UsageError(f"{workdir!r} holds no checkpoint yet; train first "
+                       f"(scripts/train.py --workdir={workdir}).")
+    return candidates
+  if checkpoint == BEST:
+    best = tf.train.latest_checkpoint(os.path.join(workdir, BEST_DIR))
+    if best is None:
+      raise UsageError(
+          f"{workdir!r} holds no best checkpoint: it is written when training "
+          f"evaluates (--eval_every); use the latest checkpoint instead, or "
+          f"resume the run with --eval_every.")
+    return [best]
+  if not exists(checkpoint):
+    raise UsageError(
+        f"checkpoint {checkpoint!r} does not exist (no {checkpoint}.index); "
+        f"pass latest, best, or a prefix such as "
+        f"{os.path.join(workdir, CHECKPOINT_DIR, 'ckpt-1000')}.")
+  return [checkpoint]
+
+
+def restore_from_workdir(workdir: str,
+                         checkpoint: Optional[str] = None) -> RestoredRun:
+  """Rebuilds the variant of a training workdir and restores its networks.
+
+  Without `checkpoint`, the newest listed checkpoint that loads is used; one
+  whose files were damaged after it was written is skipped for the next
+  older one, as `gantape.train` does on resume.
+
+  Args:
+    workdir: a folder written by `gantape.train.train`.
+    checkpoint: "latest" (or None), "best" (the lowest-FCD checkpoint kept
+      by `BestCheckpoint`) or a checkpoint prefix (e.g.
+      `.../checkpoints/ckpt-1000`).
+
+  Returns:
+    A `RestoredRun`; its networks are in inference mode only when called so
+    (`training=False`).
+
+  Raises:
+    UsageError: no run there, no checkpoint yet (or no best one), or
+      checkpoints that do not fit the variant run.json names.
+  """
+  run = read_run(workdir)
+  options = run.get("variant_options") or {}
+  candidates = _candidates(workdir, checkpoint)
+  variant = variants.build(run["variant"], **options)
+  items = {"generator": variant.generator,
+           "discriminator": variant.discriminator}
+  ema_variant = None
+  if run.get("ema_decay"):  # None or 0: no EMA
+    ema_variant = _view(variant, variants.build(run["variant"],
+                                                **options).generator)
+    items["ema_generator"] = ema_variant.generator
+  global_step = tf.Variable(0, dtype=tf.int64, name="global_step")
+  errors = []
+  for path in candidates:
+    reason = try_restore({"global_step": global_step, **items}, path,
+                         expect_partial=True)  # the optimizers stay behind
+    if reason is None:
+      return RestoredRun(variant, run, path, int(global_step.numpy()),
+                         ema_variant)
+    errors.append(f"{os.path.basename(path)}: {reason}")
+  # The networks hold what the failed restores left pending; free them while
+  # muted too, or they warn at exit after our one-line error.
+  with tf_logs_muted():
+    del variant, items, ema_variant
+    gc.collect()
+  raise UsageError(
+      f"no checkpoint in {workdir!r} restores a {run['variant']!r} variant "
+      f"with options {options} ({'; '.join(errors)}); they are damaged or "
+      f"belong to another run than its {RUN_FILE} describes: pass the "
+      f"--workdir of an intact run.")
