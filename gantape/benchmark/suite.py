@@ -45,7 +45,7 @@ import numpy as np
 import tensorflow as tf
 
 from gantape import data as data_lib
-from gantape import seed_fit
+from gantape.benchmark import seed_fit
 from gantape import step as step_lib
 from gantape import variants
 from gantape.errors import DataError, UsageError

@@ -9,11 +9,9 @@ import os
 import pytest
 
 from gantape import benchmark
-from gantape import seed_fit
+from gantape.benchmark import seed_fit
 from gantape.errors import UsageError
-
-_MNIST = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data",
-                      "mnist.npz")
+from tests.conftest import REAL_MNIST as _MNIST
 
 
 def test_smoke_run_reports_table_and_json(tmp_path):
