@@ -18,10 +18,11 @@ import matplotlib
 matplotlib.use("Agg")
 from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
 
-from gantape import checkpoints  # pylint: disable=g-import-not-at-top,wrong-import-position
-from gantape import curves  # pylint: disable=g-import-not-at-top,wrong-import-position
-from gantape import evaluation  # pylint: disable=g-import-not-at-top,wrong-import-position
+from gantape import files  # pylint: disable=g-import-not-at-top,wrong-import-position
 from gantape.errors import UsageError  # pylint: disable=g-import-not-at-top,wrong-import-position
+from gantape.evaluation import workdir as workdir_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
+from gantape.training import checkpoints  # pylint: disable=g-import-not-at-top,wrong-import-position
+from gantape.training import curves  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 # Marks a figure label as the live generator of a run that sampled an EMA.
 LIVE_SUFFIX = "/live"
@@ -37,7 +38,7 @@ _SETTINGS = ("preset", "learning_rate", "beta_1", "batch_size",
 
 
 def _read_evaluation(workdir: str, checkpoint: str) -> Dict[str, Any]:
-  path = os.path.join(workdir, evaluation.result_file(checkpoint))
+  path = os.path.join(workdir, workdir_lib.result_file(checkpoint))
   flag = ("" if checkpoint == checkpoints.LATEST
           else f" --checkpoint={checkpoint}")
   fix = f"run `python scripts/evaluate.py --workdir={workdir}{flag}` first."
@@ -240,7 +241,8 @@ def plot_fcd(runs: Sequence[Tuple[str, str]], png_path: str,
     ax.set_title(title)
   fig.subplots_adjust(left=0.11, right=0.97, top=0.9 if title else 0.96,
                       bottom=0.14)
-  tmp = f"{png_path}.tmp-{os.getpid()}.png"
-  fig.savefig(tmp, dpi=80)
-  plt.close(fig)
-  os.replace(tmp, png_path)
+  try:
+    with files.atomic_path(png_path) as tmp:
+      fig.savefig(tmp, dpi=80)
+  finally:
+    plt.close(fig)

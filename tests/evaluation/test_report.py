@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from gantape import report
+from gantape.evaluation import report
 from gantape.errors import UsageError
 
 

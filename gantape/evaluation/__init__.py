@@ -1,0 +1,67 @@
+"""Sample quality: a gantape-trained MNIST classifier and the statistics on it.
+
+The classifier is a compact convnet trained here, seeded, by
+`train_classifier` (or `scripts/train_classifier.py`); nothing is downloaded.
+`load_or_train_classifier` caches its weights under $GANTAPE_CACHE (default
+~/.cache/gantape), keyed by its `ClassifierConfig` and the MNIST arrays;
+$GANTAPE_CLASSIFIER names a weights file to use instead (see `classifier`).
+
+On top of the classifier (all statistics are pure numpy functions):
+
+- FCD, the Frechet Classifier Distance: the Frechet (2-Wasserstein) distance
+  between Gaussians fitted to the classifier's penultimate features of
+  generated images and of the MNIST test set. It is FID with an MNIST
+  classifier instead of Inception; numbers are not comparable with FID.
+  Like FID it is biased upwards for small sample counts: compare FCDs computed
+  from the same number of samples, e.g. against `floor_fcd` (10k training
+  images against the test set).
+- the classifier score, the Inception-score analogue
+  exp(E_x KL(p(y|x) || p(y))), between 1 and 10,
+- class coverage: the histogram of predicted classes and the number of
+  classes holding at least 5% of the samples (mode collapse drops it below 10),
+- for conditional variants (CGAN), conditional accuracy (the classifier sees
+  the digit that was asked for) and the per-class FCD (samples asked for digit
+  d against test images of digit d, averaged over d),
+- for variants whose discriminator classifies (SSGAN), the discriminator's
+  own test accuracy over the ten real classes.
+
+Modules:
+  metrics     the statistics above, on arrays.
+  classifier  build, train and cache the classifier.
+  evaluator   generate samples from a variant and score them (`Evaluator`).
+  workdir     score a training run's checkpoint into `evaluation.json`.
+  training    `TrainingEvaluator`, the cheap evaluation during training.
+  report      the quality table and FCD figure over evaluated runs (import
+              it as `gantape.evaluation.report`; it needs matplotlib).
+"""
+
+from gantape.evaluation.classifier import CACHE_ENV
+from gantape.evaluation.classifier import CLASSIFIER_ENV
+from gantape.evaluation.classifier import ClassifierConfig
+from gantape.evaluation.classifier import FEATURE_LAYER
+from gantape.evaluation.classifier import build_classifier
+from gantape.evaluation.classifier import cache_dir
+from gantape.evaluation.classifier import classifier_accuracy
+from gantape.evaluation.classifier import classifier_path
+from gantape.evaluation.classifier import data_fingerprint
+from gantape.evaluation.classifier import features_and_probs_model
+from gantape.evaluation.classifier import load_or_train_classifier
+from gantape.evaluation.classifier import train_classifier
+from gantape.evaluation.evaluator import Evaluator
+from gantape.evaluation.evaluator import FCD_JUMP_FACTOR
+from gantape.evaluation.evaluator import degeneration_warnings
+from gantape.evaluation.evaluator import discriminator_test_accuracy
+from gantape.evaluation.evaluator import generate_samples
+from gantape.evaluation.metrics import COVERAGE_THRESHOLD
+from gantape.evaluation.metrics import accuracy
+from gantape.evaluation.metrics import class_histogram
+from gantape.evaluation.metrics import classifier_score
+from gantape.evaluation.metrics import coverage
+from gantape.evaluation.metrics import feature_distance
+from gantape.evaluation.metrics import frechet_distance
+from gantape.evaluation.metrics import gaussian_stats
+from gantape.evaluation.metrics import sqrtm_psd
+from gantape.evaluation.training import TrainingEvaluator
+from gantape.evaluation.workdir import RESULT_FILE
+from gantape.evaluation.workdir import evaluate_workdir
+from gantape.evaluation.workdir import result_file

@@ -1,0 +1,98 @@
+"""The cheap evaluation that a training run makes every `eval_every` iterations.
+
+`TrainingEvaluator` loads the evaluation classifier once, measures the
+real-data floor once, then at each call scores a few thousand samples and
+returns `eval/*` scalars for the run's metrics sink, logging a progress line
+and any `degeneration_warnings`.
+"""
+
+from typing import Any, Callable, Dict, Optional
+
+from gantape import data as data_lib
+from gantape.evaluation import classifier as classifier_lib
+from gantape.evaluation import evaluator as evaluator_lib
+from gantape.variants import base
+
+# Scores of `evaluate_variant` reported only where the variant has them.
+_OPTIONAL_KEYS = ("conditional_accuracy", "test_accuracy")
+# Test images for the discriminator's accuracy: enough for a stable number,
+# few enough to keep the evaluation cheap.
+_TEST_IMAGES = 2000
+
+
+class TrainingEvaluator:
+  """The cheap evaluation `gantape.train` runs every `eval_every` iterations.
+
+  Scores `num_samples` generated images (no per-class FCD: too few samples
+  per class), compares FCD with the real floor at the same sample count,
+  returns `eval/*` scalars for TensorBoard and metrics.jsonl, and logs
+  warning lines when coverage drops below 10 classes or FCD jumps above
+  `FCD_JUMP_FACTOR` x the best so far. The caller keeps the best so far (the
+  training loop's `checkpoints.BestCheckpoint`), so one value serves both the
+  warning and the best checkpoint, across resumes too.
+  """
+
+  def __init__(self, mnist: data_lib.Mnist, *, num_samples: int = 2000,
+               seed: int = 0, classifier: Optional[str] = None,
+               log: Callable[[str], None] = print):
+    """Loads (or trains once, minutes on CPU) the cached classifier.
+
+    Args:
+      mnist: the data.
+      num_samples: images generated per evaluation.
+      seed: seeds the generated inputs (the same at every evaluation).
+      classifier: a weights file instead of the cache.
+      log: progress and warning lines.
+    """
+    self.evaluator = evaluator_lib.Evaluator(
+        mnist, classifier_lib.load_or_train_classifier(
+            mnist, path=classifier, log=log))
+    self.num_samples = num_samples
+    self.seed = seed
+    self.log = log
+    self.floor_fcd = self.evaluator.floor(num_samples, seed=seed)["floor_fcd"]
+
+  def _evaluate(self, variant: base.Variant,
+                test_images: int) -> Dict[str, Any]:
+    """`evaluate_variant` at this evaluator's sample count and seed."""
+    return self.evaluator.evaluate_variant(
+        variant, self.num_samples, seed=self.seed, per_class=False,
+        test_images=test_images)
+
+  def __call__(self, variant: base.Variant, step: int,
+               live_variant: Optional[base.Variant] = None,
+               best_fcd: Optional[float] = None) -> Dict[str, float]:
+    """Evaluates `variant` now.
+
+    Args:
+      variant: what samples are drawn from (the EMA view when there is one).
+      step: the iteration, for log lines.
+      live_variant: the live generator's variant when `variant` samples an
+        average; it is scored too (`eval/live_*`), so the average's gain is
+        measured, not assumed. Warnings follow `variant`.
+      best_fcd: the lowest FCD of the run so far, for the jump warning; None
+        before the first evaluation.
+
+    Returns:
+      Scalars `eval/fcd`, `eval/fcd_over_floor`, `eval/floor_fcd`,
+      `eval/classifier_score`, `eval/coverage`, where they apply
+      `eval/conditional_accuracy`, `eval/test_accuracy`, and with
+      `live_variant` `eval/live_fcd`, `eval/live_coverage`.
+    """
+    result = self._evaluate(variant, _TEST_IMAGES)
+    for line in evaluator_lib.degeneration_warnings(result, best_fcd, step):
+      self.log(line)
+    scalars = {"fcd": result["fcd"],
+               "fcd_over_floor": result["fcd"] / max(self.floor_fcd, 1e-12),
+               "floor_fcd": self.floor_fcd,
+               "classifier_score": result["classifier_score"],
+               "coverage": float(result["coverage"])}
+    scalars.update({k: result[k] for k in _OPTIONAL_KEYS if k in result})
+    if live_variant is not None:
+      live = self._evaluate(live_variant, 0)
+      scalars["live_fcd"] = live["fcd"]
+      scalars["live_coverage"] = float(live["coverage"])
+    self.log(f"[eval] step {step}: " + " ".join(
+        f"{k}={v:.4g}" for k, v in scalars.items())
+             + f" histogram={result['class_histogram']}")
+    return {f"eval/{k}": float(v) for k, v in scalars.items()}

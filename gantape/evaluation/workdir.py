@@ -1,0 +1,113 @@
+"""Evaluating a training run's checkpoint and the result files it writes.
+
+`evaluate_workdir` (behind `scripts/evaluate.py`) restores a workdir's
+checkpoint, scores its generator against MNIST's test set and the real-data
+floor, and writes the result into the workdir as `result_file(checkpoint)`,
+which `gantape.evaluation.report` reads back.
+"""
+
+import os
+from typing import Any, Callable, Dict, Optional
+
+from gantape import data as data_lib
+from gantape import files
+from gantape.data import NUM_CLASSES
+from gantape.errors import UsageError
+from gantape.evaluation import classifier as classifier_lib
+from gantape.evaluation import evaluator as evaluator_lib
+from gantape.training import checkpoints
+
+# The result of evaluating a workdir's latest checkpoint.
+RESULT_FILE = "evaluation.json"
+# What of the plain generator's scores a result keeps beside the EMA's.
+_RAW_GENERATOR_KEYS = ("fcd", "classifier_score", "coverage",
+                       "conditional_accuracy", "per_class_fcd")
+
+
+def result_file(checkpoint: Optional[str] = checkpoints.LATEST) -> str:
+  """The file in the workdir that `evaluate_workdir(checkpoint=...)` writes.
+
+  `evaluation.json` for the latest checkpoint, `evaluation_best.json` for the
+  best, `evaluation_<name>.json` for a checkpoint prefix `.../<name>`.
+  """
+  if checkpoint in (None, checkpoints.LATEST):
+    return RESULT_FILE
+  name = (checkpoints.BEST if checkpoint == checkpoints.BEST
+          else os.path.basename(checkpoint))
+  return f"evaluation_{name}.json"
+
+
+def _run_info(restored: checkpoints.RestoredRun, seed: int) -> Dict[str, Any]:
+  """What a result records of the run and the checkpoint it scored."""
+  return {"variant": restored.run["variant"],
+          "variant_options": restored.run.get("variant_options", {}),
+          "checkpoint": restored.checkpoint, "step": restored.step,
+          "sampling": "ema" if restored.ema_variant else "generator",
+          "seed": seed}
+
+
+def _add_discriminator_scores(result: Dict[str, Any],
+                              restored: checkpoints.RestoredRun,
+                              mnist: data_lib.Mnist) -> None:
+  """Adds the test error, and the accuracy with per-batch BatchNorm statistics.
+
+  The second uses each batch's own statistics, as the seed's discriminator
+  did, on the restored copy (it moves that copy's BatchNorm statistics).
+  """
+  result["test_error"] = 1.0 - result["test_accuracy"]
+  result["test_accuracy_batch_stats"] = (
+      evaluator_lib.discriminator_test_accuracy(
+          restored.variant, mnist.x_test, mnist.y_test, batch_size=100,
+          training=True))
+
+
+def evaluate_workdir(workdir: str, *, num_samples: int = 10_000,
+                     data_path: Optional[str] = None, seed: int = 0,
+                     classifier: Optional[str] = None,
+                     checkpoint: str = checkpoints.LATEST,
+                     log: Callable[[str], None] = print) -> Dict[str, Any]:
+  """Evaluates a training run's checkpoint and writes the result.
+
+  Samples come from the EMA generator when the run kept one (the plain
+  generator's scores are added under `raw_generator`).
+
+  Args:
+    workdir: a `gantape.train` workdir.
+    num_samples: images generated; the floor uses as many training images.
+    data_path: MNIST; default: the run's data_path.
+    seed: seeds the generated inputs and the floor's training subset.
+    classifier: a classifier weights file; default: the cache (trained first
+      if missing).
+    checkpoint: "latest", "best" or a checkpoint prefix
+      (`checkpoints.restore_from_workdir`).
+    log: progress lines.
+
+  Returns:
+    The result dict, also written into the workdir as `result_file(checkpoint)`.
+
+  Raises:
+    UsageError: `num_samples` is too small for per-class statistics, or the
+      workdir, its checkpoint or the data cannot be used.
+  """
+  if num_samples < 2 * NUM_CLASSES:
+    raise UsageError(f"num_samples must be at least {2 * NUM_CLASSES}, got "
+                     f"{num_samples}.")
+  restored = checkpoints.restore_from_workdir(workdir, checkpoint)
+  mnist = data_lib.load_mnist(data_path or restored.run.get("data_path"))
+  evaluator = evaluator_lib.Evaluator(
+      mnist, classifier_lib.load_or_train_classifier(mnist, path=classifier,
+                                                     log=log))
+  variant = restored.ema_variant or restored.variant
+  result = _run_info(restored, seed)
+  result.update(evaluator.evaluate_variant(variant, num_samples, seed=seed))
+  result.update(evaluator.floor(num_samples, seed=seed,
+                                per_class=variant.conditional))
+  result["fcd_over_floor"] = result["fcd"] / max(result["floor_fcd"], 1e-12)
+  if "test_accuracy" in result:
+    _add_discriminator_scores(result, restored, mnist)
+  if restored.ema_variant is not None:
+    raw = evaluator.evaluate_variant(restored.variant, num_samples, seed=seed)
+    result["raw_generator"] = {k: raw[k] for k in _RAW_GENERATOR_KEYS
+                               if k in raw}
+  files.write_json(os.path.join(workdir, result_file(checkpoint)), result)
+  return result

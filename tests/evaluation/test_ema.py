@@ -1,0 +1,40 @@
+"""Tests of gantape.ema's generator average, which evaluation samples from."""
+
+import numpy as np
+import pytest
+
+from gantape import ema as ema_lib
+from gantape import variants
+from gantape.errors import UsageError
+
+
+def test_generator_ema_update():
+  source = variants.build("gan").generator
+  average = variants.build("gan").generator
+  ema = ema_lib.GeneratorEma(source, average, decay=0.5)
+  start = [w.numpy().copy() for w in source.weights]
+  for w in source.weights:
+    w.assign(w + 1.0)
+  ema.update(1)
+  for a, s in zip(average.weights, start):
+    np.testing.assert_allclose(a.numpy(), s + 0.5, rtol=1e-6, atol=1e-6)
+  ema.update(2)  # decay**2 = 0.25 of the old average stays
+  for a, s in zip(average.weights, start):
+    np.testing.assert_allclose(a.numpy(), s + 0.875, rtol=1e-6, atol=1e-6)
+  with pytest.raises(UsageError):
+    ema_lib.GeneratorEma(source, average, decay=1.0)
+
+
+def test_generator_ema_warm_up():
+  source = variants.build("gan").generator
+  average = variants.build("gan").generator
+  ema = ema_lib.GeneratorEma(source, average, decay=0.999)
+  assert ema.decay_at(1) == pytest.approx(2 / 11)
+  assert ema.decay_at(100_000) == 0.999
+  start = [w.numpy().copy() for w in average.weights]
+  for w in source.weights:
+    w.assign(w + 1.0)
+  ema.update(2, step=2)  # decays 2/11 and 3/12: the average moves 1 - 1/22
+  for a, s in zip(average.weights, start):
+    np.testing.assert_allclose(a.numpy(), s + 1 - (2 / 11) * (3 / 12),
+                               rtol=1e-5, atol=1e-5)
