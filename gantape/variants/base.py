@@ -16,7 +16,8 @@ variant means subclassing `Variant` in one file and adding one line to
 
 import abc
 import dataclasses
-from typing import Any, ClassVar, Dict, Mapping, Optional, Tuple
+from typing import (Any, Callable, ClassVar, Dict, Mapping, Optional,
+                    Tuple)
 
 import keras
 import tensorflow as tf
@@ -79,6 +80,83 @@ class Preset:
       default_factory=dict)
 
 
+@dataclasses.dataclass(frozen=True)
+class Option:
+  """One keyword option of a variant's constructor, declared once.
+
+  The CLI makes a flag of it, the benchmark passes it through, resume
+  compares it, and `variants.build` checks it before building networks.
+
+  Attributes:
+    name: the constructor's keyword (and the flag's name).
+    type: int, float, bool or str: the flag's type.
+    default: the constructor's default; the seed's behaviour.
+    help: one sentence for `--help`, without the default.
+    choices: the allowed values of a str option, or None.
+    check: raises `UsageError` for a bad value that `choices` cannot
+      express (e.g. a negative weight); None for none.
+  """
+  name: str
+  type: type
+  default: Any
+  help: str
+  choices: Optional[Tuple[str, ...]] = None
+  check: Optional[Callable[[Any], None]] = None
+
+  def checked(self, value: Any, variant: str = "") -> Any:
+    """`value` if it is allowed, as `type` (a float for an int).
+
+    Args:
+      value: the option's value; None (unset) is always allowed.
+      variant: the variant's name, for the message.
+
+    Raises:
+      UsageError: a value outside `choices`, or one `check` refuses.
+    """
+    if value is None:
+      return value
+    if self.choices is not None and value not in self.choices:
+      raise UsageError(
+          f"unknown {variant + ' ' if variant else ''}{self.name} {value!r}; "
+          f"choose one of {', '.join(self.choices)}.")
+    if self.type is float and isinstance(value, int):
+      value = float(value)
+    if self.check is not None:
+      self.check(value)
+    return value
+
+
+def _check_r1_gamma(gamma: float) -> None:
+  if not gamma >= 0.0:
+    raise UsageError(
+        f"r1_gamma={gamma} is negative; it weighs a penalty, so use a "
+        f"value >= 0 (e.g. 1), or 0 for none.")
+
+
+def _check_label_smoothing(s: float) -> None:
+  if not 0.0 <= s < 1.0:
+    raise UsageError(
+        f"label_smoothing={s} is outside [0, 1); the real target is "
+        f"1 - label_smoothing, so use e.g. 0.1 (or 0 for none).")
+
+
+# Options several variants share.
+LABEL_SMOOTHING = Option(
+    "label_smoothing", float, 0.0,
+    "one-sided label smoothing s: the discriminator's real target becomes "
+    "1 - s (Salimans et al. 2016 use 0.1; 0, the seed, for none).",
+    check=_check_label_smoothing)
+R1_GAMMA = Option(
+    "r1_gamma", float, 0.0,
+    "weight gamma of the R1 penalty gamma/2 ||grad_x f(x)||^2 on the "
+    "discriminator's logit at real images (Mescheder et al. 2018); 0, the "
+    "seed, for none.", check=_check_r1_gamma)
+SYNC_BATCH_NORM = Option(
+    "sync_batch_norm", bool, False,
+    "BatchNorm over the global batch across replicas under a multi-replica "
+    "strategy, instead of each replica's slice (Keras's default).")
+
+
 # The seed's settings for its four variants: Keras's Adam(1e-3), two updates
 # of 32 per network per iteration of 64, no weight averaging.
 SEED_PRESET = Preset(1e-3, 0.9, 0.999, updates_per_batch=2, ema_decay=0.0)
@@ -111,9 +189,14 @@ class Variant(abc.ABC):
                                           "seed": SEED_PRESET}
   # The seed's iteration count for this variant: the default run length.
   default_iterations: ClassVar[int] = 10_000
+  # Whether training suggests this variant when another's loss turns NaN or
+  # Inf: its loss has no log to saturate.
+  suggested_for_divergence: ClassVar[bool] = False
   # Weight of the R1 penalty in `real_probabilities`; variants that take the
   # option set it.
   r1_gamma: float = 0.0
+  # The constructor's options that scripts and the benchmark may set.
+  options: ClassVar[Tuple[Option, ...]] = ()
 
   def __init__(self, *, generator: keras.Model, discriminator: keras.Model):
     self.generator = generator
@@ -212,19 +295,6 @@ class Variant(abc.ABC):
           f"variant {cls.name!r} has no preset {name!r}; its presets are: "
           f"{', '.join(cls.presets)}.") from None
 
-  @staticmethod
-  def check_r1_gamma(r1_gamma: float) -> float:
-    """`r1_gamma` as a float, if it is a usable penalty weight (>= 0).
-
-    Raises:
-      UsageError: gamma is negative.
-    """
-    if not r1_gamma >= 0.0:
-      raise UsageError(
-          f"r1_gamma={r1_gamma} is negative; it weighs a penalty, so use a "
-          f"value >= 0 (e.g. 1), or 0 for none.")
-    return float(r1_gamma)
-
   def real_probabilities(self, images: tf.Tensor, activation, realness
                          ) -> Tuple[tf.Tensor, Optional[tf.Tensor]]:
     """The discriminator's output on a real batch, and its R1 penalty.
@@ -257,16 +327,3 @@ class Variant(abc.ABC):
       total_realness = tf.reduce_sum(realness(logits))
     gradients = tape.gradient(total_realness, images)
     return activation(logits), losses.r1_penalty(gradients, self.r1_gamma)
-
-  @staticmethod
-  def check_label_smoothing(label_smoothing: float) -> float:
-    """`label_smoothing` as a float, if it is a usable s in [0, 1).
-
-    Raises:
-      UsageError: s is outside [0, 1).
-    """
-    if not 0.0 <= label_smoothing < 1.0:
-      raise UsageError(
-          f"label_smoothing={label_smoothing} is outside [0, 1); the real "
-          f"target is 1 - label_smoothing, so use e.g. 0.1 (or 0 for none).")
-    return float(label_smoothing)

@@ -28,6 +28,7 @@ class CGAN(base.Variant):
 
   name = "cgan"
   conditional = True
+  options = (base.LABEL_SMOOTHING, base.R1_GAMMA, base.SYNC_BATCH_NORM)
   eps = 1e-3
 
   def __init__(self, *, label_smoothing: float = 0.0, r1_gamma: float = 0.0,
@@ -54,8 +55,8 @@ class CGAN(base.Variant):
             11, output_activation="softmax",
             synchronized_batch_norm=sync_batch_norm))
     self.sync_batch_norm = sync_batch_norm
-    self.label_smoothing = self.check_label_smoothing(label_smoothing)
-    self.r1_gamma = self.check_r1_gamma(r1_gamma)
+    self.label_smoothing = base.LABEL_SMOOTHING.checked(label_smoothing)
+    self.r1_gamma = base.R1_GAMMA.checked(r1_gamma)
 
   def sample_inputs(self, rng, batch_size):
     inputs = super().sample_inputs(rng, batch_size)

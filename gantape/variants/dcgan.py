@@ -19,6 +19,7 @@ class DCGAN(gan.GAN):
   name = "dcgan"
   flat_images = False
   default_iterations = 10_000
+  options = (base.LABEL_SMOOTHING, base.R1_GAMMA, base.SYNC_BATCH_NORM)
   # gantape's DCGAN adds the R1 penalty (gamma 1) to the shared defaults: the
   # lowest FCD at every evaluation of two seeds to 10k, and 25k iterations
   # without the late collapse of the seed's settings (README "Sample

@@ -24,6 +24,7 @@ class GAN(base.Variant):
   name = "gan"
   flat_images = True
   default_iterations = 20_000
+  options = (base.LABEL_SMOOTHING, base.R1_GAMMA)
   # The seed's clip floor for GAN and DCGAN.
   eps = 1e-6
 
@@ -43,8 +44,8 @@ class GAN(base.Variant):
     super().__init__(
         generator=generator or networks.mlp_generator(),
         discriminator=discriminator or networks.mlp_discriminator())
-    self.label_smoothing = self.check_label_smoothing(label_smoothing)
-    self.r1_gamma = self.check_r1_gamma(r1_gamma)
+    self.label_smoothing = base.LABEL_SMOOTHING.checked(label_smoothing)
+    self.r1_gamma = base.R1_GAMMA.checked(r1_gamma)
 
   def discriminator_loss(self, batch, inputs):
     fake = tf.stop_gradient(self.generate(inputs, training=True))

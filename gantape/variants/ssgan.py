@@ -43,11 +43,42 @@ LOSS_FORMS = ("clipped", "logits", "salimans")
 NETWORKS = ("seed", "salimans")
 
 
+def _check_num_labeled(num_labeled: int) -> None:
+  if num_labeled < data_lib.NUM_CLASSES:
+    raise UsageError(
+        f"num_labeled={num_labeled} is smaller than the "
+        f"{data_lib.NUM_CLASSES} classes; use at least "
+        f"{data_lib.NUM_CLASSES}.")
+
+
+NUM_LABELED = base.Option(
+    "num_labeled", int, None, "labelled training examples, balanced over "
+    "classes; unset: all.", check=_check_num_labeled)
+GENERATOR_OBJECTIVE = base.Option(
+    "generator_objective", str, "seed", "generator loss: the seed's "
+    "log P(fake|G(z)), -log(1 - P(fake|G(z))), or feature matching.",
+    choices=GENERATOR_OBJECTIVES)
+NETWORKS_OPTION = base.Option(
+    "networks", str, "seed", "the seed's conv networks or Salimans et al. "
+    "2016's MNIST MLPs, with Gaussian noise in the discriminator.",
+    choices=NETWORKS)
+LOSS_FORM = base.Option(
+    "loss_form", str, "clipped", "the seed's clipped log of the "
+    "discriminator's softmax; the same losses from its logits, which keep "
+    "their gradient where the softmax saturates; or Salimans et al. 2016's "
+    "code's losses.", choices=LOSS_FORMS)
+LABEL_SEED = base.Option(
+    "label_seed", int, 0, "chooses which examples carry labels "
+    "(--num_labeled).")
+
+
 class SSGAN(base.Variant):
   """Semi-supervised GAN, with the seed's conv networks by default."""
 
   name = "ssgan"
   eps = 1e-3
+  options = (NUM_LABELED, GENERATOR_OBJECTIVE, NETWORKS_OPTION, LOSS_FORM,
+             LABEL_SEED, base.SYNC_BATCH_NORM)
 
   def __init__(self, *, num_labeled: Optional[int] = None,
                generator_objective: str = "seed",
@@ -77,20 +108,10 @@ class SSGAN(base.Variant):
       discriminator: replaces the 11-way conv discriminator; for feature
         matching, the input of its final layer is the feature layer.
     """
-    if generator_objective not in GENERATOR_OBJECTIVES:
-      raise UsageError(
-          f"unknown ssgan generator_objective {generator_objective!r}; choose "
-          f"one of {', '.join(GENERATOR_OBJECTIVES)}.")
-    if networks not in NETWORKS:
-      raise UsageError(f"unknown ssgan networks {networks!r}; choose one of "
-                       f"{', '.join(NETWORKS)}.")
-    if loss_form not in LOSS_FORMS:
-      raise UsageError(f"unknown ssgan loss_form {loss_form!r}; choose one "
-                       f"of {', '.join(LOSS_FORMS)}.")
-    if num_labeled is not None and num_labeled < data_lib.NUM_CLASSES:
-      raise UsageError(
-          f"num_labeled={num_labeled} is smaller than the "
-          f"{data_lib.NUM_CLASSES} classes; use at least {data_lib.NUM_CLASSES}.")
+    for option, value in ((GENERATOR_OBJECTIVE, generator_objective),
+                          (NETWORKS_OPTION, networks), (LOSS_FORM, loss_form),
+                          (NUM_LABELED, num_labeled)):
+      option.checked(value, self.name)
     if networks == "salimans":
       generator = generator or networks_lib.salimans_generator(
           synchronized_batch_norm=sync_batch_norm)

@@ -20,13 +20,31 @@ from gantape.errors import UsageError
 from gantape.variants import base
 
 
+def _check_n_critic(n_critic: int) -> None:
+  if n_critic < 1:
+    raise UsageError(f"n_critic must be at least 1, got {n_critic}.")
+
+
+def _check_gp_weight(gp_weight: float) -> None:
+  if not gp_weight >= 0.0:
+    raise UsageError(f"gp_weight must be >= 0, got {gp_weight}.")
+
+
+N_CRITIC = base.Option("n_critic", int, 5, "critic steps per generator "
+                       "step.", check=_check_n_critic)
+GP_WEIGHT = base.Option("gp_weight", float, 10.0, "lambda, the weight of the "
+                        "gradient penalty.", check=_check_gp_weight)
+
+
 class WGANGP(base.Variant):
   """Wasserstein GAN with gradient penalty on the DCGAN networks."""
 
   name = "wgan_gp"
+  suggested_for_divergence = True
   # Gulrajani et al. 2017's Adam; the seed has no WGAN-GP, so no "seed" preset.
   presets = {"gantape": base.Preset(1e-4, 0.5, 0.9, updates_per_batch=1,
                                     ema_decay=0.999)}
+  options = (N_CRITIC, GP_WEIGHT, base.SYNC_BATCH_NORM)
 
   def __init__(self, *, n_critic: int = 5, gp_weight: float = 10.0,
                sync_batch_norm: bool = False,
@@ -44,8 +62,8 @@ class WGANGP(base.Variant):
       generator: replaces the conv generator.
       discriminator: replaces the critic (no BatchNorm, linear output).
     """
-    if n_critic < 1:
-      raise UsageError(f"n_critic must be at least 1, got {n_critic}.")
+    N_CRITIC.checked(n_critic)
+    GP_WEIGHT.checked(gp_weight)
     super().__init__(
         generator=generator or networks.conv_generator(
             synchronized_batch_norm=sync_batch_norm),
