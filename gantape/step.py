@@ -231,6 +231,30 @@ class TrainStep:
             "global_step": self.global_step,
             "rng": self.rng}
 
+  def trace_iteration(self, batch_spec, inputs_spec):
+    """One replica's GAN iteration traced into a graph, without running it.
+
+    The graph holds what one iteration computes on a replica: the
+    `n_critic` discriminator updates and the generator update, cut into
+    `updates_per_batch` slices, with the real batches and random inputs as
+    arguments (no input pipeline, no random draw). It is traced without XLA
+    and in the default replica context; nothing is trained. For graph
+    analysis, e.g. counting an iteration's FLOPs (`gantape.benchmark`).
+
+    Args:
+      batch_spec: `tf.TensorSpec` structure of one replica's real batch, e.g.
+        the dataset's `element_spec` on one device.
+      inputs_spec: `tf.TensorSpec` structure of `variant.sample_inputs` for
+        that batch.
+
+    Returns:
+      A `tf.types.experimental.ConcreteFunction`; its `graph` is the
+      iteration and its outputs are the metrics a call returns.
+    """
+    n = self.variant.n_critic
+    return tf.function(self._replica_iteration).get_concrete_function(
+        (batch_spec,) * n, (inputs_spec,) * n)
+
   # ---- inside the tf.function ----------------------------------------
 
   def _train_loop(self, iterator, num_iterations):

@@ -432,3 +432,24 @@ def test_salimans_discriminator_initializes_in_a_discriminator_step(
   assert [float(f) for f in flags] == [0.0] * 6
   tf.function(step.discriminator_step)(batch, inputs)
   assert [float(f) for f in flags] == [1.0] * 6
+
+
+def test_trace_iteration_returns_the_iteration_graph_without_running_it(
+    fake_mnist):
+  step, iterator = make_step("wgan_gp", fake_mnist, options={"n_critic": 2})
+  batch_spec = tf.nest.map_structure(
+      lambda t: tf.TensorSpec(t.shape, t.dtype), next(iterator))
+  inputs_spec = tf.nest.map_structure(
+      lambda t: tf.TensorSpec(t.shape, t.dtype),
+      step.variant.sample_inputs(tf.random.Generator.from_seed(0), BATCH))
+  variables = step.variant.all_trainable_variables()
+  before = snapshot(variables)
+
+  traced = step.trace_iteration(batch_spec, inputs_spec)
+
+  assert_bitwise_equal(before, variables)
+  assert int(step.global_step.numpy()) == 0
+  # One argument per discriminator update, each a batch and its inputs.
+  assert len(traced.structured_input_signature[0][0]) == step.variant.n_critic
+  assert set(traced.structured_outputs) >= {"d_loss", "d_grad_norm",
+                                            "g_loss", "g_grad_norm"}
