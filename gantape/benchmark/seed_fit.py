@@ -19,7 +19,7 @@ per-100-iteration sample plot is left out.
 """
 
 import random
-from typing import Callable, Optional
+from typing import Callable
 
 import numpy as np
 
@@ -258,10 +258,3 @@ def _tf():
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   return tf
 
-
-def make_trainer(name: str, mnist: data_lib.Mnist, *, batch_size: int,
-                 seed: int = 0) -> Optional[SeedTrainer]:
-  """A `SeedTrainer`, or None when the seed has no code for `name`."""
-  if name not in VARIANTS:
-    return None
-  return SeedTrainer(name, mnist, batch_size=batch_size, seed=seed)

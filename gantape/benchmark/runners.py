@@ -1,0 +1,77 @@
+"""Runners: one implementation on one variant, trained n iterations at a time.
+
+The measure loop (`gantape.benchmark.suite.measure`) sees every
+implementation through `Runner`: `run(n)` trains n GAN iterations and returns
+once they are done, with n a multiple of `unit`, the iterations of one call.
+This module holds gantape's own runners and the seed's; the Keras 3 `fit`
+runner is in `keras_fit`.
+"""
+
+import tensorflow as tf
+
+from gantape import data as data_lib
+from gantape import step as step_lib
+from gantape import variants
+from gantape.benchmark import seed_fit
+from gantape.benchmark.config import BenchmarkConfig
+
+
+def round_up(n: float, unit: int) -> int:
+  """`n` iterations rounded up to whole calls of `unit`, at least one call."""
+  return max(unit, -(-int(n) // unit) * unit)
+
+
+class Runner:
+  """One implementation on one variant: `run(n)` trains n iterations.
+
+  Attributes:
+    unit: iterations per call; `n` is always a multiple of it.
+  """
+  unit = 1
+
+  def run(self, n: int) -> None:
+    """Trains `n` iterations and waits until they are done."""
+    raise NotImplementedError
+
+
+class GantapeRunner(Runner):
+  """`TrainStep`, `k` iterations per call, with or without XLA.
+
+  Attributes:
+    variant: the variant, built with the config's options.
+    step: its `TrainStep`.
+    element_spec: the spec of one real batch of its dataset.
+  """
+
+  def __init__(self, name: str, mnist: data_lib.Mnist,
+               config: BenchmarkConfig, k: int, jit: bool):
+    self.variant = variants.build(name, **config.variant_options)
+    d_opt, g_opt = step_lib.make_optimizers(self.variant)
+    self.step = step_lib.TrainStep(self.variant, d_opt, g_opt,
+                                   seed=config.seed, jit_compile=jit,
+                                   updates_per_batch=config.updates_per_batch)
+    dataset = self.variant.make_dataset(mnist, batch_size=config.batch_size,
+                                        seed=config.seed)
+    self.element_spec = dataset.element_spec
+    self.iterator = self.step.make_iterator(dataset)
+    self.unit = k
+    self._k = tf.constant(k, tf.int32)
+
+  def run(self, n: int) -> None:
+    for _ in range(n // self.unit):
+      metrics = self.step(self.iterator, self._k)
+    metrics["d_loss"].numpy()  # waits for the last call
+
+
+class SeedFitRunner(Runner):
+  """The post's loop body: two `fit()` calls per iteration."""
+
+  def __init__(self, name: str, mnist: data_lib.Mnist,
+               config: BenchmarkConfig):
+    self.trainer = seed_fit.SeedTrainer(name, mnist,
+                                        batch_size=config.batch_size,
+                                        seed=config.seed)
+
+  def run(self, n: int) -> None:
+    for _ in range(n):
+      self.trainer.iteration()
