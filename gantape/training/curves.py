@@ -14,7 +14,9 @@ import matplotlib
 matplotlib.use("Agg")
 from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
 
-# A workdir's metrics file (gantape.train writes it).
+from gantape import files  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+# A workdir's metrics file (`summaries.MetricsSink` writes it).
 METRICS_FILE = "metrics.jsonl"
 _NOT_METRICS = ("step", "time", "iterations_per_s")
 
@@ -79,8 +81,9 @@ def plot_metrics(metrics_path: str, png_path: str, title: str = "") -> bool:
   # Fixed margins: tight_layout doubles the cost of the plot.
   fig.subplots_adjust(left=0.1, right=0.97, top=0.92 if title else 0.97,
                       bottom=0.12 if len(panels) == 1 else 0.08, hspace=0.1)
-  tmp = f"{png_path}.tmp-{os.getpid()}.png"
-  fig.savefig(tmp, dpi=80)
-  plt.close(fig)
-  os.replace(tmp, png_path)
+  try:
+    with files.atomic_path(png_path) as tmp:
+      fig.savefig(tmp, dpi=80)
+  finally:
+    plt.close(fig)
   return True

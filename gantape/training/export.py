@@ -21,15 +21,13 @@ from typing import Any, Dict, Optional
 import numpy as np
 import tensorflow as tf
 
-from gantape import checkpoints
 from gantape import data as data_lib
+from gantape import files
 from gantape.errors import UsageError
+from gantape.training import checkpoints
 from gantape.training import samples as samples_lib
 from gantape.variants import base
 
-# Generated per call, so N can be large without holding every batch's
-# activations at once.
-_CHUNK = 500
 # The PNG beside an .npz shows at most this many samples (10 x 10).
 GRID_MAX = 100
 
@@ -44,34 +42,10 @@ def _requested_labels(variant: base.Variant, num: int,
           f"cgan run.")
     return None
   if label is None:
-    return (np.arange(num) % data_lib.NUM_CLASSES).astype(np.int32)
+    return samples_lib.cycling_labels(num)
   if not 0 <= label < data_lib.NUM_CLASSES:
     raise UsageError(f"label must be a digit in 0..9, got {label}.")
   return np.full([num], label, np.int32)
-
-
-def generate(variant: base.Variant, num: int, *,
-             labels: Optional[np.ndarray] = None, seed: int = 0) -> np.ndarray:
-  """`num` images from `variant`'s generator in inference mode.
-
-  Args:
-    variant: a (restored) variant.
-    num: how many.
-    labels: int [num] digits to draw, for conditional variants.
-    seed: seeds the noise.
-
-  Returns:
-    float32 [num, 28, 28] in [0, 1].
-  """
-  rng = tf.random.Generator.from_seed(seed)
-  out = []
-  for start in range(0, num, _CHUNK):
-    count = min(_CHUNK, num - start)
-    inputs = variant.sample_inputs(rng, count)
-    if labels is not None:
-      inputs["labels"] = tf.constant(labels[start:start + count], tf.int32)
-    out.append(samples_lib.generate_images(variant, inputs))
-  return np.concatenate(out)[:num]
 
 
 def grid_of(images: np.ndarray, columns: int = 10) -> np.ndarray:
@@ -122,16 +96,15 @@ def write_samples(workdir: str, output: str, num: int, *,
   restored = checkpoints.restore_from_workdir(workdir, checkpoint)
   variant = restored.sampler
   labels = _requested_labels(variant, num, label)
-  images = generate(variant, num, labels=labels, seed=seed)
+  images = samples_lib.generate(variant, num, labels=labels, seed=seed)
   arrays = {"x": images}
   if labels is not None:
     arrays["y"] = labels
   folder = os.path.dirname(os.path.abspath(output))
   os.makedirs(folder, exist_ok=True)
-  tmp = f"{output}.tmp-{os.getpid()}"
-  with open(tmp, "wb") as f:  # a file object: np.savez adds no suffix
-    np.savez(f, **arrays)
-  os.replace(tmp, output)
+  with files.atomic_path(output) as tmp:
+    with open(tmp, "wb") as f:  # a file object: np.savez adds no suffix
+      np.savez(f, **arrays)
   png = output[:-len(".npz")] + ".png"
   samples_lib.write_png(png, grid_of(images))
   return {"npz": output, "png": png, "checkpoint": restored.checkpoint,
@@ -225,19 +198,33 @@ def export_generator(workdir: str, export_dir: str, *,
   restored = checkpoints.restore_from_workdir(workdir, checkpoint)
   variant = restored.sampler
   module = _ServingGenerator(variant)
-  tmp = f"{export_dir}.tmp-{os.getpid()}"
-  shutil.rmtree(tmp, ignore_errors=True)
-  os.makedirs(os.path.dirname(export_dir), exist_ok=True)
-  tf.saved_model.save(module, tmp, signatures={"serving_default": module.serve})
-  if replace:
-    old = f"{export_dir}.old-{os.getpid()}"
-    os.replace(export_dir, old)
-    os.replace(tmp, export_dir)
-    shutil.rmtree(old, ignore_errors=True)
-  else:
-    if os.path.isdir(export_dir):
-      os.rmdir(export_dir)  # empty, checked above
-    os.replace(tmp, export_dir)
+  _save_in_place(module, export_dir, replace=replace)
   return {"export_dir": export_dir, "checkpoint": restored.checkpoint,
           "step": restored.step, "noise_dim": variant.noise_dim,
           "conditional": variant.conditional}
+
+
+def _save_in_place(module: _ServingGenerator, export_dir: str, *,
+                   replace: bool) -> None:
+  """Saves `module` beside `export_dir`, then renames it into place.
+
+  Args:
+    module: what to save.
+    export_dir: the SavedModel folder: absent, empty, or (with `replace`)
+      an old SavedModel, which is deleted once the new one is in place.
+    replace: whether `export_dir` holds an old SavedModel.
+  """
+  os.makedirs(os.path.dirname(export_dir), exist_ok=True)
+  old = f"{export_dir}.old-{os.getpid()}"
+  with files.atomic_path(export_dir) as tmp:
+    try:
+      tf.saved_model.save(module, tmp,
+                          signatures={"serving_default": module.serve})
+    except BaseException:
+      shutil.rmtree(tmp, ignore_errors=True)  # a folder: atomic_path
+      raise                                   # removes files only
+    if replace:
+      os.replace(export_dir, old)
+    elif os.path.isdir(export_dir):
+      os.rmdir(export_dir)  # empty, checked by the caller
+  shutil.rmtree(old, ignore_errors=True)

@@ -1,4 +1,9 @@
-"""TensorBoard summaries without the `tensorboard` package.
+"""Where a run's numbers go: TensorBoard events and `metrics.jsonl`, together.
+
+`MetricsSink` is the one writer of both: every record it takes lands as
+TensorBoard scalars and as one JSON line of the workdir's `metrics.jsonl`
+(`curves.METRICS_FILE`), so the two never disagree. `MetricsSink.image`
+writes the sample grids.
 
 `tf.summary.scalar` and `tf.summary.image` import `tensorboard`, which
 TensorFlow 2.21 no longer installs. The event format they write is simple: a
@@ -7,9 +12,16 @@ tensor plus metadata naming the TensorBoard plugin. We write exactly that with
 `pip install tensorboard` is only needed to *view* the logs.
 """
 
+import json
+import os
+import time
+from typing import Dict, Mapping, Optional
+
 import numpy as np
 import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
+
+from gantape.training import curves
 
 
 def _metadata(plugin_name: str) -> bytes:
@@ -39,3 +51,48 @@ def image(name: str, grid: np.ndarray, step: int) -> None:
   png = tf.io.encode_png(grid)
   tf.summary.write(name, tf.stack([tf.as_string(width), tf.as_string(height),
                                    png]), step=step, metadata=_IMAGE)
+
+
+class MetricsSink:
+  """TensorBoard events and `metrics.jsonl` records of one workdir.
+
+  A record is `{"step": ..., <timing>, "time": <unix time>, <scalars>}`:
+  `curves.read_metrics` reads it back and `curves.plot_metrics` plots it.
+  """
+
+  def __init__(self, workdir: str):
+    """Opens the event writer; `metrics.jsonl` is appended to, never cut.
+
+    Args:
+      workdir: the folder of the events and of `metrics.jsonl`.
+    """
+    self._writer = tf.summary.create_file_writer(workdir)
+    self.path = os.path.join(workdir, curves.METRICS_FILE)
+
+  def write(self, step: int, scalars: Mapping[str, float], *,
+            timing: Optional[Mapping[str, float]] = None) -> None:
+    """Writes `scalars` and `timing` as scalars and one record at `step`.
+
+    Args:
+      step: the iteration.
+      scalars: metrics, e.g. the step's losses or `eval/*` scores.
+      timing: speed scalars (e.g. `iterations_per_s`), recorded beside the
+        record's `time` rather than among the metrics.
+    """
+    timing = dict(timing or {})
+    with self._writer.as_default():
+      for name, value in {**scalars, **timing}.items():
+        scalar(name, value, step=step)
+    record: Dict[str, float] = {"step": step, **timing, "time": time.time(),
+                                **scalars}
+    with open(self.path, "a") as f:
+      f.write(json.dumps(record) + "\n")
+
+  def image(self, name: str, grid: np.ndarray, step: int) -> None:
+    """Writes a uint8 image (e.g. a sample grid) at `step`."""
+    with self._writer.as_default():
+      image(name, grid, step=step)
+
+  def flush(self) -> None:
+    """Writes out buffered events."""
+    self._writer.flush()
