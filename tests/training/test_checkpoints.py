@@ -1,4 +1,4 @@
-"""gantape.checkpoints.BestCheckpoint: what it keeps, across a resume."""
+"""checkpoints.BestCheckpoint: what it keeps, across a resume."""
 
 import math
 import os
@@ -6,7 +6,7 @@ import os
 import pytest
 import tensorflow as tf
 
-from gantape import checkpoints
+from gantape.training import checkpoints
 from gantape.errors import UsageError
 
 

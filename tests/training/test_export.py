@@ -8,9 +8,9 @@ import pytest
 import tensorflow as tf
 
 from gantape import checkpoints
-from gantape import export
 from gantape import train as train_lib
 from gantape.errors import UsageError
+from gantape.training import export
 from tests.conftest import make_fake_mnist
 
 

@@ -15,11 +15,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from gantape import cli
-from gantape import curves
 from gantape import train as train_lib
 from gantape import variants
+from gantape.cli import common as cli
 from gantape.errors import Interrupted, NonFiniteLossError, UsageError
+from gantape.training import actions as actions_lib
+from gantape.training import curves
+from gantape.training import workdir as workdir_lib
 from gantape.variants import base
 from gantape.variants import gan as gan_lib
 
@@ -234,6 +236,9 @@ def test_nan_stops_naming_the_first_bad_iteration(tmp_path, fake_mnist,
   err = capsys.readouterr().err
   assert err.startswith(f"error: non-finite loss at iteration {first}: ")
   assert "d_loss=nan" in err and err.count("\n") == 1
+  # The hint names the variants that declare themselves a remedy.
+  assert err.endswith("or try --variant=wgan_gp in a new --workdir.\n")
+  assert actions_lib._other_variants("wgan_gp") == ""  # pylint: disable=protected-access
   good = (first - 1) // 4 * 4
   assert f"checkpoints/ckpt-{good}, is the last good one" in err
   assert latest_number(workdir) == good
@@ -322,7 +327,8 @@ def test_unreadable_run_json_and_unwritable_workdir(tmp_path, fake_mnist):
     ("batch_size", 0, "batch_size must be a positive integer, got 0; pass "
      "--batch_size=N with N >= 1 (default 64)."),
     ("steps", -3, "steps must be a positive integer"),
-    ("learning_rate", 0.0, "learning_rate must be positive, got 0.0"),
+    ("learning_rate", 0.0, "learning_rate must be positive and finite, got "
+     "0.0"),
     ("variant", "nope", "unknown variant 'nope'; choose one of: gan,"),
     ("updates_per_batch", 0, "updates_per_batch must be a positive integer"),
     ("preset", "nope", "variant 'gan' has no preset 'nope'; its presets are: "
@@ -390,7 +396,7 @@ def test_resume_drops_metrics_of_undone_iterations(tmp_path):
   lines = [json.dumps({"step": s, "d_loss": 1.0}) + "\n" for s in (2, 4, 6)]
   path.write_text("".join(lines) + '{"step": 8, "d_lo')  # torn by a kill
   assert [r["step"] for r in curves.read_metrics(str(path))] == [2, 4, 6]
-  train_lib._truncate_metrics(str(path), 4)  # pylint: disable=protected-access
+  workdir_lib.truncate_metrics(str(path), 4)
   assert path.read_text() == "".join(lines[:2])
 
 

@@ -1,0 +1,268 @@
+"""The training loop: builds a run, restores it, and hands it to the runner.
+
+`train` builds the variant, its optimizers, the `TrainStep`, the EMA and the
+checkpoint manager; restores the newest checkpoint (or `resume_from`) before
+the first iteration; then runs `runner.Runner` with the actions of
+`actions.py` (progress lines and metrics, evaluation, sample grids,
+checkpoints, the NaN guard). The workdir's files are listed in
+`workdir.py`.
+
+Faults: a NaN/Inf metric stops the run (`NonFiniteLossError`) without saving,
+so the latest checkpoint is the last good one; SIGINT/SIGTERM write a
+checkpoint and raise `Interrupted`; a run killed outright resumes from the
+newest checkpoint the `checkpoint` state file lists, which TensorFlow only
+updates once a checkpoint's files are complete.
+"""
+
+import dataclasses
+import os
+from typing import Any, Dict, List, Optional
+
+import keras
+import tensorflow as tf
+
+from gantape import data as data_lib
+from gantape import distribute as distribute_lib
+from gantape import ema as ema_lib
+from gantape import step as step_lib
+from gantape import variants
+from gantape.errors import Interrupted
+from gantape.evaluation.training import TrainingEvaluator
+from gantape.training import actions as actions_lib
+from gantape.training import checkpoints
+from gantape.training import curves
+from gantape.training import runner as runner_lib
+from gantape.training import signals
+from gantape.training import summaries
+from gantape.training import workdir as workdir_lib
+from gantape.training.config import TrainConfig, total_iterations
+from gantape.variants import base
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainResult:
+  """What `train` returns: the trained step and where things went."""
+  step: step_lib.TrainStep
+  final_metrics: Dict[str, float]
+  final_grid: str
+  iterations: int
+
+
+@dataclasses.dataclass
+class _Run:
+  """What `_build` makes: the training state and what checkpoints it."""
+  variant: base.Variant
+  optimizers: List[keras.optimizers.Optimizer]
+  step: step_lib.TrainStep
+  iterator: Any
+  ema: Optional[ema_lib.GeneratorEma]
+  sampler: base.Variant
+  items: Dict[str, Any]
+  checkpoint: tf.train.Checkpoint
+
+
+def _log(line: str) -> None:
+  # Flushed, so progress shows up at once in `... | tee log` and `nohup`.
+  print(line, flush=True)
+
+
+def train(config: TrainConfig,
+          strategy: Optional[tf.distribute.Strategy] = None,
+          log=_log, *,
+          mnist: Optional[data_lib.Mnist] = None,
+          flags_text: Optional[str] = None) -> TrainResult:
+  """Trains (or resumes) the run described by `config`.
+
+  Rerunning with the same workdir resumes from its latest checkpoint, with
+  the data order, noise generator and optimizer state where they were. The
+  learning rate is this call's: a resumed run may lower it.
+
+  Args:
+    config: the run.
+    strategy: a `tf.distribute.Strategy`; default: the current one.
+    log: where progress lines go.
+    mnist: the data, in memory; None loads `config.data_path`.
+    flags_text: the command's flags as `--flagfile` lines, saved to
+      workdir/flags.txt once the workdir is known to be this run's.
+
+  Returns:
+    A `TrainResult`.
+
+  Raises:
+    UsageError: bad config, missing data, or a workdir of another run.
+    NonFiniteLossError: a loss became NaN or Inf; the message names the
+      first such iteration, and the latest checkpoint is the last good one.
+    Interrupted: SIGINT or SIGTERM arrived; a checkpoint was written first.
+  """
+  with signals.StopSignals() as stop_signals:
+    try:
+      return _train(config, strategy, log, mnist, flags_text, stop_signals)
+    finally:
+      distribute_lib.cleanup_worker_workdir(config.workdir, strategy)
+
+
+def _train(config, strategy, log, mnist, flags_text, stop_signals):
+  """`train`'s body, with SIGINT/SIGTERM caught into `stop_signals`."""
+  config.validate()
+  config = config.resolved()
+  strategy = strategy or tf.distribute.get_strategy()
+  workdir_lib.check(config)
+  # Multi-worker: the chief writes into the workdir; each other worker
+  # writes what TensorFlow makes every worker write (checkpoints) and the
+  # rest into a private folder, deleted at the end (gantape/distribute.py).
+  chief_workdir = config.workdir
+  config = dataclasses.replace(
+      config, workdir=distribute_lib.worker_workdir(config.workdir, strategy))
+  total = total_iterations(config)
+  if mnist is None:
+    mnist = data_lib.load_mnist(config.data_path)
+  keras.utils.set_random_seed(config.seed)
+  run = _build(config, strategy, mnist)
+  manager = _restore(run, config, chief_workdir, strategy, log)
+  workdir_lib.truncate_metrics(
+      os.path.join(config.workdir, curves.METRICS_FILE),
+      int(run.step.global_step.numpy()))
+  workdir_lib.write_records(config, flags_text)
+
+  sink = summaries.MetricsSink(config.workdir)
+  grids = actions_lib.SampleGrids(
+      config.sample_every, run.sampler,
+      os.path.join(config.workdir, workdir_lib.SAMPLE_DIR), sink,
+      seed=config.seed)
+  saver = actions_lib.SaveCheckpoint(config.checkpoint_every, manager)
+  evaluate = None
+  if config.eval_every is not None:
+    evaluate = _evaluate_action(config, run, mnist, sink, chief_workdir,
+                                strategy, log)
+  # Built after the evaluator: its clock must not count the evaluator's
+  # set-up (minutes when the classifier is trained first).
+  logger = actions_lib.LogProgress(
+      config.log_every, sink, log, name=config.variant,
+      start=int(run.step.global_step.numpy()))
+  guard = actions_lib.NonFiniteGuard(
+      run.step, run.iterator, run.checkpoint, manager, log,
+      workdir=config.workdir, variant_name=config.variant,
+      iterator_saved="iterator" in run.items)
+  update_ema = (actions_lib.UpdateEma(run.ema) if run.ema is not None
+                else None)
+  # The EMA moves before the guard looks; nothing saves before the guard.
+  actions = [a for a in (update_ema, guard, logger, evaluate, grids, saver)
+             if a is not None]
+  progress = runner_lib.Runner(
+      run.step, run.iterator, actions, total=total,
+      iterations_per_call=config.iterations_per_call,
+      should_stop=lambda: stop_signals.signum is not None).run()
+  return _finish(progress, run, config, saver, grids, sink, stop_signals,
+                 log)
+
+
+def _build(config: TrainConfig, strategy: tf.distribute.Strategy,
+           mnist: data_lib.Mnist) -> _Run:
+  """The variant, its optimizers, the step, the EMA and the data iterator."""
+  with strategy.scope():
+    variant = variants.build(config.variant, **config.variant_options)
+    d_opt, g_opt = step_lib.make_optimizers(
+        variant, learning_rate=config.learning_rate, beta_1=config.beta_1,
+        beta_2=config.beta_2)
+    train_step = step_lib.TrainStep(
+        variant, d_opt, g_opt, seed=config.seed, strategy=strategy,
+        jit_compile=config.jit_compile,
+        updates_per_batch=config.updates_per_batch)
+  dataset = variant.make_dataset(mnist, batch_size=config.batch_size,
+                                 seed=config.seed)
+  iterator = train_step.make_iterator(dataset)
+  items = train_step.checkpoint_items()
+  ema, sampler = None, variant
+  if config.ema_decay:
+    with strategy.scope():
+      ema = ema_lib.GeneratorEma(
+          variant.generator, variants.build(
+              config.variant, **config.variant_options).generator,
+          config.ema_decay)
+    items["ema_generator"] = ema.average
+    sampler = ema_lib.sampling_view(variant, ema.average)
+  if strategy.num_replicas_in_sync == 1:
+    items["iterator"] = iterator  # exact resume: the data order continues
+  return _Run(variant, [d_opt, g_opt], train_step, iterator, ema, sampler,
+              items, tf.train.Checkpoint(**items))
+
+
+def _restore(run: _Run, config: TrainConfig, chief_workdir: str,
+             strategy: tf.distribute.Strategy, log):
+  """Opens the checkpoint manager and restores the newest checkpoint.
+
+  Without a checkpoint of its own the run starts from `resume_from`, or
+  from scratch; either way its first iteration is saved at once, so a NaN
+  or a stop in the first interval still leaves a good state to resume from
+  and to replay.
+
+  Returns:
+    The checkpoint manager.
+  """
+  manager = tf.train.CheckpointManager(
+      run.checkpoint, workdir_lib.checkpoint_dir(config.workdir),
+      max_to_keep=config.keep_checkpoints, step_counter=run.step.global_step)
+  if config.workdir != chief_workdir:  # a non-chief worker resumes the chief's
+    manager = distribute_lib.WorkerCheckpointManager(
+        manager, run.checkpoint,
+        os.path.join(chief_workdir, checkpoints.CHECKPOINT_DIR))
+  # Every worker has listed the chief's checkpoints before the chief saves.
+  distribute_lib.barrier(strategy)
+  if manager.checkpoints or config.resume_from is not None:
+    # The optimizers' learning rates are variables, so a restore would bring
+    # back the old ones; this run's flags win.
+    learning_rates = [float(o.learning_rate.numpy()) for o in run.optimizers]
+    if manager.checkpoints:
+      restored = workdir_lib.restore_latest(run.items, manager, config, log)
+      log(f"Resumed from {restored} at iteration "
+          f"{int(run.step.global_step.numpy())}.")
+    else:
+      workdir_lib.start_from(run.items, config, log)
+    for opt, lr in zip(run.optimizers, learning_rates):
+      opt.learning_rate = lr
+  if not manager.checkpoints:
+    manager.save(checkpoint_number=int(run.step.global_step.numpy()))
+  return manager
+
+
+def _evaluate_action(config: TrainConfig, run: _Run, mnist: data_lib.Mnist,
+                     sink: summaries.MetricsSink, chief_workdir: str,
+                     strategy: tf.distribute.Strategy,
+                     log) -> actions_lib.Evaluate:
+  """The --eval_every evaluation, with the run's best checkpoint."""
+  evaluator = TrainingEvaluator(mnist, num_samples=config.eval_samples,
+                                seed=config.seed, log=log)
+  best_dir = os.path.join(config.workdir, checkpoints.BEST_DIR)
+  best = checkpoints.BestCheckpoint(
+      {k: v for k, v in run.items.items()
+       if k in ("generator", "discriminator", "ema_generator", "global_step")},
+      best_dir,
+      previous_directory=os.path.join(chief_workdir, checkpoints.BEST_DIR))
+  return actions_lib.Evaluate(
+      config.eval_every, evaluator, best, best_dir, sink, log,
+      sampler=run.sampler,
+      live_variant=run.variant if run.ema is not None else None,
+      strategy=strategy)
+
+
+def _finish(progress: runner_lib.Progress, run: _Run, config: TrainConfig,
+            saver: actions_lib.SaveCheckpoint,
+            grids: actions_lib.SampleGrids, sink: summaries.MetricsSink,
+            stop_signals: signals.StopSignals, log) -> TrainResult:
+  """Saves the last iteration, plots, and stops or writes the final grid.
+
+  Raises:
+    Interrupted: a stop signal ended the run before its last iteration.
+  """
+  done = progress.iteration
+  saver.save_unless_saved(done)
+  actions_lib.plot_curves(config.workdir, config.variant, log)
+  if stop_signals.signum is not None and done < progress.total:
+    sink.flush()
+    raise Interrupted(
+        f"stopped by {stop_signals.name} at iteration {done}/"
+        f"{progress.total}; saved {saver.latest}. Rerun the same command to "
+        f"resume.", stop_signals.signum)
+  final = grids.write("final.png", done)
+  sink.flush()
+  return TrainResult(run.step, progress.metrics, final, done)

@@ -1,0 +1,130 @@
+"""runner.Runner: calls end at every action's boundary; actions run there."""
+
+import keras
+import pytest
+
+from gantape import step as step_lib
+from gantape import variants
+from gantape.training import runner as runner_lib
+from tests.conftest import make_fake_mnist
+
+
+@pytest.fixture(scope="module")
+def gan_step():
+  """The MLP GAN's step on fake digits, traced once for the module."""
+  keras.utils.set_random_seed(0)
+  variant = variants.build("gan")
+  d_opt, g_opt = step_lib.make_optimizers(variant)
+  step = step_lib.TrainStep(variant, d_opt, g_opt, seed=0)
+  iterator = step.make_iterator(
+      variant.make_dataset(make_fake_mnist(), batch_size=16, seed=0))
+  return step, iterator
+
+
+class Recorder(runner_lib.Action):
+  """Records the progress of each call it gets."""
+
+  def __init__(self, every=None, at_end=False, calls=None):
+    self.every = every
+    self.at_end = at_end
+    self.seen = []
+    self._calls = calls
+
+  def __call__(self, progress):
+    self.seen.append(progress)
+    if self._calls is not None:
+      self._calls.append(self)
+
+  @property
+  def iterations(self):
+    return [p.iteration for p in self.seen]
+
+
+def run_from_zero(gan_step, actions, *, total, per_call, should_stop=None):
+  step, iterator = gan_step
+  step.global_step.assign(0)
+  runner = runner_lib.Runner(step, iterator, actions, total=total,
+                             iterations_per_call=per_call,
+                             should_stop=should_stop)
+  return runner.run()
+
+
+def test_calls_end_exactly_at_every_boundary(gan_step):
+  every_call = Recorder()
+  threes, fives = Recorder(every=3), Recorder(every=5)
+  fives_and_end = Recorder(every=5, at_end=True)
+  final = run_from_zero(gan_step, [every_call, threes, fives, fives_and_end],
+                        total=17, per_call=4)
+  # Each call ends at a multiple of 3 or 5, after at most 4 iterations, or
+  # at the end.
+  assert [(p.previous, p.iteration) for p in every_call.seen] == [
+      (0, 3), (3, 5), (5, 6), (6, 9), (9, 10), (10, 12), (12, 15), (15, 17)]
+  assert threes.iterations == [3, 6, 9, 12, 15]
+  assert fives.iterations == [5, 10, 15]
+  assert fives_and_end.iterations == [5, 10, 15, 17]
+  assert final.iteration == 17 == int(gan_step[0].global_step.numpy())
+  assert final.total == 17
+  assert {"d_loss", "g_loss"} <= set(final.metrics)
+  assert all(isinstance(v, float) for v in final.metrics.values())
+
+
+def test_iterations_per_call_caps_calls_between_far_boundaries(gan_step):
+  every_call = Recorder()
+  tens = Recorder(every=10)
+  run_from_zero(gan_step, [every_call, tens], total=12, per_call=4)
+  assert every_call.iterations == [4, 8, 10, 12]
+  assert tens.iterations == [10]
+
+
+def test_actions_run_in_order_and_functions_take_an_interval(gan_step):
+  calls = []
+  first, second = Recorder(every=2, calls=calls), Recorder(calls=calls)
+  seen = []
+  by_function = runner_lib.action(lambda p: seen.append(p.iteration), every=3)
+  run_from_zero(gan_step, [first, second, by_function], total=6, per_call=6)
+  assert calls == [first, second, second, first, second, first, second]
+  assert seen == [3, 6]
+
+
+def test_a_failing_action_stops_the_run(gan_step):
+  class Boom(Exception):
+    pass
+
+  def fail_at_4(progress):
+    if progress.iteration == 4:
+      raise Boom(progress.iteration)
+
+  after = Recorder()
+  with pytest.raises(Boom):
+    run_from_zero(gan_step, [runner_lib.action(fail_at_4, every=2), after],
+                  total=10, per_call=2)
+  # The actions after the failing one did not run, and no call followed.
+  assert after.iterations == [2]
+  assert int(gan_step[0].global_step.numpy()) == 4
+
+
+def test_should_stop_ends_the_run_between_calls(gan_step):
+  every_call = Recorder()
+  final = run_from_zero(gan_step, [every_call], total=10, per_call=2,
+                        should_stop=lambda: len(every_call.seen) == 2)
+  assert every_call.iterations == [2, 4] and final.iteration == 4
+
+
+def test_a_finished_run_calls_nothing(gan_step):
+  step, iterator = gan_step
+  step.global_step.assign(5)
+  every_call = Recorder()
+  final = runner_lib.Runner(step, iterator, [every_call], total=5,
+                            iterations_per_call=2).run()
+  assert every_call.seen == [] and final.metrics == {}
+  assert (final.iteration, final.previous) == (5, 5)
+
+
+@pytest.mark.parametrize("per_call, every", [(0, None), (2, 0)])
+def test_bad_intervals_are_refused(gan_step, per_call, every):
+  step, iterator = gan_step
+  with pytest.raises(ValueError, match="positive"):
+    runner_lib.Runner(step, iterator, [Recorder(every=every)], total=4,
+                      iterations_per_call=per_call)
+  with pytest.raises(ValueError, match="positive"):
+    runner_lib.action(print, every=0)
