@@ -105,7 +105,9 @@ class Evaluate(Action):
                best_dir: str, sink: summaries.MetricsSink, log: Log, *,
                sampler: base.Variant, live_variant: Optional[base.Variant],
                strategy: Optional[tf.distribute.Strategy] = None):
-    """Args:
+    """Sets up the evaluation; the evaluator is built by the caller.
+
+    Args:
       every: iterations between evaluations.
       evaluator: `TrainingEvaluator`-like: (variant, step, live_variant=,
         best_fcd=) -> {"eval/fcd": ..., ...}.
@@ -207,7 +209,9 @@ class NonFiniteGuard(Action):
                checkpoint: tf.train.Checkpoint,
                manager: tf.train.CheckpointManager, log: Log, *,
                workdir: str, variant_name: str, iterator_saved: bool):
-    """Args:
+    """Sets up the guard.
+
+    Args:
       train_step, iterator: the run's step and data iterator.
       checkpoint: what `manager` saves, restored for the replay.
       manager: the run's checkpoints.
