@@ -9,7 +9,9 @@ Where MNIST comes from, in order:
    uses Keras's cache (``~/.keras/datasets``).
 
 Images stay uint8 in host memory and are scaled to [0, 1] on the fly, as the seed
-does (``x / 255``).
+does (``x / 255``); images of another dtype are accepted only when they hold the
+whole numbers 0..255 (`pixels`), so data already scaled to [0, 1] is refused
+rather than trained on as near-black images.
 """
 
 import dataclasses
@@ -32,6 +34,9 @@ _IDX_FILES = {
     "x_test": "t10k-images-idx3-ubyte",
     "y_test": "t10k-labels-idx1-ubyte",
 }
+# IDX type codes other than 0x08 (unsigned byte), named in the refusal.
+_IDX_TYPES = {0x09: "signed-byte", 0x0B: "int16", 0x0C: "int32",
+              0x0D: "float32", 0x0E: "float64"}
 _HOW_TO_FIX = (
     "pass --data_path=/path/to/mnist.npz (Keras layout: x_train, y_train, x_test, "
     "y_test) or a folder with the four MNIST IDX files (raw or .gz)")
@@ -57,8 +62,8 @@ def load_mnist(path: Optional[str] = None) -> Mnist:
     The validated dataset.
 
   Raises:
-    DataError: the data is missing, unreadable or of the wrong shape; the
-      message says how to point gantape at the data.
+    DataError: the data is missing, unreadable, empty, of the wrong shape,
+      or not pixels 0..255 (`pixels`); the message says how to fix it.
   """
   if path is None:
     arrays = _load_with_keras()
@@ -89,20 +94,36 @@ def _load_with_keras():
 
 
 def _load_npz(path):
+  # numpy's own messages for a file that is not an .npz suggest loading it
+  # with allow_pickle, which would run code from the file: never pass that on.
+  not_npz = (f"{path} is not a valid .npz file (not a zip archive of numpy "
+             f"arrays); it may be truncated, corrupt or of another format; "
+             f"{_HOW_TO_FIX}.")
   try:
     with np.load(path, allow_pickle=False) as f:
+      if not isinstance(f, np.lib.npyio.NpzFile):
+        raise DataError(not_npz)
       missing = [k for k in _IDX_FILES if k not in f.files]
       if missing:
         raise DataError(
             f"{path} is not a Keras-layout MNIST file: it lacks {missing}; "
             f"{_HOW_TO_FIX}.")
-      return {k: f[k] for k in _IDX_FILES}
+      return {k: _npz_array(f, k, path) for k in _IDX_FILES}
   except DataError:
     raise
-  except Exception as e:  # zipfile.BadZipFile, ValueError, OSError, EOFError...
+  except AttributeError:  # a single .npy array has no context manager
+    raise DataError(not_npz) from None
+  except Exception:  # zipfile.BadZipFile, ValueError, OSError, EOFError...
+    raise DataError(not_npz) from None
+
+
+def _npz_array(npz, key, path):
+  try:
+    return npz[key]
+  except ValueError:  # an object (pickled) array
     raise DataError(
-        f"{path} is not a readable .npz file ({type(e).__name__}: {e}); the "
-        f"file may be truncated or corrupt; {_HOW_TO_FIX}.") from None
+        f"{path}: {key} is an array of Python objects, not of numbers; "
+        f"{_HOW_TO_FIX}.") from None
 
 
 def _load_idx_folder(folder):
@@ -125,8 +146,12 @@ def _read_idx(path):
     with opener(path, "rb") as f:
       raw = f.read()
     zero, dtype_code, ndim = struct.unpack(">HBB", raw[:4])
-    if zero != 0 or dtype_code != 0x08:
-      raise ValueError("bad magic number (expected unsigned-byte IDX data)")
+    if zero != 0:
+      raise ValueError("bad magic number")
+    if dtype_code != 0x08:
+      raise ValueError(
+          f"it holds {_IDX_TYPES.get(dtype_code, 'unknown')} data (type code "
+          f"0x{dtype_code:02X}), not the unsigned bytes 0..255 of MNIST")
     dims = struct.unpack(f">{ndim}I", raw[4:4 + 4 * ndim])
     data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
     if data.size != int(np.prod(dims)):
@@ -145,15 +170,99 @@ def _validate(arrays, source):
       raise DataError(
           f"MNIST from {source}: x_{split} has shape {x.shape}, expected "
           f"[N, 28, 28] images; {_HOW_TO_FIX}.")
+    if not len(x):
+      raise DataError(
+          f"MNIST from {source}: x_{split} holds no examples (shape "
+          f"{x.shape}); {_HOW_TO_FIX}.")
     if y.ndim != 1 or len(y) != len(x):
       raise DataError(
           f"MNIST from {source}: y_{split} has shape {y.shape}, expected "
           f"[{len(x)}] labels to match x_{split}; {_HOW_TO_FIX}.")
-    if len(y) and (y.min() < 0 or y.max() >= NUM_CLASSES):
+    if (not _integral(y)) or y.min() < 0 or y.max() >= NUM_CLASSES:
       raise DataError(
-          f"MNIST from {source}: y_{split} holds labels outside 0..9; "
-          f"{_HOW_TO_FIX}.")
+          f"MNIST from {source}: y_{split} holds labels outside the integers "
+          f"0..9; {_HOW_TO_FIX}.")
+    arrays[f"x_{split}"] = pixels(x, f"MNIST from {source}: x_{split}")
+    if not np.issubdtype(y.dtype, np.integer):
+      arrays[f"y_{split}"] = y.astype(np.int64)
   return Mnist(**{k: np.asarray(v) for k, v in arrays.items()})
+
+
+def _integral(a: np.ndarray) -> bool:
+  """Whether `a` is of an integer dtype, or a float dtype holding integers."""
+  if np.issubdtype(a.dtype, np.integer):
+    return True
+  if not np.issubdtype(a.dtype, np.floating):
+    return False
+  return bool(np.all(np.isfinite(a)) and np.all(a == np.round(a)))
+
+
+def pixels(images: np.ndarray, what: str = "images") -> np.ndarray:
+  """`images` as uint8 pixels 0..255, or a `DataError` saying why not.
+
+  The pipeline divides by 255, so images already scaled to [0, 1] would
+  train on near-black images: a non-uint8 array whose values all lie in
+  [0, 1] is refused, as is anything that is not whole numbers in 0..255.
+  Other whole numbers 0..255 of another dtype (int64, float32 holding
+  0., 1., ... 255.) are exact and converted.
+
+  Args:
+    images: the image array.
+    what: names the array in the message, e.g. "MNIST from m.npz: x_train".
+
+  Returns:
+    `images` as a uint8 array (the same array when it already is).
+
+  Raises:
+    DataError: the values are not the integers 0..255, or are floats in
+      [0, 1].
+  """
+  if images.dtype == np.uint8:
+    return images
+  fix = ("gantape wants uint8 pixels 0..255 (it divides by 255 itself); "
+         "convert with (x * 255).round().astype(np.uint8) if x is in [0, 1]")
+  if not images.size:
+    return images.astype(np.uint8)
+  low, high = np.nanmin(images), np.nanmax(images)
+  if 0 <= low and high <= 1:  # images scaled to [0, 1], or a binary mask
+    raise DataError(
+        f"{what} is {images.dtype} with values in [0, 1], already scaled to "
+        f"[0, 1]; {fix}.")
+  if not _integral(images):
+    raise DataError(
+        f"{what} is {images.dtype} with non-integer values in [{low:g}, "
+        f"{high:g}]; {fix}.")
+  if low < 0 or high > 255:
+    raise DataError(
+        f"{what} is {images.dtype} with values in [{low}, {high}], outside "
+        f"0..255; {fix}.")
+  return images.astype(np.uint8)
+
+
+def check_training_set(mnist: Mnist, batch_size: int) -> None:
+  """Refuses a training set that cannot fill one batch without repeats.
+
+  A batch larger than the training set would hold the same images several
+  times over in every batch: the discriminator would see duplicates as a
+  matter of course, which no MNIST-sized run intends. (A small labelled
+  subset for SSGAN is repeated on purpose; it is not checked here.)
+
+  Args:
+    mnist: the data, e.g. from `load_mnist` or built in memory.
+    batch_size: the global batch size.
+
+  Raises:
+    DataError: the training set is empty, not uint8 pixels, or smaller than
+      `batch_size`.
+  """
+  n = len(mnist.x_train)
+  if not n:
+    raise DataError(f"the training set holds no examples; {_HOW_TO_FIX}.")
+  pixels(mnist.x_train, "the training images")
+  if batch_size > n:
+    raise DataError(
+        f"batch_size={batch_size} is larger than the {n} training examples; "
+        f"use --batch_size={n} or less, or more data.")
 
 
 def to_float_images(images_uint8: tf.Tensor, flat: bool) -> tf.Tensor:
@@ -193,7 +302,9 @@ def batches(images: np.ndarray, labels: np.ndarray, *, batch_size: int,
   """
   if batch_size <= 0:
     raise UsageError(f"batch_size must be positive, got {batch_size}.")
-  images_t = tf.constant(images, dtype=tf.uint8)
+  if not len(images):
+    raise DataError(f"no examples to make batches of; {_HOW_TO_FIX}.")
+  images_t = tf.constant(pixels(images), dtype=tf.uint8)
   labels_t = tf.constant(labels, dtype=tf.int32)
   n = len(images)
 

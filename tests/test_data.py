@@ -2,6 +2,7 @@
 
 import gzip
 import os
+import re
 import struct
 
 import keras
@@ -158,3 +159,120 @@ def test_ssgan_labelled_term_only_sees_the_chosen_examples():
   assert seen_labeled == chosen
   # The real/fake term still sees (nearly) all of the data.
   assert len(seen_unlabeled - chosen) > 800
+
+
+def write_arrays(path, m, **replace):
+  arrays = {k: getattr(m, k) for k in ("x_train", "y_train", "x_test", "y_test")}
+  arrays.update(replace)
+  np.savez(path, **arrays)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_images_already_in_0_1_are_refused_not_trained_on_as_black(
+    tmp_path, fake_mnist, dtype):
+  write_arrays(tmp_path / "m.npz", fake_mnist,
+               x_train=(fake_mnist.x_train / 255).astype(dtype))
+  with pytest.raises(DataError) as e:
+    data_lib.load_mnist(str(tmp_path / "m.npz"))
+  message = str(e.value)
+  assert "\n" not in message
+  assert f"x_train is {np.dtype(dtype).name} with values in [0, 1]" in message
+  assert "already scaled to [0, 1]" in message
+  assert "astype(np.uint8)" in message
+
+
+@pytest.mark.parametrize("x,expected", [
+    (lambda x: x.astype(np.float32) + 0.5, "non-integer values"),
+    (lambda x: x.astype(np.int64) - 1, "outside 0..255"),
+    (lambda x: x.astype(np.int64) + 1, "outside 0..255"),
+    (lambda x: (x > 127).astype(np.int32), "already scaled to [0, 1]"),
+])
+def test_images_that_are_not_pixels_are_refused(tmp_path, fake_mnist, x,
+                                                expected):
+  write_arrays(tmp_path / "m.npz", fake_mnist, x_test=x(fake_mnist.x_test))
+  with pytest.raises(DataError, match=r"x_test is .*" + re.escape(expected)):
+    data_lib.load_mnist(str(tmp_path / "m.npz"))
+
+
+def test_whole_pixel_values_of_another_dtype_load_as_uint8(tmp_path,
+                                                           fake_mnist):
+  write_arrays(tmp_path / "m.npz", fake_mnist,
+               x_train=fake_mnist.x_train.astype(np.float32),
+               x_test=fake_mnist.x_test.astype(np.int64),
+               y_train=fake_mnist.y_train.astype(np.float64))
+  loaded = data_lib.load_mnist(str(tmp_path / "m.npz"))
+  assert loaded.x_train.dtype == loaded.x_test.dtype == np.uint8
+  assert np.issubdtype(loaded.y_train.dtype, np.integer)
+  assert_same(loaded, fake_mnist)
+
+
+def test_float_idx_file_is_refused_naming_its_type(tmp_path, fake_mnist):
+  for key, stem in data_lib._IDX_FILES.items():
+    write_idx(str(tmp_path / stem), getattr(fake_mnist, key), False)
+  x = (fake_mnist.x_train / 255).astype(">f4")
+  header = struct.pack(">HBB", 0, 0x0D, 3) + struct.pack(">3I", *x.shape)
+  (tmp_path / "train-images-idx3-ubyte").write_bytes(header + x.tobytes())
+  with pytest.raises(DataError, match=r"holds float32 data \(type code 0x0D\)"
+                     r", not the unsigned bytes 0\.\.255"):
+    data_lib.load_mnist(str(tmp_path))
+
+
+def test_in_memory_float_images_are_refused_by_the_pipeline(fake_mnist):
+  with pytest.raises(DataError, match=r"values in \[0, 1\]"):
+    data_lib.batches(fake_mnist.x_train / 255.0, fake_mnist.y_train,
+                     batch_size=8, seed=0, flat=True)
+
+
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_zero_examples_is_one_clear_error(tmp_path, fake_mnist, split):
+  write_arrays(tmp_path / "m.npz", fake_mnist,
+               **{f"x_{split}": np.zeros([0, 28, 28], np.uint8),
+                  f"y_{split}": np.zeros([0], np.uint8)})
+  with pytest.raises(DataError, match=rf"x_{split} holds no examples"):
+    data_lib.load_mnist(str(tmp_path / "m.npz"))
+  empty = data_lib.Mnist(fake_mnist.x_train[:0], fake_mnist.y_train[:0],
+                         fake_mnist.x_test, fake_mnist.y_test)
+  with pytest.raises(DataError, match="holds no examples"):
+    data_lib.check_training_set(empty, 16)
+  with pytest.raises(DataError, match="no examples"):
+    data_lib.batches(empty.x_train, empty.y_train, batch_size=8, seed=0,
+                     flat=True)
+
+
+def test_batch_larger_than_the_training_set_is_refused(fake_mnist):
+  data_lib.check_training_set(fake_mnist, 200)
+  with pytest.raises(DataError) as e:
+    data_lib.check_training_set(fake_mnist, 201)
+  assert str(e.value) == (
+      "batch_size=201 is larger than the 200 training examples; use "
+      "--batch_size=200 or less, or more data.")
+
+
+def test_random_bytes_npz_never_suggests_allow_pickle(tmp_path):
+  path = tmp_path / "m.npz"
+  path.write_bytes(np.random.RandomState(0).bytes(4096))
+  with pytest.raises(DataError) as e:
+    data_lib.load_mnist(str(path))
+  message = str(e.value)
+  assert message.startswith(f"{path} is not a valid .npz file")
+  assert "pickle" not in message.lower() and "\n" not in message
+
+
+@pytest.mark.parametrize("write", [
+    lambda p: p.write_bytes(b""),
+    lambda p: np.save(open(p, "wb"), np.zeros([3, 28, 28], np.uint8)),
+])
+def test_empty_file_or_single_array_is_not_a_valid_npz(tmp_path, write):
+  write(tmp_path / "m.npz")
+  with pytest.raises(DataError, match=r"is not a valid \.npz file"):
+    data_lib.load_mnist(str(tmp_path / "m.npz"))
+
+
+def test_object_array_in_npz_is_refused_without_pickle_advice(tmp_path,
+                                                              fake_mnist):
+  write_arrays(tmp_path / "m.npz", fake_mnist,
+               x_train=np.array([{"image": 1}], dtype=object))
+  with pytest.raises(DataError) as e:
+    data_lib.load_mnist(str(tmp_path / "m.npz"))
+  assert "x_train is an array of Python objects" in str(e.value)
+  assert "pickle" not in str(e.value).lower()
