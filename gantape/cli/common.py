@@ -1,12 +1,12 @@
-"""What the absl scripts share: option packing and turning errors into exits."""
+"""What every command shares: flag parsing, and errors turned into exits."""
 
 import sys
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, List, Optional
 
+from absl import app
 from absl import flags
 
 from gantape import checkpoints
-from gantape.variants import ssgan
 from gantape.errors import GantapeError, Interrupted, UsageError
 
 EXIT_USAGE = 2
@@ -18,67 +18,34 @@ EXIT_FAILURE = 1
 # disclaimed).
 flags.disclaim_key_flags()
 
-# The flags that become variant options (`variants.build(name, **options)`),
-# shared by train.py and benchmark.py. Unset flags (None) leave the variant's
-# own default.
-VARIANT_FLAGS = ("num_labeled", "generator_objective", "networks",
-                 "loss_form", "label_smoothing", "r1_gamma", "n_critic",
-                 "sync_batch_norm")
+
+def define_checkpoint_flag() -> None:
+  """`--checkpoint`, for the commands that read a workdir's networks."""
+  flags.DEFINE_string(
+      "checkpoint", checkpoints.LATEST,
+      "Which of the run's checkpoints: latest; best, the one at the lowest "
+      "FCD that training measured (kept in <workdir>/best/ by runs with "
+      "--eval_every); or a checkpoint prefix such as "
+      "<workdir>/checkpoints/ckpt-10000.")
 
 
-def define_variant_flags() -> None:
-  """Defines `VARIANT_FLAGS` as flags of the script that calls it.
+def app_run(main: Callable[[List[str]], Any],
+            argv: Optional[List[str]] = None) -> None:
+  """`absl.app.run(main)` with gantape's flag parser; exits the process.
 
-  They count as the script's own flags (its `--helpshort`, `flagfile_text`),
-  as if the script had defined them itself.
+  The flags of `main`'s module become the program's key flags, so `--help`
+  lists them whether the program is `gantape`, `python -m gantape` or a
+  script.
+
+  Args:
+    main: the command's main; its return value is the exit code.
+    argv: the command line, program name first; default `sys.argv`.
   """
-  flags.DEFINE_integer("num_labeled", None, "ssgan: labelled training "
-                       "examples, balanced over classes (default: all).")
-  flags.DEFINE_enum("generator_objective", None,
-                    list(ssgan.GENERATOR_OBJECTIVES),
-                    "ssgan: generator loss: the seed's log P(fake|G(z)) "
-                    "(default), -log(1 - P(fake|G(z))), or feature matching.")
-  flags.DEFINE_enum("networks", None, list(ssgan.NETWORKS),
-                    "ssgan: the seed's conv networks (default) or Salimans "
-                    "et al. 2016's MNIST MLPs, with Gaussian noise in the "
-                    "discriminator (README 'Variants').")
-  flags.DEFINE_enum("loss_form", None, list(ssgan.LOSS_FORMS),
-                    "ssgan: the seed's clipped log of the discriminator's "
-                    "softmax (default); the same losses from its logits, "
-                    "which keep their gradient where the softmax saturates; "
-                    "or Salimans et al. 2016's code's losses (README "
-                    "'Variants').")
-  flags.DEFINE_float("label_smoothing", None, "gan, dcgan, cgan: one-sided "
-                     "label smoothing s, the discriminator's real target "
-                     "becomes 1 - s (Salimans et al. 2016 use 0.1; default "
-                     "0, the seed).")
-  flags.DEFINE_float("r1_gamma", None, "gan, dcgan, cgan: weight gamma of "
-                     "the R1 penalty gamma/2 ||grad_x f(x)||^2 on the "
-                     "discriminator's logit at real images (Mescheder et al. "
-                     "2018); default 0, the seed: none, but train.py's "
-                     "default preset sets 1 for dcgan.")
-  flags.DEFINE_integer("n_critic", None, "wgan_gp: critic steps per "
-                       "generator step (default 5).")
-  flags.DEFINE_bool("sync_batch_norm", None, "dcgan, ssgan, cgan, wgan_gp: "
-                    "BatchNorm over the global batch across replicas "
-                    "(default: per replica, as Keras).")
-
-
-def variant_options() -> Dict[str, Any]:
-  """The `VARIANT_FLAGS` set on the command line, as variant options."""
-  return {name: flags.FLAGS[name].value for name in VARIANT_FLAGS
-          if flags.FLAGS[name].value is not None}
-
-
-# `--checkpoint` of the scripts that read a workdir. Each script defines the
-# flag itself: absl refuses a flag defined twice from one module, and the
-# tests run every script in one process.
-CHECKPOINT_DEFAULT = checkpoints.LATEST
-CHECKPOINT_HELP = (
-    "Which of the run's checkpoints: latest; best, the one at the lowest FCD "
-    "that training measured (kept in <workdir>/best/ by runs with "
-    "--eval_every); or a checkpoint prefix such as "
-    "<workdir>/checkpoints/ckpt-10000.")
+  if argv is not None:
+    sys.argv[0] = argv[0]  # absl's help names and keys the program by it
+  for flag in flags.FLAGS.get_flags_for_module(main.__module__):
+    flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
+  app.run(main, argv=argv, flags_parser=parse_flags)
 
 
 def run(fn: Callable[[], Any]) -> int:
@@ -106,9 +73,8 @@ def run(fn: Callable[[], Any]) -> int:
 def parse_flags(argv: List[str]) -> List[str]:
   """Parses absl flags; a bad flag is one line on stderr and exit code 2.
 
-  Pass it to `app.run(main, flags_parser=cli.parse_flags)`: absl's own parser
-  exits with 1 and a two-line message, but a bad flag is a usage error like
-  any other.
+  `app_run` passes it to `absl.app.run`: absl's own parser exits with 1 and
+  a two-line message, but a bad flag is a usage error like any other.
 
   Returns:
     `[program name]`: positional arguments are refused the same way.

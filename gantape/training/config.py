@@ -1,11 +1,35 @@
-"""`TrainConfig`: everything that defines a training run, in one place."""
+"""`TrainConfig`: everything that defines a training run, in one place.
+
+Each field carries its flag's help text in its metadata (`_setting`);
+`gantape.cli.config_flags` defines one flag per field from it, with the
+field's default, so a setting is written once.
+"""
 
 import dataclasses
-from typing import Any, Dict, Optional
+import math
+from typing import Any, Callable, Dict, List, Optional
 
 from gantape import checkpoints
 from gantape import variants
 from gantape.errors import UsageError
+
+
+def _setting(default: Any, help_text: str, *,
+             choices: Optional[Callable[[], List[str]]] = None,
+             path: bool = False) -> Any:
+  """A `TrainConfig` field that is also a command-line flag.
+
+  Args:
+    default: the one default, the flag's too; `dataclasses.MISSING` for a
+      field without one.
+    help_text: the flag's help.
+    choices: returns the allowed values (the flag becomes an enum); called
+      when flags are defined, so it sees every registered variant.
+    path: the value is a file or folder, made absolute by the CLI so that a
+      `flags.txt` works from any directory.
+  """
+  return dataclasses.field(default=default, metadata={
+      "help": help_text, "choices": choices, "path": path})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -19,7 +43,7 @@ class TrainConfig:
     batch_size: global batch size (the seed's 64).
     preset: the variant's named settings (`Variant.presets`) that fill every
       field below left at None: "gantape" (the default, chosen from the
-      README's measurements) or "seed" (the blog post's).
+      measurements in docs/quality.md) or "seed" (the blog post's).
     learning_rate, beta_1, beta_2: Adam settings; None takes the preset's.
     updates_per_batch: updates per network per batch, one per equal slice
       (the seed's fit() makes 2); None takes the preset's.
@@ -38,7 +62,7 @@ class TrainConfig:
       it; 0 (the seed) samples the live generator; None takes the preset's.
       See gantape/ema.py.
     eval_every: iterations between cheap sample-quality evaluations (FCD,
-      classifier score, coverage; see gantape/evaluation.py); None: never.
+      classifier score, coverage; see gantape/evaluation/); None: never.
     eval_samples: images generated per such evaluation.
     resume_from: a checkpoint prefix of another run (e.g.
       OTHER/checkpoints/ckpt-12000) that a workdir without checkpoints of
@@ -48,28 +72,66 @@ class TrainConfig:
       are copied, so curves read on. Ignored once the workdir has
       checkpoints: rerunning the command resumes them.
   """
-  workdir: str
-  variant: str = "dcgan"
-  steps: Optional[int] = None
-  batch_size: int = 64
-  preset: str = variants.base.DEFAULT_PRESET
-  learning_rate: Optional[float] = None
-  beta_1: Optional[float] = None
-  beta_2: Optional[float] = None
-  updates_per_batch: Optional[int] = None
-  seed: int = 0
-  data_path: Optional[str] = None
+  workdir: str = _setting(
+      dataclasses.MISSING, "Run folder: checkpoints, samples, logs; rerunning "
+      "resumes it, and only flags that say so may change on resume. "
+      "Default: /tmp/gantape/<variant>.", path=True)
+  variant: str = _setting("dcgan", "GAN variant to train.",
+                          choices=variants.names)
+  steps: Optional[int] = _setting(
+      None, "GAN iterations in all (default: the variant's: 20000 for gan, "
+      "10000 otherwise). May change on resume.")
+  batch_size: int = _setting(64, "Global batch size.")
+  preset: str = _setting(
+      variants.base.DEFAULT_PRESET, "Named settings for every flag marked "
+      "'the preset's' left unset: gantape's defaults, or the seed's (docs/"
+      "quality.md). wgan_gp has only 'gantape'.",
+      choices=variants.preset_names)
+  learning_rate: Optional[float] = _setting(
+      None, "Adam learning rate (default: the preset's: 1e-3, or 1e-4 for "
+      "wgan_gp). May change on resume (e.g. lower it after a NaN).")
+  beta_1: Optional[float] = _setting(None, "Adam beta_1 (default: the "
+                                     "preset's).")
+  beta_2: Optional[float] = _setting(None, "Adam beta_2 (default: the "
+                                     "preset's).")
+  updates_per_batch: Optional[int] = _setting(
+      None, "Updates per network per batch, one per equal slice; the seed's "
+      "fit() makes 2 (default: the preset's).")
+  seed: int = _setting(0, "Seeds data order, noise and initial weights.")
+  data_path: Optional[str] = _setting(
+      None, "MNIST .npz (Keras layout) or a folder of IDX files; default: "
+      "Keras's downloader. May change on resume (to the same data).",
+      path=True)
   variant_options: Dict[str, Any] = dataclasses.field(default_factory=dict)
-  iterations_per_call: int = 100
-  log_every: int = 100
-  sample_every: int = 1000
-  checkpoint_every: int = 1000
-  keep_checkpoints: int = 3
-  jit_compile: bool = False
-  ema_decay: Optional[float] = None
-  eval_every: Optional[int] = None
-  eval_samples: int = 2000
-  resume_from: Optional[str] = None
+  iterations_per_call: int = _setting(100, "Iterations per tf.function "
+                                      "call. May change on resume.")
+  log_every: int = _setting(100, "Iterations between progress lines. May "
+                            "change on resume.")
+  sample_every: int = _setting(1000, "Iterations between sample grids. May "
+                               "change on resume.")
+  checkpoint_every: int = _setting(1000, "Iterations between checkpoints. "
+                                   "May change on resume.")
+  keep_checkpoints: int = _setting(3, "How many checkpoints to keep (older "
+                                   "ones are deleted). May change on "
+                                   "resume.")
+  jit_compile: bool = _setting(False, "Compile the step with XLA. May "
+                               "change on resume.")
+  ema_decay: Optional[float] = _setting(
+      None, "Sample and evaluate with an exponential moving average of the "
+      "generator's weights at this decay (e.g. 0.999); 0 samples the live "
+      "generator, as the seed (default: the preset's).")
+  eval_every: Optional[int] = _setting(
+      None, "Iterations between sample-quality evaluations (FCD, coverage; "
+      "warns on degeneration; keeps the lowest-FCD networks in "
+      "<workdir>/best/); default: none. May change on resume.")
+  eval_samples: int = _setting(2000, "Images per --eval_every evaluation. "
+                               "May change on resume.")
+  resume_from: Optional[str] = _setting(
+      None, "Start this new workdir from another run's checkpoint prefix "
+      "(e.g. OTHER/checkpoints/ckpt-12000): weights, optimizers, iteration "
+      "and data order continue from it under this command's flags, e.g. a "
+      "lower --learning_rate. Ignored once the workdir has checkpoints of "
+      "its own, so it may change on resume.", path=True)
 
   def resolved(self) -> "TrainConfig":
     """This config with every None preset field filled from the preset.
@@ -106,9 +168,11 @@ class TrainConfig:
             f"--{field}=N with N >= 1"
             + (f" (default {default})." if default is not None else
                " (or leave it unset for the variant's default)."))
-    if self.learning_rate is not None and not self.learning_rate > 0:
+    if self.learning_rate is not None and not (
+        self.learning_rate > 0 and math.isfinite(self.learning_rate)):
       raise UsageError(
-          f"learning_rate must be positive, got {self.learning_rate!r}; pass "
+          f"learning_rate must be positive and finite, got "
+          f"{self.learning_rate!r}; pass "
           f"e.g. --learning_rate=0.001, or leave it unset for the variant's "
           f"default.")
     for field in ("beta_1", "beta_2"):
@@ -129,7 +193,6 @@ class TrainConfig:
           f"resume_from={self.resume_from!r} is not a checkpoint (no "
           f"{self.resume_from}.index); pass a prefix such as "
           f"OTHER_WORKDIR/{checkpoints.CHECKPOINT_DIR}/ckpt-12000.")
-
 
 
 def total_iterations(config: TrainConfig) -> int:

@@ -1,9 +1,9 @@
-"""scripts/train.py, sample.py and export.py as a user runs them.
+"""The `gantape` commands as a user runs them.
 
 A TensorFlow start costs seconds, so the flag and bad-input cases share one
-subprocess (a harness that calls each script's `main` as `app.run` would,
-with fresh flags per case), and only the signal tests and the "SavedModel
-without gantape" test start processes of their own.
+subprocess (a harness that calls each command's `main` as `app.run` would,
+with fresh flags per case), and only the signal tests, the installed-wheel
+test and the "SavedModel without gantape" test start processes of their own.
 """
 
 import json
@@ -21,15 +21,16 @@ import pytest
 from gantape import checkpoints
 from tests.conftest import REPO_ROOT, make_fake_mnist
 
-SCRIPTS = os.path.join(REPO_ROOT, "scripts")
 TINY = ["--batch_size=16", "--iterations_per_call=1", "--log_every=1",
         "--sample_every=1000"]
 
-# Runs cases [script, argv] in one process; writes [{rc, out, err}] as JSON.
+# Runs cases [command, argv] in one process; writes [{rc, out, err}] as JSON,
+# and each command's flags once, as {"command", "flags": {name: [help, default]}}.
 HARNESS = textwrap.dedent("""
-    import contextlib, importlib.util, io, json, sys, traceback
+    import contextlib, importlib, io, json, sys, traceback
     from absl import app, flags
     from gantape import cli
+    from gantape.cli import common
     cases_path, results_path = sys.argv[1:]
     with open(cases_path) as f:
       cases = json.load(f)
@@ -37,31 +38,33 @@ HARNESS = textwrap.dedent("""
     FLAGS = flags.FLAGS
     loaded, results = {}, []
 
-    def load(script):
-      for name, module in list(loaded.items()):
-        if name != script:  # scripts define the same flags: one at a time
-          for flag in list(FLAGS):
-            if FLAGS.find_module_defining_flag(flag) == module.__name__:
-              delattr(FLAGS, flag)
-          del loaded[name]
-      if script not in loaded:
-        name = "script_" + script.rsplit("/", 1)[-1][:-3]
-        spec = importlib.util.spec_from_file_location(name, script)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-        loaded[script] = module
-        results.append({"help": {
-            f.name: f.help for f in FLAGS.get_flags_for_module(name)}})
-      return loaded[script]
+    def load(command):
+      name = "gantape.cli." + cli.COMMANDS[command][0]
+      for other in [m for m in loaded if m != name]:
+        # Commands define the same flags: one command's flags at a time.
+        for flag in list(FLAGS):
+          if FLAGS.find_module_defining_flag(flag) == other:
+            delattr(FLAGS, flag)
+        del loaded[other], sys.modules[other]
+      if name not in loaded:
+        loaded[name] = importlib.import_module(name)
+        results.append({"command": command, "flags": {
+            f.name: [f.help, f.default]
+            for f in FLAGS.get_flags_for_module(name)}})
+      return loaded[name]
 
-    for script, argv in cases:
-      module = load(script)
+    def call(command, argv):
+      if command == "gantape":  # the dispatcher itself
+        return cli.main(["gantape"] + argv)
+      module = load(command)
       FLAGS.unparse_flags()
+      return module.main(common.parse_flags(["gantape " + command] + argv))
+
+    for command, argv in cases:
       out, err = io.StringIO(), io.StringIO()
       with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
-          rc = module.main(cli.parse_flags([script] + argv))
+          rc = call(command, argv)
         except SystemExit as e:
           rc = e.code
         except BaseException:
@@ -71,10 +74,6 @@ HARNESS = textwrap.dedent("""
     with open(results_path, "w") as f:
       json.dump(results, f)
 """)
-
-
-def script(name):
-  return os.path.join(SCRIPTS, name)
 
 
 def write_data(folder):
@@ -99,7 +98,7 @@ def harness(tmp_path_factory):
   root = str(tmp_path_factory.mktemp("scripts"))
   data = write_data(root)
   gan, cgan = os.path.join(root, "gan"), os.path.join(root, "cgan")
-  train = script("train.py")
+  train = "train"
   base = [f"--data_path={data}", f"--workdir={gan}"] + TINY
   named = {
       "unknown_variant": (train, base + ["--variant=nope"]),
@@ -123,31 +122,40 @@ def harness(tmp_path_factory):
       "helpfull": (train, ["--helpfull"]),
       "train_cgan": (train, [f"--data_path={data}", f"--workdir={cgan}",
                              "--variant=cgan", "--steps=1"] + TINY),
-      "sample": (script("sample.py"), [f"--workdir={gan}", "--num=12",
+      "sample": ("sample", [f"--workdir={gan}", "--num=12",
                                        f"--output={root}/gan.npz"]),
       "sample_label_unconditional": (
-          script("sample.py"), [f"--workdir={gan}", "--label=3",
+          "sample", [f"--workdir={gan}", "--label=3",
                                 f"--output={root}/bad.npz"]),
-      "sample_no_output": (script("sample.py"), [f"--workdir={gan}"]),
-      "sample_cgan": (script("sample.py"), [f"--workdir={cgan}", "--num=4",
+      "sample_no_output": ("sample", [f"--workdir={gan}"]),
+      "sample_cgan": ("sample", [f"--workdir={cgan}", "--num=4",
                                             "--label=7",
                                             f"--output={root}/cgan.npz"]),
-      "export": (script("export.py"), [f"--workdir={gan}",
+      "export": ("export", [f"--workdir={gan}",
                                        f"--export_dir={root}/gan_model"]),
-      "export_cgan": (script("export.py"), [f"--workdir={cgan}",
+      "export_cgan": ("export", [f"--workdir={cgan}",
                                             f"--export_dir={root}/cgan_model"]),
-      "sample_no_best": (script("sample.py"), [f"--workdir={gan}",
+      "sample_no_best": ("sample", [f"--workdir={gan}",
                                                "--checkpoint=best",
                                                f"--output={root}/b.npz"]),
       "export_no_such_checkpoint": (
-          script("export.py"), [f"--workdir={gan}", f"--export_dir={root}/m",
+          "export", [f"--workdir={gan}", f"--export_dir={root}/m",
                                 f"--checkpoint={gan}/checkpoints/ckpt-99"]),
-      "export_no_run": (script("export.py"), [f"--workdir={root}/none",
+      "export_no_run": ("export", [f"--workdir={root}/none",
                                               f"--export_dir={root}/m"]),
       "seed_preset_wgan_gp": (train, base + ["--variant=wgan_gp",
                                              "--preset=seed"]),
-      "report_bad_runs": (script("report.py"), [f"--runs={gan}"]),
-      "report_unevaluated": (script("report.py"), [f"--runs=gan={gan}"]),
+      "report_bad_runs": ("report", [f"--runs={gan}"]),
+      "report_unevaluated": ("report", [f"--runs=gan={gan}"]),
+      "infinite_lr": (train, base + ["--learning_rate=inf"]),
+      "empty_workdir": (train, base + ["--workdir="]),
+      "evaluate_bad_flag": ("evaluate", [f"--workdir={gan}",
+                                         "--num_samples=lots"]),
+      "classifier_bad_flag": ("train-classifier", ["--epochs=x"]),
+      "benchmark_bad_option": ("benchmark", ["--variants=ssgan",
+                                             "--r1_gamma=1", "--smoke"]),
+      "gantape_help": ("gantape", ["--help"]),
+      "gantape_unknown": ("gantape", ["frob"]),
   }
   cases_path = os.path.join(root, "cases.json")
   with open(cases_path, "w") as f:
@@ -159,14 +167,14 @@ def harness(tmp_path_factory):
   assert proc.returncode == 0, proc.stderr[-3000:]
   with open(results_path) as f:
     results = json.load(f)
-  helps = {}
+  command_flags = {}
   cases = []
   for r in results:
-    if "help" in r:
-      helps.update(r["help"])
+    if "flags" in r:
+      command_flags.setdefault(r["command"], {}).update(r["flags"])
     else:
       cases.append(r)
-  return dict(zip(named, cases)), helps, root
+  return dict(zip(named, cases)), command_flags, root
 
 
 @pytest.mark.parametrize("case, message", [
@@ -175,7 +183,16 @@ def harness(tmp_path_factory):
     ("zero_batch", "error: batch_size must be a positive integer, got 0; "
      "pass --batch_size=N with N >= 1 (default 64)."),
     ("zero_steps", "error: steps must be a positive integer, got 0;"),
-    ("negative_lr", "error: learning_rate must be positive, got -1.0;"),
+    ("negative_lr", "error: learning_rate must be positive and finite, got "
+     "-1.0;"),
+    ("infinite_lr", "error: learning_rate must be positive and finite, got "
+     "inf;"),
+    ("empty_workdir", "error: --workdir is empty; pass a path, or leave the "
+     "flag out for its default."),
+    ("evaluate_bad_flag", "error: flag --num_samples=lots: invalid literal"),
+    ("classifier_bad_flag", "error: flag --epochs=x: invalid literal"),
+    ("benchmark_bad_option", "error: variant 'ssgan' takes no option "
+     "r1_gamma"),
     ("steps_not_int", "error: flag --steps=many: invalid literal for int()"),
     ("positional", "error: unexpected arguments ['gan']; every option is a "
      "flag"),
@@ -187,7 +204,7 @@ def harness(tmp_path_factory):
     ("r1_on_ssgan", "error: variant 'ssgan' takes no option r1_gamma; its "
      "options are"),
     ("missing_data", "none.npz' does not exist; pass --data_path="),
-    ("corrupt_data", "corrupt.npz is not a readable .npz file"),
+    ("corrupt_data", "corrupt.npz is not a valid .npz file"),
     ("wrong_shape", "x_train has shape (256, 32, 32), expected [N, 28, 28]"),
     ("workdir_is_a_file", "mnist.npz' (Not a directory); pass a writable "
      "--workdir."),
@@ -205,8 +222,8 @@ def harness(tmp_path_factory):
     ("seed_preset_wgan_gp", "error: variant 'wgan_gp' has no preset 'seed'; "
      "its presets are: gantape."),
     ("report_bad_runs", "is not LABEL=WORKDIR."),
-    ("report_unevaluated", "evaluation.json does not exist: run `python "
-     "scripts/evaluate.py --workdir="),
+    ("report_unevaluated", "evaluation.json does not exist: run `gantape "
+     "evaluate --workdir="),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(harness, case, message):
   result = harness[0][case]
@@ -237,17 +254,57 @@ def test_train_writes_its_flags_and_resumes_from_a_flagfile(harness):
 
 
 def test_every_flag_is_documented(harness):
-  results, helps, _ = harness
-  assert {"variant", "workdir", "steps", "learning_rate", "num", "label",
-          "output", "export_dir"} <= set(helps)
-  undocumented = [name for name, text in helps.items()
+  results, command_flags, _ = harness
+  assert {"train", "sample", "export", "report", "evaluate",
+          "train-classifier", "benchmark"} <= set(command_flags)
+  assert {"variant", "workdir", "steps", "learning_rate"} <= set(
+      command_flags["train"])
+  assert {"num", "label", "output"} <= set(command_flags["sample"])
+  undocumented = [(command, name)
+                  for command, defined in command_flags.items()
+                  for name, (text, _) in defined.items()
                   if not text or len(text) < 10]
   assert not undocumented
   helpfull = results["helpfull"]
   assert helpfull["rc"] == 1  # absl's own exit code for --help*
   for name in ("variant", "workdir", "steps", "checkpoint_every",
-               "iterations_per_call"):
+               "iterations_per_call", "r1_gamma", "n_critic"):
     assert f"--{name}:" in helpfull["out"]
+
+
+def test_train_flags_are_the_config_fields_and_variant_options(harness):
+  """One flag per TrainConfig field (its default) and per declared variant
+  option (None: unset, so the preset's or the variant's default applies),
+  and no other flag but the strategy's."""
+  _, command_flags, _ = harness
+  from gantape import variants
+  from gantape.cli import config_flags
+  expected = {}
+  for name, field in config_flags.config_fields().items():
+    expected[name] = None if name == "workdir" else field.default
+  for name, (option, _) in variants.all_options().items():
+    assert name not in expected, name
+    expected[name] = None
+    assert repr(option.default) in command_flags["train"][name][0]
+    assert command_flags["benchmark"][name][1] is None
+  train_flags = {name: default
+                 for name, (_, default) in command_flags["train"].items()
+                 if name not in ("strategy", "tpu")}
+  assert train_flags == expected
+
+
+def test_the_gantape_command_lists_and_refuses_commands(harness):
+  results, _, _ = harness
+  listed = results["gantape_help"]
+  assert listed["rc"] == 0
+  for name in ("train", "sample", "evaluate", "export", "benchmark", "report",
+               "train-classifier"):
+    assert f"  {name} " in listed["out"]
+  unknown = results["gantape_unknown"]
+  assert unknown["rc"] == 2
+  assert unknown["err"] == (
+      "error: unknown command 'frob'; choose one of train, sample, evaluate, "
+      "export, benchmark, report, train-classifier (gantape --help).\n")
 
 
 def test_sample_script_writes_npz_and_png(harness):
@@ -291,11 +348,13 @@ def test_saved_model_loads_without_gantape(harness):
 
 
 class Run:
-  """scripts/train.py in a subprocess, its stdout lines read as they come."""
+  """scripts/train.py, the checkout's wrapper of `gantape train`, in a
+  subprocess; its stdout lines read as they come."""
 
   def __init__(self, args):
     self.proc = subprocess.Popen(
-        [sys.executable, script("train.py")] + args, cwd=REPO_ROOT,
+        [sys.executable, os.path.join(REPO_ROOT, "scripts", "train.py")]
+        + args, cwd=REPO_ROOT,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     self.lines = queue.Queue()
     self.seen = []

@@ -1,0 +1,79 @@
+"""`gantape benchmark`: gantape's train step beside the seed's compile/fit.
+
+    gantape benchmark --variants=gan,dcgan \
+        --data_path=/path/to/mnist.npz --output_json=/tmp/benchmark.json
+    gantape benchmark --smoke   # every part, a few iterations
+    gantape benchmark --variants=dcgan --r1_gamma=1 \
+        --implementations=gantape_k   # the cost of an option
+
+The variant options are `gantape train`'s (--r1_gamma, --n_critic, ...); the
+seed's compile/fit code has none, so with any of them seed_fit is not
+applicable. Prints iterations/s and memory growth per implementation (see
+`gantape.benchmark` for the method); seed_fit needs `pip install -e .[bench]`.
+"""
+
+from absl import flags
+
+from gantape import benchmark
+from gantape import variants
+from gantape.cli import common
+from gantape.cli import config_flags
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("variants", "gan,dcgan", "Comma-separated variants: "
+                    + ", ".join(variants.names()) + ".")
+flags.DEFINE_string("implementations", ",".join(benchmark.IMPLEMENTATIONS),
+                    "Comma-separated subset of: "
+                    + ", ".join(benchmark.IMPLEMENTATIONS) + ".")
+config_flags.define_variant_option_flags()
+flags.DEFINE_integer("batch_size", 64, "Examples per batch (the seed's 64).")
+flags.DEFINE_integer("iterations_per_call", 50, "K for gantape_k and "
+                     "keras_fit's steps_per_execution.")
+flags.DEFINE_integer("updates_per_batch", 1, "Updates per network per "
+                     "iteration for the gantape implementations: 1 (one of "
+                     "the whole batch) or 2 (the seed's and the default "
+                     "preset's two half-batch updates).")
+flags.DEFINE_integer("timed_blocks", 5, "Timed blocks; the median counts.")
+flags.DEFINE_float("block_seconds", 3.0, "Target seconds per timed block.")
+flags.DEFINE_string("memory_iterations", None, "Iterations between the two "
+                    "RSS readings: N, or per variant, e.g. gan=20000,dcgan=300 "
+                    "(default: 20000 for gan, 1000 otherwise, capped at "
+                    "--memory_seconds).")
+flags.DEFINE_float("memory_seconds", 120.0, "Time cap of the default memory "
+                   "run.")
+flags.DEFINE_string("data_path", None, "MNIST .npz or IDX folder; without it "
+                    "(or if unreadable) random arrays of MNIST's shape.")
+flags.DEFINE_integer("seed", 0, "Seeds data order, noise and weights.")
+flags.DEFINE_bool("smoke", False, "A handful of iterations per part.")
+flags.DEFINE_string("output_json", None, "Also write the report here.")
+flags.DEFINE_bool("profile", False, "Also profile gantape_k and list the op "
+                  "types that take its time.")
+
+
+def _config() -> benchmark.BenchmarkConfig:
+  return benchmark.BenchmarkConfig(
+      variants=benchmark.parse_list(FLAGS.variants, variants.names(),
+                                    "variant"),
+      variant_options=config_flags.option_values(),
+      implementations=benchmark.parse_list(
+          FLAGS.implementations, benchmark.IMPLEMENTATIONS, "implementation"),
+      batch_size=FLAGS.batch_size,
+      iterations_per_call=FLAGS.iterations_per_call,
+      updates_per_batch=FLAGS.updates_per_batch,
+      timed_blocks=FLAGS.timed_blocks, block_seconds=FLAGS.block_seconds,
+      memory_iterations=benchmark.parse_memory_iterations(
+          FLAGS.memory_iterations),
+      memory_seconds=FLAGS.memory_seconds, data_path=FLAGS.data_path,
+      seed=FLAGS.seed, smoke=FLAGS.smoke, output_json=FLAGS.output_json,
+      profile=FLAGS.profile)
+
+
+def main(argv):
+  """Benchmarks per the flags; returns the exit code."""
+  del argv
+  return common.run(lambda: benchmark.run(_config()))
+
+
+def run(argv=None) -> None:
+  """Parses `argv` (default `sys.argv`) and benchmarks; exits the process."""
+  common.app_run(main, argv)

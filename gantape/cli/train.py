@@ -1,0 +1,64 @@
+"""`gantape train`: trains a variant, or resumes its workdir.
+
+    gantape train --variant=dcgan --workdir=/tmp/gantape/dcgan
+
+Rerunning the same command (or `--flagfile=WORKDIR/flags.txt`) resumes from
+the workdir's latest checkpoint; `--resume_from=OTHER/checkpoints/ckpt-N`
+starts a new workdir from another run's checkpoint. Ctrl-C or SIGTERM saves a
+checkpoint first.
+Exit codes: 0 done, 1 NaN/Inf loss, 2 bad flags or data, 128 + signal number
+when stopped by a signal.
+
+Several GPUs: --strategy=mirrored. Several machines: --strategy=multiworker
+on every machine, each with its TF_CONFIG. TPU: --strategy=tpu --tpu=NAME.
+--batch_size stays the global batch.
+"""
+
+import os
+import sys
+
+from absl import flags
+
+from gantape import distribute
+from gantape import train as train_lib
+from gantape.cli import common
+from gantape.cli import config_flags
+
+FLAGS = flags.FLAGS
+config_flags.define_config_flags()
+config_flags.define_variant_option_flags()
+flags.DEFINE_enum("strategy", "default", list(distribute.STRATEGIES),
+                  "tf.distribute strategy: default (one device), mirrored "
+                  "(all local GPUs), multiworker (TF_CONFIG cluster), tpu.")
+flags.DEFINE_string("tpu", None, "--strategy=tpu: TPU name or "
+                    "grpc://host:port; 'local' on a TPU VM.")
+
+
+def _config() -> train_lib.TrainConfig:
+  values = config_flags.config_values()
+  values.setdefault("workdir", os.path.abspath(
+      f"/tmp/gantape/{values['variant']}"))
+  return train_lib.TrainConfig(
+      variant_options=config_flags.variant_options(values["variant"]),
+      **values)
+
+
+def main(argv):
+  """Trains per the flags; returns the exit code."""
+  del argv
+
+  def train():
+    config = _config()
+    flags_text = common.flagfile_text(
+        sys.modules[__name__], workdir=config.workdir,
+        **({"data_path": config.data_path} if config.data_path else {}),
+        **({"resume_from": config.resume_from} if config.resume_from else {}))
+    # First TensorFlow work of the process: multi-worker and TPU need that.
+    strategy = distribute.make_strategy(FLAGS.strategy, tpu=FLAGS.tpu)
+    return train_lib.train(config, strategy=strategy, flags_text=flags_text)
+  return common.run(train)
+
+
+def run(argv=None) -> None:
+  """Parses `argv` (default `sys.argv`) and trains; exits the process."""
+  common.app_run(main, argv)
