@@ -3,8 +3,8 @@
 Keras 3's `BatchNormalization` computes its batch moments with generic
 reductions (`tf.nn.moments`), so its training-mode forward and, above all,
 its gradient are a dozen element-wise and broadcast (`Tile`) ops per layer.
-On the DCGAN step on a 2-core CPU they took about a third of the op time (see
-the README's Performance section). `BatchNormalization` below runs the same
+On the DCGAN step on a CPU they cost more time than its convolutions
+(docs/design.md, "Fused BatchNorm"). `BatchNormalization` below runs the same
 computation through TensorFlow's fused kernel (`FusedBatchNormV3` and its
 gradient, oneDNN-backed on CPU, cuDNN on GPU).
 

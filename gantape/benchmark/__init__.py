@@ -1,6 +1,6 @@
 """Step throughput and memory: gantape's step beside the seed's compile/fit.
 
-    python scripts/benchmark.py --variants=gan,dcgan --output_json=/tmp/b.json
+    gantape benchmark --variants=gan,dcgan --output_json=/tmp/b.json
 
     from gantape import benchmark
     report = benchmark.run(benchmark.BenchmarkConfig(variants=("gan",)))

@@ -1,7 +1,7 @@
 """Sample quality: a gantape-trained MNIST classifier and the statistics on it.
 
 The classifier is a compact convnet trained here, seeded, by
-`train_classifier` (or `scripts/train_classifier.py`); nothing is downloaded.
+`train_classifier` (or `gantape train-classifier`); nothing is downloaded.
 `load_or_train_classifier` caches its weights under $GANTAPE_CACHE (default
 ~/.cache/gantape), keyed by its `ClassifierConfig` and the MNIST arrays;
 $GANTAPE_CLASSIFIER names a weights file to use instead (see `classifier`).

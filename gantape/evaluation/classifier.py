@@ -234,7 +234,7 @@ def load_or_train_classifier(mnist: data_lib.Mnist,
   if not train_if_missing:
     raise UsageError(
         f"no evaluation classifier at {path!r}; train it once with "
-        "`python scripts/train_classifier.py --data_path=...` (a few "
+        "`gantape train-classifier --data_path=...` (a few "
         "minutes on CPU).")
   log(f"Training the evaluation classifier (cached at {path}).")
   model, test_accuracy = train_classifier(mnist, config, log=log)

@@ -1,6 +1,6 @@
 """The README's quality table and FCD figure, from evaluated training runs.
 
-A run is a `gantape.train` workdir that `scripts/evaluate.py` has scored
+A run is a `gantape.train` workdir that `gantape evaluate` has scored
 (`evaluation.json`, or `evaluation_best.json` for its best checkpoint).
 `quality_row` reads one; `markdown_table` formats rows;
 `plot_fcd` draws the `--eval_every` FCD curves of several runs (their
@@ -41,7 +41,7 @@ def _read_evaluation(workdir: str, checkpoint: str) -> Dict[str, Any]:
   path = os.path.join(workdir, workdir_lib.result_file(checkpoint))
   flag = ("" if checkpoint == checkpoints.LATEST
           else f" --checkpoint={checkpoint}")
-  fix = f"run `python scripts/evaluate.py --workdir={workdir}{flag}` first."
+  fix = f"run `gantape evaluate --workdir={workdir}{flag}` first."
   try:
     with open(path) as f:
       return json.load(f)
@@ -56,7 +56,7 @@ def quality_row(workdir: str, name: Optional[str] = None,
   """One table row: a run's config and its `evaluation.json` scores.
 
   Args:
-    workdir: a workdir that `scripts/evaluate.py` has scored.
+    workdir: a workdir that `gantape evaluate` has scored.
     name: the row's label; default: the workdir's base name.
     checkpoint: which evaluation: "latest" (`evaluation.json`), "best"
       (`evaluation_best.json`, from `--checkpoint=best`), or a checkpoint

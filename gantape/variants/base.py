@@ -161,7 +161,7 @@ SYNC_BATCH_NORM = Option(
 # of 32 per network per iteration of 64, no weight averaging.
 SEED_PRESET = Preset(1e-3, 0.9, 0.999, updates_per_batch=2, ema_decay=0.0)
 # gantape's default for the seed's variants, chosen from the measurements in
-# the README ("Sample quality"): the seed's optimizer and 2x32 schedule, which
+# docs/quality.md: the seed's optimizer and 2x32 schedule, which
 # scored better than the DCGAN paper's Adam(2e-4, beta_1=0.5) at one update of
 # 64 at every point measured up to the default 10k iterations, plus an EMA of
 # the generator for sampling.

@@ -22,8 +22,7 @@ class DCGAN(gan.GAN):
   options = (base.LABEL_SMOOTHING, base.R1_GAMMA, base.SYNC_BATCH_NORM)
   # gantape's DCGAN adds the R1 penalty (gamma 1) to the shared defaults: the
   # lowest FCD at every evaluation of two seeds to 10k, and 25k iterations
-  # without the late collapse of the seed's settings (README "Sample
-  # quality"). The seed preset keeps the seed's losses.
+  # without the late collapse of the seed's settings (docs/quality.md). The seed preset keeps the seed's losses.
   presets = {"gantape": dataclasses.replace(base.GANTAPE_PRESET,
                                             variant_options={"r1_gamma": 1.0}),
              "seed": base.SEED_PRESET}

@@ -65,7 +65,7 @@ def test_rows_of_a_runs_best_and_named_checkpoints(tmp_path):
 
 def test_missing_evaluation_names_the_fix(tmp_path):
   workdir = make_run(tmp_path / "run", run=SEED_RUN)
-  with pytest.raises(UsageError, match="scripts/evaluate.py --workdir="):
+  with pytest.raises(UsageError, match="gantape evaluate --workdir="):
     report.quality_row(workdir)
 
 
