@@ -6,16 +6,18 @@ import pytest
 
 from gantape import variants
 from gantape.errors import UsageError
+from gantape.variants import base
 
 NETWORK_ARGUMENTS = ("self", "generator", "discriminator")
 
 
 @pytest.mark.parametrize("name", variants.names())
 def test_declared_options_are_the_constructor_keywords(name):
-  """Declared name and default = the constructor's, and nothing undeclared."""
+  """Declared name and default = the constructor's, and nothing undeclared
+  but the networks and what the dataset gives (`base.DATA_ARGUMENTS`)."""
   parameters = inspect.signature(variants.get_class(name).__init__).parameters
   keywords = {k: p.default for k, p in parameters.items()
-              if k not in NETWORK_ARGUMENTS}
+              if k not in NETWORK_ARGUMENTS + base.DATA_ARGUMENTS}
   declared = {k: o.default for k, o in variants.options(name).items()}
   assert declared == keywords
 
@@ -48,6 +50,7 @@ def test_check_options_refuses_what_the_variant_does_not_take():
     ("ssgan", {"num_labeled": 5}, "smaller than the 10 classes"),
     ("wgan_gp", {"n_critic": 0}, "n_critic must be at least 1"),
     ("wgan_gp", {"gp_weight": -1.0}, "gp_weight must be >= 0"),
+    ("cgan", {"networks": "resnet"}, "unknown cgan networks 'resnet'"),
 ])
 def test_bad_option_values_are_refused_before_building(name, values, message):
   with pytest.raises(UsageError, match=message):
@@ -66,3 +69,27 @@ def test_nondefault_options_drop_declared_defaults():
 
 def test_preset_names_come_from_the_variants():
   assert variants.preset_names() == ["gantape", "seed"]
+
+
+@pytest.mark.parametrize("name", ["dcgan", "cgan", "wgan_gp"])
+def test_networks_a_variant_does_not_have_are_refused(name):
+  with pytest.raises(UsageError, match=f"variant '{name}' has no 'salimans' "
+                     "networks; choose one of seed, dcgan"):
+    variants.build(name, networks="salimans")
+
+
+@pytest.mark.parametrize("name", ["dcgan", "cgan", "wgan_gp"])
+def test_dcgan_networks_refuse_mnist_images(name):
+  with pytest.raises(UsageError, match="dcgan networks need an image height "
+                     "and width divisible by 8; got 28x28"):
+    variants.build(name, networks="dcgan")
+
+
+@pytest.mark.parametrize("name", ["gan", "dcgan", "cgan", "wgan_gp"])
+def test_variants_take_the_image_shape_from_the_data(name):
+  cls = variants.get_class(name)
+  variant = cls(image_shape=(32, 32, 3))
+  assert tuple(variant.image_shape) == (32, 32, 3)
+  flat = (32 * 32 * 3,)
+  assert variant.generator.output_shape[1:] == (
+      flat if cls.flat_images else (32, 32, 3))

@@ -155,6 +155,30 @@ SYNC_BATCH_NORM = Option(
     "sync_batch_norm", bool, False,
     "BatchNorm over the global batch across replicas under a multi-replica "
     "strategy, instead of each replica's slice (Keras's default).")
+NETWORKS = Option(
+    "networks", str, "seed", "the seed's networks; Salimans et al. 2016's "
+    "MNIST MLPs (ssgan); or the standard DCGAN pair of Radford et al. 2016 "
+    "for 32x32 and 64x64 images (dcgan, cgan, wgan_gp).",
+    choices=("seed", "salimans", "dcgan"))
+
+# Constructor arguments that the dataset gives, not the user: the image
+# shape [H, W, C] and, for the variants that use labels, the class count.
+DATA_ARGUMENTS = ("image_shape", "num_classes")
+
+
+def check_networks(variant: str, value: str,
+                   allowed: Tuple[str, ...]) -> str:
+  """`value` of the `networks` option if the variant `variant` has them.
+
+  Raises:
+    UsageError: an unknown value, or networks the variant does not have.
+  """
+  NETWORKS.checked(value, variant)
+  if value not in allowed:
+    raise UsageError(
+        f"variant {variant!r} has no {value!r} networks; choose one of "
+        f"{', '.join(allowed)}.")
+  return value
 
 
 # The seed's settings for its four variants: Keras's Adam(1e-3), two updates
@@ -197,6 +221,9 @@ class Variant(abc.ABC):
   r1_gamma: float = 0.0
   # The constructor's options that scripts and the benchmark may set.
   options: ClassVar[Tuple[Option, ...]] = ()
+  # What the networks make and read; constructors take them (DATA_ARGUMENTS).
+  image_shape: Tuple[int, int, int] = networks.IMAGE_SHAPE
+  num_classes: int = networks.NUM_CLASSES
 
   def __init__(self, *, generator: keras.Model, discriminator: keras.Model):
     self.generator = generator
@@ -295,13 +322,21 @@ class Variant(abc.ABC):
           f"variant {cls.name!r} has no preset {name!r}; its presets are: "
           f"{', '.join(cls.presets)}.") from None
 
+  def discriminate(self, images: tf.Tensor, activation) -> tf.Tensor:
+    """The discriminator's outputs in training mode, with `activation`
+    applied when it returns logits (`networks.returns_logits`)."""
+    outputs = self.discriminator(images, training=True)
+    if networks.returns_logits(self.discriminator):
+      return activation(outputs)
+    return outputs
+
   def real_probabilities(self, images: tf.Tensor, activation, realness
                          ) -> Tuple[tf.Tensor, Optional[tf.Tensor]]:
     """The discriminator's output on a real batch, and its R1 penalty.
 
     With `r1_gamma` = 0 this is `discriminator(images)` and no penalty, the
-    seed's graph. Otherwise the logits come from `networks.logits_view` under
-    a tape on `images`, and the penalty is gamma / 2 * ||d f / d x||^2
+    seed's graph. Otherwise the logits come from `networks.logits_view` (the
+    discriminator itself when it returns logits) under a tape on `images`, and the penalty is gamma / 2 * ||d f / d x||^2
     (`losses.r1_penalty`). With BatchNorm in the discriminator, f of one
     image depends on its batch; the gradient is that of the batch's sum of
     f, as in Mescheder et al.'s and StyleGAN's code.
@@ -316,7 +351,7 @@ class Variant(abc.ABC):
       probabilities (training mode) and the [B] penalty, or None.
     """
     if not self.r1_gamma:  # a Python float: 0 builds exactly the seed's graph
-      return self.discriminator(images, training=True), None
+      return self.discriminate(images, activation), None
     if self._discriminator_logits is None:
       # Built on first use; a view creates no variables, so building it
       # while a tf.function traces is safe.

@@ -1,38 +1,45 @@
 """CGAN: the conditional GAN. The generator draws the digit it is asked for.
 
 L_D = -log P(y|x) - log(1 - P(c|G(z, c))),  L_G = -log P(c|G(z, c)),
-log = log_clip(1e-3), c ~ uniform over the ten digits.
+log = log_clip(1e-3), c ~ uniform over the classes (the ten digits for MNIST).
 
 Options: one-sided label smoothing s, which replaces -log P(y|x) with
 -(1 - s) log P(y|x) - s log(1 - P(y|x)) (`losses.smoothed_real_loss`); and the
 R1 penalty gamma / 2 ||grad_x f(x)||^2 on real x added to L_D, f the logit of
 P(y|x) (`losses.class_logit`, `losses.r1_penalty`).
 
-The discriminator is the 11-way SSGAN one; the seed never uses its "fake"
-output here, which we keep for fidelity.
+The discriminator is the (classes + 1)-way SSGAN one; the seed never uses
+its "fake" output here, which we keep for fidelity. `networks="dcgan"` builds
+the standard DCGAN pair (`gantape.dcgan_networks`), conditioned the same way,
+for 32x32 and 64x64 images.
 """
 
-from typing import Optional
+from typing import Optional, Sequence
 
 import keras
 import tensorflow as tf
 
-from gantape import data as data_lib
+from gantape import dcgan_networks
 from gantape import losses
-from gantape import networks
+from gantape import networks as networks_lib
 from gantape.variants import base
+
+NETWORKS = ("seed", "dcgan")
 
 
 class CGAN(base.Variant):
-  """Conditional GAN on concat(z, one_hot(c, 10))."""
+  """Conditional GAN on concat(z, one_hot(c, num_classes))."""
 
   name = "cgan"
   conditional = True
-  options = (base.LABEL_SMOOTHING, base.R1_GAMMA, base.SYNC_BATCH_NORM)
+  options = (base.LABEL_SMOOTHING, base.R1_GAMMA, base.SYNC_BATCH_NORM,
+             base.NETWORKS)
   eps = 1e-3
 
   def __init__(self, *, label_smoothing: float = 0.0, r1_gamma: float = 0.0,
-               sync_batch_norm: bool = False,
+               sync_batch_norm: bool = False, networks: str = "seed",
+               image_shape: Sequence[int] = networks_lib.IMAGE_SHAPE,
+               num_classes: int = networks_lib.NUM_CLASSES,
                generator: Optional[keras.Model] = None,
                discriminator: Optional[keras.Model] = None):
     """Builds the variant.
@@ -45,22 +52,44 @@ class CGAN(base.Variant):
       sync_batch_norm: under a multi-replica `tf.distribute` strategy,
         normalize over the global batch (synchronized BatchNorm) instead of
         each replica's slice (the default, Keras's). No effect on one device.
-      generator: replaces the conditional conv generator.
-      discriminator: replaces the 11-way conv discriminator.
+      networks: "seed" (the seed's conv networks) or "dcgan" (the standard
+        DCGAN pair, for 32x32 and 64x64 images).
+      image_shape: [H, W, C] of the images (the dataset's).
+      num_classes: the number of labels (the dataset's).
+      generator: replaces the conditional conv generator; it takes
+        `[noise, labels]`.
+      discriminator: replaces the (num_classes + 1)-way conv discriminator;
+        one that returns logits (`networks.returns_logits`) gets the softmax
+        here.
+
+    Raises:
+      UsageError: a bad option, or networks that cannot take `image_shape`.
     """
+    base.check_networks(self.name, networks, NETWORKS)
+    self.image_shape = networks_lib.check_image_shape(image_shape)
+    self.num_classes = num_classes
+    sync = sync_batch_norm
+    if networks == "dcgan":
+      generator = generator or dcgan_networks.dcgan_generator(
+          image_shape, num_classes=num_classes, synchronized_batch_norm=sync)
+      discriminator = discriminator or dcgan_networks.dcgan_discriminator(
+          image_shape, num_classes + 1, output_activation="softmax",
+          synchronized_batch_norm=sync)
     super().__init__(
-        generator=generator or networks.conditional_generator(
-            synchronized_batch_norm=sync_batch_norm),
-        discriminator=discriminator or networks.conv_discriminator(
-            11, output_activation="softmax",
-            synchronized_batch_norm=sync_batch_norm))
+        generator=generator or networks_lib.conditional_generator(
+            num_classes=num_classes, image_shape=image_shape,
+            synchronized_batch_norm=sync),
+        discriminator=discriminator or networks_lib.conv_discriminator(
+            num_classes + 1, image_shape=image_shape,
+            output_activation="softmax", synchronized_batch_norm=sync))
     self.sync_batch_norm = sync_batch_norm
+    self.networks = networks
     self.label_smoothing = base.LABEL_SMOOTHING.checked(label_smoothing)
     self.r1_gamma = base.R1_GAMMA.checked(r1_gamma)
 
   def sample_inputs(self, rng, batch_size):
     inputs = super().sample_inputs(rng, batch_size)
-    inputs["labels"] = rng.uniform([batch_size], 0, data_lib.NUM_CLASSES,
+    inputs["labels"] = rng.uniform([batch_size], 0, self.num_classes,
                                    dtype=tf.int32)
     return inputs
 
@@ -72,7 +101,7 @@ class CGAN(base.Variant):
     real_probs, r1 = self.real_probabilities(
         batch["image"], tf.nn.softmax,
         lambda logits: losses.class_logit(logits, batch["label"]))
-    fake_probs = self.discriminator(fake, training=True)
+    fake_probs = self.discriminate(fake, tf.nn.softmax)
     p_real = tf.gather(real_probs, batch["label"], axis=1, batch_dims=1)
     p_fake = tf.gather(fake_probs, inputs["labels"], axis=1, batch_dims=1)
     return base.LossOutput(
@@ -83,8 +112,8 @@ class CGAN(base.Variant):
          "d_fake": tf.reduce_mean(p_fake)}).plus_r1(r1)
 
   def generator_loss(self, batch, inputs):
-    fake_probs = self.discriminator(self.generate(inputs, training=True),
-                                    training=True)
+    fake_probs = self.discriminate(self.generate(inputs, training=True),
+                                   tf.nn.softmax)
     p_fake = tf.gather(fake_probs, inputs["labels"], axis=1, batch_dims=1)
     return base.LossOutput(
         losses.cgan_generator_loss(fake_probs, inputs["labels"], self.eps),

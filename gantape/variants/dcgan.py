@@ -1,16 +1,23 @@
-"""DCGAN: the GAN losses on the seed's convolutional networks.
+"""DCGAN: the GAN losses on convolutional networks.
 
 L_D = -log D(x) - log(1 - D(G(z))),  L_G = -log D(G(z)),  log = log_clip(1e-6).
+
+`networks="seed"` (default) trains the seed's conv networks; `"dcgan"` the
+standard DCGAN pair of Radford et al. 2016 for 32x32 and 64x64 images
+(`gantape.dcgan_networks`).
 """
 
 import dataclasses
-from typing import Optional
+from typing import Optional, Sequence
 
 import keras
 
-from gantape import networks
+from gantape import dcgan_networks
+from gantape import networks as networks_lib
 from gantape.variants import base
 from gantape.variants import gan
+
+NETWORKS = ("seed", "dcgan")
 
 
 class DCGAN(gan.GAN):
@@ -19,7 +26,8 @@ class DCGAN(gan.GAN):
   name = "dcgan"
   flat_images = False
   default_iterations = 10_000
-  options = (base.LABEL_SMOOTHING, base.R1_GAMMA, base.SYNC_BATCH_NORM)
+  options = (base.LABEL_SMOOTHING, base.R1_GAMMA, base.SYNC_BATCH_NORM,
+             base.NETWORKS)
   # gantape's DCGAN adds the R1 penalty (gamma 1) to the shared defaults: the
   # lowest FCD at every evaluation of two seeds to 10k, and 25k iterations
   # without the late collapse of the seed's settings (docs/quality.md). The seed preset keeps the seed's losses.
@@ -28,7 +36,8 @@ class DCGAN(gan.GAN):
              "seed": base.SEED_PRESET}
 
   def __init__(self, *, label_smoothing: float = 0.0, r1_gamma: float = 0.0,
-               sync_batch_norm: bool = False,
+               sync_batch_norm: bool = False, networks: str = "seed",
+               image_shape: Sequence[int] = networks_lib.IMAGE_SHAPE,
                generator: Optional[keras.Model] = None,
                discriminator: Optional[keras.Model] = None):
     """Builds the variant.
@@ -41,13 +50,29 @@ class DCGAN(gan.GAN):
       sync_batch_norm: under a multi-replica `tf.distribute` strategy,
         normalize over the global batch (synchronized BatchNorm) instead of
         each replica's slice (the default, Keras's). No effect on one device.
+      networks: "seed" (the seed's conv networks) or "dcgan" (the standard
+        DCGAN pair, for 32x32 and 64x64 images).
+      image_shape: [H, W, C] of the images (the dataset's).
       generator: replaces the conv generator.
-      discriminator: replaces the conv discriminator.
+      discriminator: replaces the conv discriminator; one that returns
+        logits (`networks.returns_logits`) gets the sigmoid here.
+
+    Raises:
+      UsageError: a bad option, or networks that cannot take `image_shape`.
     """
+    base.check_networks(self.name, networks, NETWORKS)
+    sync = sync_batch_norm
+    if networks == "dcgan":
+      generator = generator or dcgan_networks.dcgan_generator(
+          image_shape, synchronized_batch_norm=sync)
+      discriminator = discriminator or dcgan_networks.dcgan_discriminator(
+          image_shape, 1, synchronized_batch_norm=sync)
     super().__init__(
         label_smoothing=label_smoothing, r1_gamma=r1_gamma,
-        generator=generator or networks.conv_generator(
-            synchronized_batch_norm=sync_batch_norm),
-        discriminator=discriminator or networks.conv_discriminator(
-            1, synchronized_batch_norm=sync_batch_norm))
+        image_shape=image_shape,
+        generator=generator or networks_lib.conv_generator(
+            image_shape=image_shape, synchronized_batch_norm=sync),
+        discriminator=discriminator or networks_lib.conv_discriminator(
+            1, image_shape=image_shape, synchronized_batch_norm=sync))
     self.sync_batch_norm = sync_batch_norm
+    self.networks = networks

@@ -1,4 +1,5 @@
-"""GAN: the seed's MLP GAN on flat 784-pixel images (Goodfellow et al. 2014).
+"""GAN: the seed's MLP GAN on flat images, 784 pixels for MNIST (Goodfellow et
+al. 2014).
 
 L_D = -log D(x) - log(1 - D(G(z))),  L_G = -log D(G(z)),  log = log_clip(1e-6).
 
@@ -8,7 +9,7 @@ penalty gamma / 2 ||grad_x f(x)||^2 on real x added to L_D, f the logit of D
 (`losses.r1_penalty`).
 """
 
-from typing import Optional
+from typing import Optional, Sequence
 
 import keras
 import tensorflow as tf
@@ -29,6 +30,7 @@ class GAN(base.Variant):
   eps = 1e-6
 
   def __init__(self, *, label_smoothing: float = 0.0, r1_gamma: float = 0.0,
+               image_shape: Sequence[int] = networks.IMAGE_SHAPE,
                generator: Optional[keras.Model] = None,
                discriminator: Optional[keras.Model] = None):
     """Builds the variant.
@@ -38,12 +40,18 @@ class GAN(base.Variant):
         real target (1 - s); 0, the seed, for none.
       r1_gamma: weight gamma of the R1 penalty on the discriminator's
         gradient at real data; 0, the seed, for none.
+      image_shape: [H, W, C] of the images (the dataset's); the MLPs read
+        and write H*W*C pixels.
       generator: replaces the MLP generator.
-      discriminator: replaces the MLP discriminator.
+      discriminator: replaces the MLP discriminator; one that returns logits
+        (`networks.returns_logits`) gets the sigmoid here.
     """
+    self.image_shape = networks.check_image_shape(image_shape)
     super().__init__(
-        generator=generator or networks.mlp_generator(),
-        discriminator=discriminator or networks.mlp_discriminator())
+        generator=generator or networks.mlp_generator(
+            image_shape=self.image_shape),
+        discriminator=discriminator or networks.mlp_discriminator(
+            image_shape=self.image_shape))
     self.label_smoothing = base.LABEL_SMOOTHING.checked(label_smoothing)
     self.r1_gamma = base.R1_GAMMA.checked(r1_gamma)
 
@@ -51,7 +59,7 @@ class GAN(base.Variant):
     fake = tf.stop_gradient(self.generate(inputs, training=True))
     real_prob, r1 = self.real_probabilities(
         batch["image"], tf.sigmoid, lambda logits: logits[:, 0])
-    fake_prob = self.discriminator(fake, training=True)
+    fake_prob = self.discriminate(fake, tf.sigmoid)
     return base.LossOutput(
         losses.minimax_discriminator_loss(real_prob, fake_prob, self.eps,
                                           self.label_smoothing),
@@ -59,8 +67,8 @@ class GAN(base.Variant):
          "d_fake": tf.reduce_mean(fake_prob)}).plus_r1(r1)
 
   def generator_loss(self, batch, inputs):
-    fake_prob = self.discriminator(self.generate(inputs, training=True),
-                                   training=True)
+    fake_prob = self.discriminate(self.generate(inputs, training=True),
+                                  tf.sigmoid)
     return base.LossOutput(
         losses.non_saturating_generator_loss(fake_prob, self.eps),
         {"g_fake": tf.reduce_mean(fake_prob)})

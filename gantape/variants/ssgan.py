@@ -58,10 +58,7 @@ GENERATOR_OBJECTIVE = base.Option(
     "generator_objective", str, "seed", "generator loss: the seed's "
     "log P(fake|G(z)), -log(1 - P(fake|G(z))), or feature matching.",
     choices=GENERATOR_OBJECTIVES)
-NETWORKS_OPTION = base.Option(
-    "networks", str, "seed", "the seed's conv networks or Salimans et al. "
-    "2016's MNIST MLPs, with Gaussian noise in the discriminator.",
-    choices=NETWORKS)
+NETWORKS_OPTION = base.NETWORKS
 LOSS_FORM = base.Option(
     "loss_form", str, "clipped", "the seed's clipped log of the "
     "discriminator's softmax; the same losses from its logits, which keep "
@@ -109,9 +106,9 @@ class SSGAN(base.Variant):
         matching, the input of its final layer is the feature layer.
     """
     for option, value in ((GENERATOR_OBJECTIVE, generator_objective),
-                          (NETWORKS_OPTION, networks), (LOSS_FORM, loss_form),
-                          (NUM_LABELED, num_labeled)):
+                          (LOSS_FORM, loss_form), (NUM_LABELED, num_labeled)):
       option.checked(value, self.name)
+    base.check_networks(self.name, networks, NETWORKS)
     if networks == "salimans":
       generator = generator or networks_lib.salimans_generator(
           synchronized_batch_norm=sync_batch_norm)

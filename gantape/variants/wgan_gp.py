@@ -4,20 +4,26 @@ L_C = C(G(z)) - C(x) + lambda * (||grad C(x_hat)||_2 - 1)^2,
       x_hat = e x + (1 - e) G(z),  e ~ U[0, 1] per sample,
 L_G = -C(G(z)).
 
-The critic is the seed's conv discriminator without BatchNorm (the penalty is
-per sample, and BatchNorm would couple samples) and with a linear output. It
-takes `n_critic` steps per generator step, with the paper's Adam(1e-4, 0.5, 0.9).
+The critic is the seed's conv discriminator (or with `networks="dcgan"` the
+standard DCGAN one, `gantape.dcgan_networks`) without BatchNorm (the penalty
+is per sample, and BatchNorm would couple samples) and with a linear output.
+It takes `n_critic` steps per generator step, with the paper's
+Adam(1e-4, 0.5, 0.9). The penalty differentiates the critic as a function of
+its input, so any critic works, subclassed ones included.
 """
 
-from typing import Optional
+from typing import Optional, Sequence
 
 import keras
 import tensorflow as tf
 
+from gantape import dcgan_networks
 from gantape import losses
-from gantape import networks
+from gantape import networks as networks_lib
 from gantape.errors import UsageError
 from gantape.variants import base
+
+NETWORKS = ("seed", "dcgan")
 
 
 def _check_n_critic(n_critic: int) -> None:
@@ -44,10 +50,11 @@ class WGANGP(base.Variant):
   # Gulrajani et al. 2017's Adam; the seed has no WGAN-GP, so no "seed" preset.
   presets = {"gantape": base.Preset(1e-4, 0.5, 0.9, updates_per_batch=1,
                                     ema_decay=0.999)}
-  options = (N_CRITIC, GP_WEIGHT, base.SYNC_BATCH_NORM)
+  options = (N_CRITIC, GP_WEIGHT, base.SYNC_BATCH_NORM, base.NETWORKS)
 
   def __init__(self, *, n_critic: int = 5, gp_weight: float = 10.0,
-               sync_batch_norm: bool = False,
+               sync_batch_norm: bool = False, networks: str = "seed",
+               image_shape: Sequence[int] = networks_lib.IMAGE_SHAPE,
                generator: Optional[keras.Model] = None,
                discriminator: Optional[keras.Model] = None):
     """Builds the variant.
@@ -59,19 +66,36 @@ class WGANGP(base.Variant):
         normalize the generator's BatchNorm over the global batch instead of
         each replica's slice (the default, Keras's). The critic has no
         BatchNorm. No effect on one device.
+      networks: "seed" (the seed's conv networks) or "dcgan" (the standard
+        DCGAN pair, for 32x32 and 64x64 images).
+      image_shape: [H, W, C] of the images (the dataset's).
       generator: replaces the conv generator.
       discriminator: replaces the critic (no BatchNorm, linear output).
+
+    Raises:
+      UsageError: a bad option, or networks that cannot take `image_shape`.
     """
     N_CRITIC.checked(n_critic)
     GP_WEIGHT.checked(gp_weight)
+    base.check_networks(self.name, networks, NETWORKS)
+    self.image_shape = networks_lib.check_image_shape(image_shape)
+    if networks == "dcgan":
+      generator = generator or dcgan_networks.dcgan_generator(
+          image_shape, synchronized_batch_norm=sync_batch_norm)
+      discriminator = discriminator or dcgan_networks.dcgan_discriminator(
+          image_shape, 1, output_activation=None, batch_norm=False,
+          name="critic")
     super().__init__(
-        generator=generator or networks.conv_generator(
+        generator=generator or networks_lib.conv_generator(
+            image_shape=image_shape,
             synchronized_batch_norm=sync_batch_norm),
-        discriminator=discriminator or networks.conv_discriminator(
-            1, output_activation=None, batch_norm=False, name="critic"))
+        discriminator=discriminator or networks_lib.conv_discriminator(
+            1, image_shape=image_shape, output_activation=None,
+            batch_norm=False, name="critic"))
     self.n_critic = n_critic
     self.gp_weight = gp_weight
     self.sync_batch_norm = sync_batch_norm
+    self.networks = networks
 
   def sample_inputs(self, rng, batch_size):
     inputs = super().sample_inputs(rng, batch_size)
