@@ -230,6 +230,16 @@ class Variant(abc.ABC):
     self.discriminator = discriminator
     self._discriminator_logits = None  # see real_probabilities
 
+  def build_networks(self) -> None:
+    """Creates the variables of networks that have none yet (subclassed
+    models not yet called) by running them once on two samples, in
+    inference mode. Built networks are left alone. Variants call it at the
+    end of their constructors."""
+    if self.generator.variables and self.discriminator.variables:
+      return
+    inputs = self.sample_inputs(tf.random.Generator.from_seed(0), 2)
+    self.discriminator(self.generate(inputs, training=False), training=False)
+
   # ---- variables the step differentiates -------------------------------
 
   @property

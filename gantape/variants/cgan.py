@@ -86,6 +86,7 @@ class CGAN(base.Variant):
     self.networks = networks
     self.label_smoothing = base.LABEL_SMOOTHING.checked(label_smoothing)
     self.r1_gamma = base.R1_GAMMA.checked(r1_gamma)
+    self.build_networks()
 
   def sample_inputs(self, rng, batch_size):
     inputs = super().sample_inputs(rng, batch_size)

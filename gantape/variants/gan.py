@@ -54,6 +54,7 @@ class GAN(base.Variant):
             image_shape=self.image_shape))
     self.label_smoothing = base.LABEL_SMOOTHING.checked(label_smoothing)
     self.r1_gamma = base.R1_GAMMA.checked(r1_gamma)
+    self.build_networks()
 
   def discriminator_loss(self, batch, inputs):
     fake = tf.stop_gradient(self.generate(inputs, training=True))

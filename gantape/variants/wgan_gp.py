@@ -96,6 +96,7 @@ class WGANGP(base.Variant):
     self.gp_weight = gp_weight
     self.sync_batch_norm = sync_batch_norm
     self.networks = networks
+    self.build_networks()
 
   def sample_inputs(self, rng, batch_size):
     inputs = super().sample_inputs(rng, batch_size)
