@@ -9,6 +9,11 @@ import os
 # scripts do); an explicit TF_ENABLE_ONEDNN_OPTS=0 or =1 from the user wins.
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
+# TensorFlow's start-up log (nine lines on every command) is held back unless
+# TF_CPP_MIN_LOG_LEVEL is set: gantape/tf_log.py says what and how.
+from gantape import tf_log  # pylint: disable=g-bad-import-order
+tf_log.import_tensorflow()
+
 from gantape import data
 from gantape import losses
 from gantape import networks

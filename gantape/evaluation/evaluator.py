@@ -7,6 +7,7 @@ images from a variant's generator; `discriminator_test_accuracy` measures an
 during training into warning lines.
 """
 
+import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import keras
@@ -141,7 +142,9 @@ class Evaluator:
 
   def evaluate_variant(self, variant: base.Variant, num_samples: int, *,
                        seed: int = 0, per_class: bool = True,
-                       test_images: Optional[int] = None) -> Dict[str, Any]:
+                       test_images: Optional[int] = None,
+                       log: Optional[Callable[[str], None]] = None
+                       ) -> Dict[str, Any]:
     """Generates `num_samples` images (inference mode) and scores them.
 
     Conditional variants are asked for each digit equally often. A variant
@@ -156,11 +159,13 @@ class Evaluator:
       per_class: compute per-class FCD for conditional variants.
       test_images: how many test images `test_accuracy` uses (None: all;
         0 skips it).
+      log: where sampling progress lines go; None: nowhere.
 
     Returns:
       `evaluate_images`'s dict, plus `test_accuracy` where it applies.
     """
-    images, labels = generate_samples(variant, num_samples, seed=seed)
+    images, labels = generate_samples(variant, num_samples, seed=seed,
+                                      log=log)
     result = self.evaluate_images(images, labels, per_class=per_class)
     n = len(self.mnist.x_test) if test_images is None else test_images
     if discriminator_classifies(variant) and n > 0:
@@ -170,8 +175,38 @@ class Evaluator:
     return result
 
 
+class _ProgressView:
+  """A variant whose `generate` logs how many images it has made so far."""
+
+  # Progress lines per sampling: often enough to show it moves, few enough
+  # to read.
+  LINES = 4
+
+  def __init__(self, variant: base.Variant, total: int,
+               log: Callable[[str], None]):
+    self._variant = variant
+    self._total = total
+    self._log = log
+    self._done = 0
+    self._next = -(-total // self.LINES)
+    self._start = time.perf_counter()
+
+  def __getattr__(self, name):
+    return getattr(self._variant, name)
+
+  def generate(self, inputs, **kwargs):
+    images = self._variant.generate(inputs, **kwargs)
+    self._done += int(images.shape[0])
+    if self._done >= self._next or self._done == self._total:
+      self._next = self._done + -(-self._total // self.LINES)
+      self._log(f"sampled {self._done}/{self._total} images "
+                f"({time.perf_counter() - self._start:.0f}s)")
+    return images
+
+
 def generate_samples(variant: base.Variant, num_samples: int, *,
-                     seed: int = 0, batch_size: int = samples_lib.CHUNK
+                     seed: int = 0, batch_size: int = samples_lib.CHUNK,
+                     log: Optional[Callable[[str], None]] = None
                      ) -> Tuple[np.ndarray, Optional[np.ndarray]]:
   """`num_samples` images [N, 28, 28] from the generator in inference mode.
 
@@ -180,6 +215,8 @@ def generate_samples(variant: base.Variant, num_samples: int, *,
     num_samples: how many images.
     seed: seeds the noise.
     batch_size: images per generator call.
+    log: where progress lines ("sampled 2500/10000 images (3s)") go, a few
+      per call; None: nowhere.
 
   Returns:
     (images, labels): labels are the digits asked for (cycling 0..9) for a
@@ -187,6 +224,8 @@ def generate_samples(variant: base.Variant, num_samples: int, *,
   """
   labels = (samples_lib.cycling_labels(num_samples) if variant.conditional
             else None)
+  if log is not None:
+    variant = _ProgressView(variant, num_samples, log)
   images = samples_lib.generate(variant, num_samples, seed=seed,
                                 labels=labels, chunk=batch_size)
   return images, labels

@@ -99,14 +99,21 @@ def evaluate_workdir(workdir: str, *, num_samples: int = 10_000,
                                                      log=log))
   variant = restored.ema_variant or restored.variant
   result = _run_info(restored, seed)
-  result.update(evaluator.evaluate_variant(variant, num_samples, seed=seed))
+  log(f"Evaluating {restored.checkpoint} (iteration {restored.step}): "
+      f"{num_samples} images from the "
+      f"{'EMA generator' if restored.ema_variant else 'generator'}.")
+  result.update(evaluator.evaluate_variant(variant, num_samples, seed=seed,
+                                           log=log))
+  log("Scoring training images for the real-data floor.")
   result.update(evaluator.floor(num_samples, seed=seed,
                                 per_class=variant.conditional))
   result["fcd_over_floor"] = result["fcd"] / max(result["floor_fcd"], 1e-12)
   if "test_accuracy" in result:
     _add_discriminator_scores(result, restored, mnist)
   if restored.ema_variant is not None:
-    raw = evaluator.evaluate_variant(restored.variant, num_samples, seed=seed)
+    log(f"{num_samples} images from the plain generator, for comparison.")
+    raw = evaluator.evaluate_variant(restored.variant, num_samples, seed=seed,
+                                     log=log)
     result["raw_generator"] = {k: raw[k] for k in _RAW_GENERATOR_KEYS
                                if k in raw}
   files.write_json(os.path.join(workdir, result_file(checkpoint)), result)

@@ -9,13 +9,15 @@ checkpoints, the NaN guard). The workdir's files are listed in
 
 Faults: a NaN/Inf metric stops the run (`NonFiniteLossError`) without saving,
 so the latest checkpoint is the last good one; SIGINT/SIGTERM write a
-checkpoint and raise `Interrupted`; a run killed outright resumes from the
+checkpoint and raise `Interrupted` (a second signal quits at once,
+`signals.py`); a run killed outright resumes from the
 newest checkpoint the `checkpoint` state file lists, which TensorFlow only
 updates once a checkpoint's files are complete.
 """
 
 import dataclasses
 import os
+import time
 from typing import Any, Dict, List, Optional
 
 import keras
@@ -116,6 +118,7 @@ def _train(config, strategy, log, mnist, flags_text, stop_signals):
   total = total_iterations(config)
   if mnist is None:
     mnist = data_lib.load_mnist(config.data_path)
+  data_lib.check_training_set(mnist, config.batch_size)
   keras.utils.set_random_seed(config.seed)
   run = _build(config, strategy, mnist)
   manager = _restore(run, config, chief_workdir, strategy, log)
@@ -148,12 +151,49 @@ def _train(config, strategy, log, mnist, flags_text, stop_signals):
   # The EMA moves before the guard looks; nothing saves before the guard.
   actions = [a for a in (update_ema, guard, logger, evaluate, grids, saver)
              if a is not None]
-  progress = runner_lib.Runner(
+  runner = runner_lib.Runner(
       run.step, run.iterator, actions, total=total,
       iterations_per_call=config.iterations_per_call,
-      should_stop=lambda: stop_signals.signum is not None).run()
-  return _finish(progress, run, config, saver, grids, sink, stop_signals,
-                 log)
+      should_stop=lambda: _should_stop(runner, run.step, stop_signals))
+  log(_start_line(config, strategy, int(run.step.global_step.numpy()), total))
+  started = time.perf_counter()
+  result = _finish(runner.run(), run, config, saver, grids, sink,
+                   stop_signals, log)
+  log(_end_line(result, total, saver, time.perf_counter() - started))
+  return result
+
+
+def _should_stop(runner: runner_lib.Runner, train_step: step_lib.TrainStep,
+                 stop_signals: signals.StopSignals) -> bool:
+  """Asked before each call; tells `stop_signals` the call's length."""
+  done = int(train_step.global_step.numpy())
+  stop_signals.call_length = runner.next_stop(done) - done
+  return stop_signals.signum is not None
+
+
+def _device(strategy: tf.distribute.Strategy) -> str:
+  """The devices a run trains on, in words, e.g. "CPU" or "2 GPUs"."""
+  kind = next((k for k in ("TPU", "GPU")
+               if tf.config.list_logical_devices(k)), "CPU")
+  replicas = strategy.num_replicas_in_sync
+  return kind if replicas == 1 else f"{replicas} {kind}s"
+
+
+def _start_line(config: TrainConfig, strategy: tf.distribute.Strategy,
+                done: int, total: int) -> str:
+  """The line before the first call, which traces the step first."""
+  start = f"from iteration {done} " if done else ""
+  return (f"Training {config.variant} (preset {config.preset}) {start}to "
+          f"iteration {total} on {_device(strategy)}, workdir "
+          f"{config.workdir}; tracing the step first, which takes a while.")
+
+
+def _end_line(result: TrainResult, total: int,
+              saver: actions_lib.SaveCheckpoint, seconds: float) -> str:
+  """The line after the last iteration: where the results are."""
+  minutes, secs = divmod(int(round(seconds)), 60)
+  return (f"Done: iteration {result.iterations}/{total} in {minutes}m{secs:02d}s"
+          f"; samples {result.final_grid}; latest checkpoint {saver.latest}.")
 
 
 def _build(config: TrainConfig, strategy: tf.distribute.Strategy,
