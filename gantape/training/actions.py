@@ -10,6 +10,7 @@ has none. `loop.train` builds them, in the order they run:
   Evaluate         FCD and friends, and the best checkpoint, every --eval_every
   SampleGrids      a grid of fixed-noise samples, every --sample_every
   SaveCheckpoint   a checkpoint, every --checkpoint_every
+  SaturationWarning  one warning when both gradients stay ~0 for long
 """
 
 import math
@@ -24,6 +25,7 @@ from gantape import ema as ema_lib
 from gantape import step as step_lib
 from gantape import variants
 from gantape.errors import NonFiniteLossError
+from gantape.training import checkpoint_files
 from gantape.training import checkpoints
 from gantape.training import curves
 from gantape.training import samples as samples_lib
@@ -182,7 +184,7 @@ class SaveCheckpoint(Action):
     self._manager = manager
 
   def __call__(self, progress: Progress) -> None:
-    self._manager.save(checkpoint_number=progress.iteration)
+    checkpoint_files.save(self._manager, progress.iteration)
 
   @property
   def latest(self) -> Optional[str]:
@@ -192,7 +194,7 @@ class SaveCheckpoint(Action):
   def save_unless_saved(self, step: int) -> None:
     """Saves at `step` unless the latest checkpoint is of `step`."""
     if self.latest is None or not self.latest.endswith(f"-{step}"):
-      self._manager.save(checkpoint_number=step)
+      checkpoint_files.save(self._manager, step)
 
 
 class NonFiniteGuard(Action):
@@ -272,7 +274,13 @@ class NonFiniteGuard(Action):
     """
     if latest is None:
       return None
+    # The checkpoint holds the learning rates it was saved with, which a
+    # resume may have changed: replay at this run's.
+    optimizers = (self._step.d_optimizer, self._step.g_optimizer)
+    rates = [float(o.learning_rate.numpy()) for o in optimizers]
     self._checkpoint.restore(latest)
+    for optimizer, rate in zip(optimizers, rates):
+      optimizer.learning_rate = rate
     start = int(self._step.global_step.numpy())
     if start < before:
       out = self._step(self._iterator, before - start)
@@ -284,6 +292,44 @@ class NonFiniteGuard(Action):
       if not all(math.isfinite(v) for v in metrics.values()):
         return iteration, metrics
     return None
+
+
+class SaturationWarning(Action):
+  """Warns once when both gradient norms stay ~0 for `iterations` or more.
+
+  A saturated discriminator (outputs pinned at 0 or 1) passes no gradient
+  to either network, and the losses can look calm while nothing learns.
+  The step reports each call's last iteration, so a streak counts the calls
+  whose last iteration had both `d_grad_norm` and `g_grad_norm` below
+  `threshold`; one warning per streak.
+  """
+
+  def __init__(self, log: Log, *, variant_name: str, iterations: int = 300,
+               threshold: float = 1e-6):
+    self._log = log
+    self._variant_name = variant_name
+    self._iterations = iterations
+    self._threshold = threshold
+    self._since: Optional[int] = None
+    self._warned = False
+
+  def __call__(self, progress: Progress) -> None:
+    norms = [progress.metrics.get(k) for k in ("d_grad_norm", "g_grad_norm")]
+    if any(n is None or not abs(n) < self._threshold for n in norms):
+      self._since, self._warned = None, False
+      return
+    if self._since is None:
+      self._since = progress.previous
+    if (not self._warned
+        and progress.iteration - self._since >= self._iterations):
+      self._warned = True
+      self._log(
+          f"warning: d_grad_norm and g_grad_norm have stayed below "
+          f"{self._threshold:g} since iteration {self._since} "
+          f"({progress.iteration - self._since} iterations): the "
+          f"discriminator saturated and neither network is learning. Resume "
+          f"an earlier checkpoint with a lower --learning_rate (--resume_from "
+          f"in a new --workdir){_other_variants(self._variant_name)}.")
 
 
 def _other_variants(name: str) -> str:

@@ -8,7 +8,7 @@ optimizers or the data:
     restored = gantape.checkpoints.restore_from_workdir("/tmp/gantape/dcgan")
     images = restored.sampler.generate(inputs, training=False)
 
-Sampling (`scripts/sample.py`) and export (`scripts/export.py`) start here.
+Sampling (`gantape sample`) and export (`gantape export`) start here.
 
 A run that evaluated during training (`--eval_every`) also keeps `best/`: the
 networks at the lowest FCD it measured (`BestCheckpoint`). Every reader here
@@ -22,18 +22,21 @@ import gc
 import json
 import math
 import os
-from typing import Any, Dict, Optional
+import sys
+from typing import Any, Callable, Dict, Optional
 
 import tensorflow as tf
 
 from gantape import variants
 from gantape.errors import UsageError
+from gantape.training import checkpoint_files
 from gantape.variants import base
 
 RUN_FILE = "run.json"
 CHECKPOINT_DIR = "checkpoints"
 BEST_DIR = "best"
 LATEST, BEST = "latest", "best"
+Log = Callable[[str], None]
 # The FCD is saved in the checkpoint itself, under this name.
 _BEST_FCD_KEY = "best_fcd/.ATTRIBUTES/VARIABLE_VALUE"
 
@@ -71,19 +74,19 @@ def read_run(workdir: str) -> Dict[str, Any]:
   """
   if not os.path.isdir(workdir):
     raise UsageError(f"workdir {workdir!r} does not exist; pass the --workdir "
-                     f"of a run made with scripts/train.py.")
+                     f"of a run made with gantape train.")
   path = os.path.join(workdir, RUN_FILE)
   if not os.path.exists(path):
     raise UsageError(f"{workdir!r} holds no {RUN_FILE}, so it is not a "
                      f"gantape training run; pass the --workdir of a run made "
-                     f"with scripts/train.py.")
+                     f"with gantape train.")
   try:
     with open(path) as f:
       run = json.load(f)
     run["variant"]  # pylint: disable=pointless-statement
   except (ValueError, KeyError, TypeError) as e:
     raise UsageError(f"{path} is not a readable run record ({type(e).__name__}:"
-                     f" {e}); rerun scripts/train.py with this --workdir to "
+                     f" {e}); rerun gantape train with this --workdir to "
                      f"rewrite it.") from None
   return run
 
@@ -178,7 +181,7 @@ class BestCheckpoint:
     if not fcd < float(self.fcd.numpy()):  # also refuses NaN
       return False
     self.fcd.assign(fcd)
-    self._manager.save(checkpoint_number=step)
+    checkpoint_files.save(self._manager, step)
     return True
 
 
@@ -187,17 +190,21 @@ def best_fcd(path: str) -> float:
   return float(tf.train.load_variable(path, _BEST_FCD_KEY))
 
 
-def _candidates(workdir: str, checkpoint: Optional[str]):
+def _candidates(workdir: str, checkpoint: Optional[str], log: Log):
   """Checkpoint paths to try, newest first, for `restore_from_workdir`."""
   if checkpoint in (None, LATEST):
-    state = tf.train.get_checkpoint_state(os.path.join(workdir, CHECKPOINT_DIR))
-    candidates = (list(reversed(state.all_model_checkpoint_paths)) if state
-                  else [])
-    if state and state.model_checkpoint_path not in candidates:
-      candidates.insert(0, state.model_checkpoint_path)
+    directory = os.path.join(workdir, CHECKPOINT_DIR)
+    listed = checkpoint_files.listed(directory)
+    if listed is None:  # the state file is lost: read the files themselves
+      listed = checkpoint_files.found_on_disk(directory)
+      if listed:
+        log(f"warning: {directory}/{checkpoint_files.STATE_FILE} (the list "
+            f"of checkpoints) is missing; using the {len(listed)} "
+            f"checkpoint(s) found on disk.")
+    candidates = list(reversed(listed))
     if not candidates:
       raise UsageError(f"{workdir!r} holds no checkpoint yet; train first "
-                       f"(scripts/train.py --workdir={workdir}).")
+                       f"(gantape train --workdir={workdir}).")
     return candidates
   if checkpoint == BEST:
     best = tf.train.latest_checkpoint(os.path.join(workdir, BEST_DIR))
@@ -215,19 +222,26 @@ def _candidates(workdir: str, checkpoint: Optional[str]):
   return [checkpoint]
 
 
-def restore_from_workdir(workdir: str,
-                         checkpoint: Optional[str] = None) -> RestoredRun:
+def _warn(line: str) -> None:
+  print(line, file=sys.stderr, flush=True)
+
+
+def restore_from_workdir(workdir: str, checkpoint: Optional[str] = None, *,
+                         log: Log = _warn) -> RestoredRun:
   """Rebuilds the variant of a training workdir and restores its networks.
 
   Without `checkpoint`, the newest listed checkpoint that loads is used; one
-  whose files were damaged after it was written is skipped for the next
-  older one, as `gantape.train` does on resume.
+  whose files were damaged after it was written is skipped, with a warning,
+  for the next older one, as `gantape.train` does on resume. A workdir that
+  lost its state file (the list of checkpoints) is read from the checkpoint
+  files themselves.
 
   Args:
     workdir: a folder written by `gantape.train.train`.
     checkpoint: "latest" (or None), "best" (the lowest-FCD checkpoint kept
       by `BestCheckpoint`) or a checkpoint prefix (e.g.
       `.../checkpoints/ckpt-1000`).
+    log: where warnings go (a skipped checkpoint); default stderr.
 
   Returns:
     A `RestoredRun`; its networks are in inference mode only when called so
@@ -239,7 +253,7 @@ def restore_from_workdir(workdir: str,
   """
   run = read_run(workdir)
   options = run.get("variant_options") or {}
-  candidates = _candidates(workdir, checkpoint)
+  candidates = _candidates(workdir, checkpoint, log)
   variant = variants.build(run["variant"], **options)
   items = {"generator": variant.generator,
            "discriminator": variant.discriminator}
@@ -257,6 +271,9 @@ def restore_from_workdir(workdir: str,
       return RestoredRun(variant, run, path, int(global_step.numpy()),
                          ema_variant)
     errors.append(f"{os.path.basename(path)}: {reason}")
+    if path != candidates[-1]:
+      log(f"warning: cannot restore {path} ({reason}); trying an older "
+          f"checkpoint.")
   # The networks hold what the failed restores left pending; free them while
   # muted too, or they warn at exit after our one-line error.
   with tf_logs_muted():

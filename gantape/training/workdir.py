@@ -15,13 +15,14 @@ import dataclasses
 import json
 import os
 import shutil
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import tensorflow as tf
 
 from gantape import files
 from gantape import variants
 from gantape.errors import UsageError
+from gantape.training import checkpoint_files
 from gantape.training import checkpoints
 from gantape.training import curves
 from gantape.training.config import TrainConfig
@@ -31,12 +32,29 @@ CURVES_FILE = "loss_curves.png"
 SAMPLE_DIR = "samples"
 
 
+# What a rerun may change; every other setting (but the workdir) is fixed by
+# the run's first command, since it decides the checkpoints' shapes, the data
+# order or the optimization itself.
+MAY_CHANGE_ON_RESUME = (
+    "steps", "learning_rate", "data_path", "iterations_per_call", "log_every",
+    "sample_every", "checkpoint_every", "keep_checkpoints", "jit_compile",
+    "eval_every", "eval_samples", "resume_from")
+FIXED_ON_RESUME = tuple(
+    f.name for f in dataclasses.fields(TrainConfig)
+    if f.name not in MAY_CHANGE_ON_RESUME + ("workdir",))
+
+
 def check(config: TrainConfig) -> None:
-  """Refuses a workdir that holds another variant's run.
+  """Refuses a rerun that changes a setting fixed by the workdir's run.
+
+  Reads run.json only, so a refused run leaves the workdir as it was.
+
+  Args:
+    config: the rerun, resolved.
 
   Raises:
-    UsageError: run.json is unreadable, or names another variant, preset,
-      variant options or EMA.
+    UsageError: run.json is unreadable, or records another value of a
+      setting in `FIXED_ON_RESUME` (the first one that differs).
   """
   path = os.path.join(config.workdir, checkpoints.RUN_FILE)
   if not os.path.exists(path):
@@ -60,27 +78,59 @@ def check(config: TrainConfig) -> None:
   compared = dataclasses.replace(
       config, variant_options=variants.nondefault_options(
           config.variant, config.variant_options))
-  for key in ("variant", "preset", "variant_options", "ema_decay"):
-    if previous.get(key) != getattr(compared, key):
+  for key in FIXED_ON_RESUME:
+    if key in previous and previous[key] != getattr(compared, key):
+      flag = ("" if key == "variant_options" else
+              f" (--{key}={previous[key]})")
       raise UsageError(
           f"workdir {config.workdir!r} holds a run with {key}="
-          f"{previous.get(key)!r}, not {getattr(config, key)!r}; use a new "
-          f"--workdir, or the same {key} to resume it.")
+          f"{previous[key]!r}, not {getattr(config, key)!r}; use a new "
+          f"--workdir, or the same {key} to resume it{flag}. Only these may "
+          f"change on resume: {', '.join(MAY_CHANGE_ON_RESUME)}.")
 
 
-def checkpoint_dir(workdir: str) -> str:
-  """Creates (if need be) and returns the workdir's checkpoint folder.
+def prepare_checkpoints(config: TrainConfig, log) -> str:
+  """Readies the checkpoint folder for the run; returns its path.
+
+  Creates it; deletes the `*_temp*` of a save that a kill -9 cut short; and
+  when the state file that lists the checkpoints is gone (a clean-up, a
+  partial copy), rebuilds it from the checkpoint files, so the run resumes
+  them instead of starting over on top of them. Call it holding the
+  workdir's lock.
 
   Raises:
-    UsageError: the workdir cannot be created.
+    UsageError: the folder cannot be created, or the workdir has metric
+      records but no checkpoint to resume them from.
   """
-  path = os.path.join(workdir, checkpoints.CHECKPOINT_DIR)
+  path = os.path.join(config.workdir, checkpoints.CHECKPOINT_DIR)
   try:
     os.makedirs(path, exist_ok=True)
   except OSError as e:
-    raise UsageError(f"cannot create the workdir {workdir!r} "
+    raise UsageError(f"cannot create the workdir {config.workdir!r} "
                      f"({e.strerror}); pass a writable --workdir.") from None
+  # Partial saves hold nothing a complete checkpoint lacks: removed quietly.
+  for folder in (path, os.path.join(config.workdir, checkpoints.BEST_DIR)):
+    checkpoint_files.remove_stale_temps(folder)
+  if checkpoint_files.listed(path) is None:
+    found = checkpoint_files.found_on_disk(path)
+    if found:
+      checkpoint_files.write_state(path, found)
+      log(f"warning: {path}/{checkpoint_files.STATE_FILE} (the list of "
+          f"checkpoints) was missing; rebuilt it from the "
+          f"{len(found)} checkpoint(s) found on disk, newest {found[-1]}.")
+    elif config.resume_from is None:
+      _refuse_orphan_metrics(config.workdir)
   return path
+
+
+def _refuse_orphan_metrics(workdir: str) -> None:
+  """Refuses to start over in a workdir whose metrics have no checkpoint."""
+  path = os.path.join(workdir, curves.METRICS_FILE)
+  if os.path.exists(path) and curves.read_metrics(path):
+    raise UsageError(
+        f"{workdir!r} holds {curves.METRICS_FILE} records but no checkpoint "
+        f"to resume them from; starting over would erase them. Use a new "
+        f"--workdir, or move {curves.METRICS_FILE} away to start over here.")
 
 
 def write_records(config: TrainConfig, flags_text: Optional[str]) -> None:
@@ -120,6 +170,14 @@ def truncate_metrics(path: str, step: int) -> None:
     files.write_text(path, "".join(keep))
 
 
+def _variable_names(path: str) -> Optional[List[str]]:
+  """The checkpoint's variable names; None when its index is unreadable."""
+  try:
+    return [name for name, _ in tf.train.list_variables(path)]
+  except Exception:  # pylint: disable=broad-except
+    return None  # damaged: the restore that follows says why
+
+
 def without_missing_iterator(items: Dict[str, Any], path: str,
                              log) -> Dict[str, Any]:
   """`items` less the data iterator when the checkpoint at `path` has none.
@@ -127,8 +185,9 @@ def without_missing_iterator(items: Dict[str, Any], path: str,
   A multi-replica run cannot checkpoint its distributed iterator, so its
   checkpoints resume on one device too, with the data order restarted.
   """
-  names = [name for name, _ in tf.train.list_variables(path)]
-  if "iterator" not in items or any(n.startswith("iterator/") for n in names):
+  names = _variable_names(path)
+  if (names is None or "iterator" not in items
+      or any(n.startswith("iterator/") for n in names)):
     return items
   log(f"note: {path} holds no data-iterator state (a multi-replica run "
       f"wrote it); the data order restarts from the seed's first batch.")
@@ -176,7 +235,11 @@ def start_from(items: Dict[str, Any], config: TrainConfig, log) -> None:
       an EMA in one run and not in the other).
   """
   path = config.resume_from
-  names = [name for name, _ in tf.train.list_variables(path)]
+  names = _variable_names(path)
+  if names is None:
+    raise UsageError(
+        f"resume_from={path!r} is damaged: {checkpoints.try_restore({}, path)}"
+        f"; pass an older checkpoint of that run.")
   has_ema = any(n.startswith("ema_generator/") for n in names)
   if has_ema != ("ema_generator" in items):
     raise UsageError(
