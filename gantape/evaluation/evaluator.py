@@ -91,17 +91,20 @@ class Evaluator:
         samples per class for a covariance: a few hundred at least).
 
     Returns:
-      A dict with `fcd`, `classifier_score`, `coverage`, `class_histogram`,
-      and with `labels` `conditional_accuracy` (and `per_class_fcd`,
-      `per_class_fcd_by_digit`).
+      A dict with `fcd`, `kid` and `kid_std` (`metrics.kernel_distance`),
+      `classifier_score`, `coverage`, `class_histogram`, and with `labels`
+      `conditional_accuracy` (and `per_class_fcd`, `per_class_fcd_by_digit`).
     """
     features, probs = self.features_and_probs(images)
     test_features, _ = self.test_features()
     predictions = np.argmax(probs, axis=1)
     histogram = metrics.class_histogram(predictions)
+    kid, kid_std = metrics.kernel_distance(features, test_features)
     result = {
         "num_samples": int(len(features)),
         "fcd": metrics.feature_distance(features, test_features),
+        "kid": kid,
+        "kid_std": kid_std,
         "classifier_score": metrics.classifier_score(probs),
         "coverage": metrics.coverage(histogram),
         "class_histogram": histogram.tolist(),
