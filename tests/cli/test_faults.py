@@ -1,0 +1,130 @@
+"""Faults around the `gantape train` command itself, in real processes.
+
+A second process on a workdir in use, and a workdir the command cannot
+write to: each is refused in one line, and every checkpoint and metrics row
+present before is still there after. (Faults inside a run are injected in
+tests/training/test_faults.py, in this process.)
+"""
+
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from gantape import train as train_lib
+from gantape.training import checkpoint_files
+from gantape.training import lock as lock_lib
+from tests.cli.test_commands import Run, TINY, iteration_of, write_data
+from tests.conftest import REPO_ROOT, make_fake_mnist
+
+
+def gantape_train(args):
+  """`python -m gantape train ARGS` to the end: (exit code, stderr lines)."""
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+  proc = subprocess.run([sys.executable, "-m", "gantape", "train"] + args,
+                        cwd=REPO_ROOT, env=env, capture_output=True,
+                        text=True, timeout=300)
+  return proc.returncode, proc.stderr.strip().splitlines()
+
+
+def snapshot(workdir):
+  """The checkpoint files' names and the metrics lines of `workdir`."""
+  ckpts = sorted(os.listdir(os.path.join(workdir, "checkpoints")))
+  with open(os.path.join(workdir, "metrics.jsonl")) as f:
+    return ckpts, f.read().splitlines()
+
+
+def test_second_run_on_a_workdir_in_use_is_refused(tmp_path):
+  data = write_data(str(tmp_path))
+  workdir = str(tmp_path / "run")
+  args = [f"--data_path={data}", f"--workdir={workdir}", "--variant=gan",
+          "--steps=100000", "--checkpoint_every=3",
+          "--keep_checkpoints=1000"] + TINY
+  first = Run(args)
+  try:
+    first.wait_for(lambda line: iteration_of(line) >= 4)
+    code, err = gantape_train(args)
+    assert code == 2, err[-20:]
+    assert not any("Traceback" in line for line in err)
+    refusals = [line for line in err if line.startswith("error:")]
+    assert len(refusals) == 1 and re.fullmatch(
+        rf"error: workdir {re.escape(repr(workdir))} is in use by another "
+        rf"training run \(pid {first.proc.pid} on \S+, since [-0-9T:]+\); "
+        rf"wait for it to end or stop it, or pass another --workdir.",
+        refusals[0]), err[-5:]
+    # The first run went on untouched, to a checkpoint or two more.
+    seen = max(map(iteration_of, first.seen))
+    first.wait_for(lambda line: iteration_of(line) >= seen + 7)
+  finally:
+    first.proc.send_signal(signal.SIGKILL)
+    first.finish()
+  before = snapshot(workdir)
+  latest = max(int(p.rsplit("-", 1)[1]) for p in
+               checkpoint_files.found_on_disk(f"{workdir}/checkpoints"))
+
+  # kill -9 leaves no stale lock: the rerun resumes at once.
+  rerun = Run([f"--flagfile={workdir}/flags.txt", f"--steps={latest + 2}"])
+  assert rerun.wait_for(lambda line: True) == (
+      f"Resumed from {workdir}/checkpoints/ckpt-{latest} at iteration "
+      f"{latest}.")
+  code, err = rerun.finish()
+  assert code == 0, err[-3000:]
+  ckpts, rows = snapshot(workdir)
+  assert set(before[0]) <= set(ckpts)
+  assert rows[:latest] == before[1][:latest]  # one row per iteration to it
+  assert not os.path.exists(os.path.join(workdir, lock_lib.LOCK_FILE))
+
+
+@contextlib.contextmanager
+def unwritable(folder):
+  """`folder` made unwritable for this process, even when it runs as root."""
+  if os.geteuid() != 0:
+    os.chmod(folder, 0o555)
+    try:
+      yield
+    finally:
+      os.chmod(folder, 0o755)
+    return
+  # Root ignores permission bits, not the immutable attribute (ext4, xfs).
+  made = subprocess.run(["chattr", "+i", folder], capture_output=True,
+                        check=False) if _has_chattr() else None
+  if made is None or made.returncode != 0:
+    pytest.skip("running as root, where permission bits do not apply, and "
+                "`chattr +i` is unavailable on this filesystem: an "
+                "unwritable workdir cannot be made (tests/training/"
+                "test_faults.py covers the message with a patch)")
+  try:
+    yield
+  finally:
+    subprocess.run(["chattr", "-i", folder], check=True)
+
+
+def _has_chattr():
+  return any(os.access(os.path.join(d, "chattr"), os.X_OK)
+             for d in os.environ.get("PATH", "").split(os.pathsep))
+
+
+def test_unwritable_workdir_is_one_line_and_exit_2(tmp_path):
+  data = write_data(str(tmp_path))
+  workdir = str(tmp_path / "run")
+  train_lib.train(train_lib.TrainConfig(
+      workdir=workdir, variant="gan", steps=2, batch_size=16,
+      iterations_per_call=1, log_every=1, checkpoint_every=1),
+                  mnist=make_fake_mnist(), log=lambda line: None)
+  before, listing = snapshot(workdir), sorted(os.listdir(workdir))
+  with unwritable(workdir):
+    code, err = gantape_train([f"--data_path={data}", f"--workdir={workdir}",
+                               "--variant=gan", "--steps=4"] + TINY)
+  assert code == 2, err[-20:]
+  assert not any("Traceback" in line for line in err)
+  reason = "Operation not permitted" if os.geteuid() == 0 else (
+      "Permission denied")
+  assert [line for line in err if line.startswith("error:")] == [
+      f"error: cannot write to the workdir {workdir!r} ({reason}); make it "
+      f"writable for this user, or pass another --workdir."]
+  assert snapshot(workdir) == before
+  assert sorted(os.listdir(workdir)) == listing
