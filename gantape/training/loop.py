@@ -12,7 +12,9 @@ so the latest checkpoint is the last good one; SIGINT/SIGTERM write a
 checkpoint and raise `Interrupted` (a second signal quits at once,
 `signals.py`); a run killed outright resumes from the
 newest checkpoint the `checkpoint` state file lists, which TensorFlow only
-updates once a checkpoint's files are complete.
+updates once a checkpoint's files are complete. One run holds a workdir at a
+time (`lock.py`); what else a workdir survives is in `workdir.py`,
+`checkpoint_files.py` and docs/troubleshooting.md ("Faults and guarantees").
 """
 
 import dataclasses
@@ -31,8 +33,11 @@ from gantape import variants
 from gantape.errors import Interrupted
 from gantape.evaluation.training import TrainingEvaluator
 from gantape.training import actions as actions_lib
+from gantape.training import checkpoint_files
 from gantape.training import checkpoints
 from gantape.training import curves
+from gantape.training import lock as lock_lib
+from gantape.training import memory
 from gantape.training import runner as runner_lib
 from gantape.training import signals
 from gantape.training import summaries
@@ -96,14 +101,15 @@ def train(config: TrainConfig,
       first such iteration, and the latest checkpoint is the last good one.
     Interrupted: SIGINT or SIGTERM arrived; a checkpoint was written first.
   """
-  with signals.StopSignals() as stop_signals:
+  with signals.StopSignals() as stop_signals, lock_lib.WorkdirLock() as lock:
     try:
-      return _train(config, strategy, log, mnist, flags_text, stop_signals)
+      return _train(config, strategy, log, mnist, flags_text, stop_signals,
+                    lock)
     finally:
       distribute_lib.cleanup_worker_workdir(config.workdir, strategy)
 
 
-def _train(config, strategy, log, mnist, flags_text, stop_signals):
+def _train(config, strategy, log, mnist, flags_text, stop_signals, lock):
   """`train`'s body, with SIGINT/SIGTERM caught into `stop_signals`."""
   config.validate()
   config = config.resolved()
@@ -121,6 +127,10 @@ def _train(config, strategy, log, mnist, flags_text, stop_signals):
   data_lib.check_training_set(mnist, config.batch_size)
   keras.utils.set_random_seed(config.seed)
   run = _build(config, strategy, mnist)
+  # Refused before the run's first write; the lock is that write.
+  memory.check(run.variant, batch_size=config.batch_size,
+               updates_per_batch=config.updates_per_batch)
+  lock.acquire(config.workdir)
   manager = _restore(run, config, chief_workdir, strategy, log)
   workdir_lib.truncate_metrics(
       os.path.join(config.workdir, curves.METRICS_FILE),
@@ -149,8 +159,9 @@ def _train(config, strategy, log, mnist, flags_text, stop_signals):
   update_ema = (actions_lib.UpdateEma(run.ema) if run.ema is not None
                 else None)
   # The EMA moves before the guard looks; nothing saves before the guard.
-  actions = [a for a in (update_ema, guard, logger, evaluate, grids, saver)
-             if a is not None]
+  saturation = actions_lib.SaturationWarning(log, variant_name=config.variant)
+  actions = [a for a in (update_ema, guard, logger, saturation, evaluate,
+                         grids, saver) if a is not None]
   runner = runner_lib.Runner(
       run.step, run.iterator, actions, total=total,
       iterations_per_call=config.iterations_per_call,
@@ -240,7 +251,7 @@ def _restore(run: _Run, config: TrainConfig, chief_workdir: str,
     The checkpoint manager.
   """
   manager = tf.train.CheckpointManager(
-      run.checkpoint, workdir_lib.checkpoint_dir(config.workdir),
+      run.checkpoint, workdir_lib.prepare_checkpoints(config, log),
       max_to_keep=config.keep_checkpoints, step_counter=run.step.global_step)
   if config.workdir != chief_workdir:  # a non-chief worker resumes the chief's
     manager = distribute_lib.WorkerCheckpointManager(
@@ -261,7 +272,7 @@ def _restore(run: _Run, config: TrainConfig, chief_workdir: str,
     for opt, lr in zip(run.optimizers, learning_rates):
       opt.learning_rate = lr
   if not manager.checkpoints:
-    manager.save(checkpoint_number=int(run.step.global_step.numpy()))
+    checkpoint_files.save(manager, int(run.step.global_step.numpy()))
   return manager
 
 
