@@ -11,6 +11,7 @@ import pytest
 import tensorflow as tf
 
 from gantape import data as data_lib
+from gantape.data import sources
 from gantape import variants
 from gantape.errors import DataError, UsageError
 
@@ -43,7 +44,7 @@ def test_load_npz(tmp_path, fake_mnist):
 
 @pytest.mark.parametrize("compress", [False, True])
 def test_load_idx_folder(tmp_path, fake_mnist, compress):
-  for key, stem in data_lib._IDX_FILES.items():
+  for key, stem in sources.IDX_FILES.items():
     write_idx(str(tmp_path / stem), getattr(fake_mnist, key), compress)
   assert_same(data_lib.load_mnist(str(tmp_path)), fake_mnist)
 
@@ -64,7 +65,7 @@ def test_corrupt_npz(tmp_path, fake_mnist):
 
 
 def test_corrupt_idx(tmp_path, fake_mnist):
-  for key, stem in data_lib._IDX_FILES.items():
+  for key, stem in sources.IDX_FILES.items():
     write_idx(str(tmp_path / stem), getattr(fake_mnist, key), False)
   path = tmp_path / "train-images-idx3-ubyte"
   path.write_bytes(path.read_bytes()[:1000])
@@ -207,7 +208,7 @@ def test_whole_pixel_values_of_another_dtype_load_as_uint8(tmp_path,
 
 
 def test_float_idx_file_is_refused_naming_its_type(tmp_path, fake_mnist):
-  for key, stem in data_lib._IDX_FILES.items():
+  for key, stem in sources.IDX_FILES.items():
     write_idx(str(tmp_path / stem), getattr(fake_mnist, key), False)
   x = (fake_mnist.x_train / 255).astype(">f4")
   header = struct.pack(">HBB", 0, 0x0D, 3) + struct.pack(">3I", *x.shape)

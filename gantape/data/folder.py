@@ -1,0 +1,204 @@
+"""A folder of images as a `Dataset`: class labels from its subfolders.
+
+``photos/`` holding images directly is unlabelled; ``photos/cat/``,
+``photos/dog/`` ... (two or more, nested folders inside each allowed) give
+labels 0, 1, ... in the sorted order of the subfolder names. Every image is
+decoded by TensorFlow (PNG, JPEG, BMP), converted to the requested number of
+channels, cropped to its central square and resized to `image_size`, so
+images of any size and aspect ratio share one shape. Files with other
+extensions and hidden files (``.name``) are ignored.
+
+The last 10% of each class (of all images when unlabelled), in an order
+fixed by `SPLIT_SEED`, at most `MAX_TEST` in all, is held out as the test
+split.
+"""
+
+import os
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+import tensorflow as tf
+
+from gantape.data.dataset import Dataset
+from gantape.errors import DataError, UsageError
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
+DEFAULT_CHANNELS = 3
+TEST_PERCENT = 10
+MAX_TEST = 10_000
+SPLIT_SEED = 0
+_DECODE_BATCH = 256
+_LAYOUT = ("pass --data_path=<a folder of PNG/JPEG images, directly in it for "
+           "unlabelled data or in two or more class subfolders for labels>")
+
+
+def load_folder(path: str, image_size: Optional[int],
+                channels: Optional[int] = None) -> Dataset:
+  """Loads every image under `path`, resized to `image_size` squared.
+
+  Args:
+    path: the folder.
+    image_size: the side in pixels of the square images produced.
+    channels: 1 (grayscale) or 3 (RGB, the default); images are converted.
+
+  Returns:
+    The dataset named "folder:<path>", labelled when `path` has class
+    subfolders; one-channel images are [N, S, S], colour [N, S, S, 3].
+
+  Raises:
+    UsageError: `image_size` or `channels` is missing or invalid.
+    DataError: the folder is missing or empty, has one class only, or holds
+      an image that does not decode (named).
+  """
+  channels = DEFAULT_CHANNELS if channels is None else channels
+  if image_size is None or image_size <= 0:
+    raise UsageError(
+        f"--dataset=folder needs --image_size, the side in pixels the images "
+        f"are resized to (e.g. 64), got {image_size}.")
+  if channels not in (1, 3):
+    raise UsageError(
+        f"--channels must be 1 (grayscale) or 3 (RGB), got {channels}.")
+  path = os.path.normpath(os.path.expanduser(path))
+  files, labels, class_names = list_images(path)
+  images = decode_images(files, image_size, channels)
+  if channels == 1:
+    images = images[..., 0]
+  train, test = split_indices(labels, len(files))
+
+  def subset(a, idx):
+    return None if a is None else a[idx]
+  return Dataset(images[train], subset(labels, train), images[test],
+                 subset(labels, test), name=f"folder:{path}",
+                 num_classes=None if class_names is None else len(class_names),
+                 class_names=class_names)
+
+
+def list_images(folder: str) -> Tuple[List[str], Optional[np.ndarray],
+                                      Optional[Tuple[str, ...]]]:
+  """The image files under `folder`, their labels and the class names.
+
+  Returns:
+    (files, labels or None, class names or None), files sorted by path.
+
+  Raises:
+    DataError: no such folder, no images, images beside class subfolders,
+      an empty class subfolder, or a single class.
+  """
+  if not os.path.isdir(folder):
+    raise DataError(f"{folder!r} is not a folder; {_LAYOUT}.")
+  entries = sorted(e for e in os.listdir(folder) if not e.startswith("."))
+  subfolders = [e for e in entries if os.path.isdir(os.path.join(folder, e))]
+  top = [os.path.join(folder, e) for e in entries if _is_image(folder, e)]
+  if not subfolders:
+    if not top:
+      raise DataError(
+          f"{folder} holds no images ({', '.join(IMAGE_EXTENSIONS)}); "
+          f"{_LAYOUT}.")
+    return top, None, None
+  if top:
+    raise DataError(
+        f"{folder} holds images ({os.path.basename(top[0])}, ...) beside class "
+        f"subfolders ({subfolders[0]}, ...); move every image into a class "
+        f"subfolder for labels, or remove the subfolders for unlabelled data.")
+  files, labels = [], []
+  for label, name in enumerate(subfolders):
+    found = _images_under(os.path.join(folder, name))
+    if not found:
+      raise DataError(
+          f"class subfolder {os.path.join(folder, name)} holds no images; add "
+          f"images to it or remove it.")
+    files += found
+    labels += [label] * len(found)
+  if len(subfolders) == 1:
+    raise DataError(
+        f"{folder} has a single class subfolder ({subfolders[0]}); labels need "
+        f"two or more classes: add class subfolders, or move the images up "
+        f"into {folder} to train without labels.")
+  return files, np.asarray(labels, np.int64), tuple(subfolders)
+
+
+def _is_image(folder: str, name: str) -> bool:
+  return (not name.startswith(".")
+          and name.lower().endswith(IMAGE_EXTENSIONS)
+          and os.path.isfile(os.path.join(folder, name)))
+
+
+def _images_under(folder: str) -> List[str]:
+  found = []
+  for root, dirs, names in os.walk(folder):
+    dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+    found += [os.path.join(root, n) for n in sorted(names)
+              if _is_image(root, n)]
+  return found
+
+
+def decode_images(files: Sequence[str], image_size: int, channels: int
+                  ) -> np.ndarray:
+  """Decodes, crops and resizes `files` in parallel to uint8 [N, S, S, C].
+
+  Raises:
+    DataError: naming the first file that does not decode.
+  """
+  def decode(path):
+    image = tf.io.decode_image(tf.io.read_file(path), channels=channels,
+                               expand_animations=False)
+    image.set_shape([None, None, channels])
+    height, width = tf.shape(image)[0], tf.shape(image)[1]
+    side = tf.minimum(height, width)
+    image = tf.image.crop_to_bounding_box(
+        image, (height - side) // 2, (width - side) // 2, side, side)
+    image = tf.image.resize(image, [image_size, image_size], antialias=True)
+    return tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
+
+  decoded = (tf.data.Dataset.from_tensor_slices(list(files))
+             .map(decode, num_parallel_calls=tf.data.AUTOTUNE,
+                  deterministic=True)
+             .batch(_DECODE_BATCH))
+  try:
+    return np.concatenate([batch.numpy() for batch in decoded])
+  except tf.errors.OpError as e:
+    # The pipeline's error does not say which file; find it one by one.
+    for path in files:
+      try:
+        decode(tf.constant(path))
+      except tf.errors.OpError as file_error:
+        raise DataError(
+            f"{path} does not decode as a {channels}-channel image "
+            f"({_first_line(file_error.message)}); convert or remove it."
+        ) from None
+    raise DataError(
+        f"the images in {os.path.dirname(files[0])} do not decode "
+        f"({_first_line(e.message)}).") from None
+
+
+def _first_line(message: str) -> str:
+  return message.strip().splitlines()[0] if message.strip() else "unreadable"
+
+
+def split_indices(labels: Optional[np.ndarray], n: int
+                  ) -> Tuple[np.ndarray, np.ndarray]:
+  """Train and test indices: the last `TEST_PERCENT`% of each class.
+
+  The order within each class is fixed by `SPLIT_SEED`, so the same folder
+  always splits the same way; the test split holds at most `MAX_TEST`.
+
+  Args:
+    labels: integer labels [n], or None to split all examples as one class.
+    n: the number of examples.
+
+  Returns:
+    (train indices, test indices), each sorted.
+  """
+  if labels is None:
+    groups = [np.arange(n)]
+  else:
+    groups = [np.flatnonzero(labels == c) for c in np.unique(labels)]
+  held = [len(g) * TEST_PERCENT // 100 for g in groups]
+  total = sum(held)
+  if total > MAX_TEST:
+    held = [h * MAX_TEST // total for h in held]
+  rng = np.random.RandomState(SPLIT_SEED)
+  test = [rng.permutation(g)[len(g) - h:] for g, h in zip(groups, held)]
+  test = np.sort(np.concatenate(test)).astype(np.int64)
+  train = np.setdiff1d(np.arange(n), test)
+  return train, test
