@@ -42,14 +42,16 @@ CIFAR_SIDE = 32
 # IDX type codes other than 0x08 (unsigned byte), named in the refusal.
 _IDX_TYPES = {0x09: "signed-byte", 0x0B: "int16", 0x0C: "int32",
               0x0D: "float32", 0x0E: "float64"}
-# What a pickled numpy array refers to, under numpy 1's and numpy 2's names.
+# What a pickled numpy array refers to, under numpy 1's and numpy 2's names;
+# protocol 2 pickles written by Python 3 store its bytes through
+# `_codecs.encode`.
 _PICKLE_GLOBALS = {
     (module, name)
     for prefix in ("numpy.core", "numpy._core")
     for module, name in ((f"{prefix}.multiarray", "_reconstruct"),
                          (f"{prefix}.multiarray", "scalar"),
                          (f"{prefix}.numeric", "_frombuffer"))
-} | {("numpy", "ndarray"), ("numpy", "dtype")}
+} | {("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}
 
 Arrays = Dict[str, np.ndarray]
 
