@@ -1,10 +1,16 @@
-"""Sample quality: a gantape-trained MNIST classifier and the statistics on it.
+"""Sample quality: a classifier per dataset, and the statistics on it.
 
-The classifier is a compact convnet trained here, seeded, by
-`train_classifier` (or `gantape train-classifier`); nothing is downloaded.
-`load_or_train_classifier` caches its weights under $GANTAPE_CACHE (default
-~/.cache/gantape), keyed by its `ClassifierConfig` and the MNIST arrays;
+The classifier is a compact convnet sized to the dataset's images and
+classes, trained here, seeded, by `train_classifier` (or `gantape
+train-classifier`); nothing is downloaded. `load_or_train_classifier` caches
+its weights under $GANTAPE_CACHE (default ~/.cache/gantape), keyed by the
+dataset's name, its `ClassifierConfig` and the dataset's arrays;
 $GANTAPE_CLASSIFIER names a weights file to use instead (see `classifier`).
+Any Keras model or SavedModel can stand in for it, by the name of its
+feature layer (`features.load_feature_model`). Unlabelled data has no
+gantape classifier: without one of your own nothing is scored, and the
+class-based scores below are skipped either way; each result says what it
+skipped and why.
 
 On top of the classifier (all statistics are pure numpy functions):
 
@@ -28,6 +34,7 @@ On top of the classifier (all statistics are pure numpy functions):
 Modules:
   metrics     the statistics above, on arrays.
   classifier  build, train and cache the classifier.
+  features    any classifier (Keras model, SavedModel) as features + classes.
   evaluator   generate samples from a variant and score them (`Evaluator`).
   workdir     score a training run's checkpoint into `evaluation.json`.
   training    `TrainingEvaluator`, the cheap evaluation during training.
@@ -47,11 +54,15 @@ from gantape.evaluation.classifier import data_fingerprint
 from gantape.evaluation.classifier import features_and_probs_model
 from gantape.evaluation.classifier import load_or_train_classifier
 from gantape.evaluation.classifier import train_classifier
+from gantape.evaluation.classifier import dataset_image_shape
 from gantape.evaluation.evaluator import Evaluator
 from gantape.evaluation.evaluator import FCD_JUMP_FACTOR
 from gantape.evaluation.evaluator import degeneration_warnings
 from gantape.evaluation.evaluator import discriminator_test_accuracy
 from gantape.evaluation.evaluator import generate_samples
+from gantape.evaluation.features import FeatureModel
+from gantape.evaluation.features import evaluation_classifier
+from gantape.evaluation.features import load_feature_model
 from gantape.evaluation.metrics import COVERAGE_THRESHOLD
 from gantape.evaluation.metrics import accuracy
 from gantape.evaluation.metrics import class_histogram
@@ -64,4 +75,5 @@ from gantape.evaluation.metrics import sqrtm_psd
 from gantape.evaluation.training import TrainingEvaluator
 from gantape.evaluation.workdir import RESULT_FILE
 from gantape.evaluation.workdir import evaluate_workdir
+from gantape.evaluation.workdir import load_run_dataset
 from gantape.evaluation.workdir import result_file

@@ -1,14 +1,15 @@
 """Scores of generated images: samples in, statistics out.
 
 `Evaluator` runs the evaluation classifier over images and compares them with
-MNIST's test set (`gantape.evaluation.metrics`); `generate_samples` draws
-images from a variant's generator; `discriminator_test_accuracy` measures an
-11-way discriminator as a classifier; `degeneration_warnings` turns a score
+the dataset's test set (`gantape.evaluation.metrics`); `generate_samples`
+draws images from a variant's generator; `discriminator_test_accuracy`
+measures a (K + 1)-way discriminator as a classifier;
+`degeneration_warnings` turns a score
 during training into warning lines.
 """
 
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import keras
 import numpy as np
@@ -17,12 +18,15 @@ import tensorflow as tf
 from gantape import data as data_lib
 from gantape.data import NUM_CLASSES
 from gantape.evaluation import classifier as classifier_lib
+from gantape.evaluation import features as features_lib
 from gantape.evaluation import metrics
 from gantape.training import samples as samples_lib
 from gantape.variants import base
 
 # FCD above this multiple of the best FCD so far counts as a jump.
 FCD_JUMP_FACTOR = 2.0
+# The scores that need classes: labelled data and a classifier of its classes.
+_CLASS_SCORES = ("classifier_score", "coverage", "conditional_accuracy")
 
 
 def _batched(fn: Callable[[np.ndarray], Sequence[np.ndarray]],
@@ -34,49 +38,78 @@ def _batched(fn: Callable[[np.ndarray], Sequence[np.ndarray]],
 
 
 def _per_class_fcd(features: np.ndarray, labels: np.ndarray,
-                   test_features: np.ndarray,
-                   test_labels: np.ndarray) -> List[float]:
-  """FCD of each digit's features against its test features, by digit."""
-  return [metrics.feature_distance(features[labels == d],
-                                   test_features[test_labels == d])
-          for d in range(NUM_CLASSES)]
+                   test_features: np.ndarray, test_labels: np.ndarray,
+                   num_classes: int) -> List[float]:
+  """FCD of each class's features against its test features, by class."""
+  return [metrics.feature_distance(features[labels == c],
+                                   test_features[test_labels == c])
+          for c in range(num_classes)]
 
 
 class Evaluator:
-  """Scores images against MNIST's test set in the classifier's feature space.
+  """Scores images against a dataset's test set in a classifier's feature space.
 
-  Test-set features are computed once, on first use.
+  The reference images are the test set, or the training set for a dataset
+  without a test split. Test-set features are computed once, on first use.
+  What cannot be scored (every score without a classifier; the class-based
+  ones on unlabelled data or with a classifier of other classes) is named,
+  with why, in `skipped` and in every result.
   """
 
-  def __init__(self, mnist: data_lib.Mnist, classifier: keras.Model, *,
-               batch_size: int = 500):
+  def __init__(self, dataset: data_lib.Mnist,
+               classifier: Union[keras.Model, features_lib.FeatureModel,
+                                 None], *,
+               batch_size: int = 500,
+               feature_layer: str = classifier_lib.FEATURE_LAYER):
     """Wraps a classifier for scoring.
 
     Args:
-      mnist: the data; its test set is the reference.
-      classifier: from `load_or_train_classifier`.
+      dataset: the data; its test set is the reference.
+      classifier: a Keras classifier (`load_or_train_classifier`), a
+        `features.FeatureModel`, or None (unlabelled data without one:
+        nothing is scored, `skipped` says why).
       batch_size: images per classifier call.
+      feature_layer: the Keras classifier's feature layer.
     """
-    self.mnist = mnist
-    self.classifier = classifier
+    self.dataset = dataset
     self.batch_size = batch_size
-    self._model = classifier_lib.features_and_probs_model(classifier)
-    self._predict = tf.function(lambda x: self._model(x, training=False))
+    self.image_shape = classifier_lib.dataset_image_shape(dataset)
+    self.num_classes = (getattr(dataset, "num_classes", NUM_CLASSES)
+                        if dataset.y_train is not None else None)
+    if isinstance(classifier, keras.Model):
+      classifier = features_lib.from_keras(classifier, feature_layer)
+    if classifier is not None:
+      classifier.check_images(self.image_shape)
+    self.classifier = classifier
+    self.reference = "test" if len(dataset.x_test) else "train"
+    self.skipped = _skipped(dataset, classifier, self.num_classes)
     self._test = None
 
-  def features_and_probs(self, images: np.ndarray
-                         ) -> Tuple[np.ndarray, np.ndarray]:
-    """Penultimate features [N, D] and class probabilities [N, 10] of images."""
-    images = classifier_lib.as_images(images)
-    features, probs = _batched(
-        lambda x: [t.numpy() for t in self._predict(tf.constant(x))],
-        images, self.batch_size)
-    return features.astype(np.float64), probs.astype(np.float64)
+  @property
+  def scores_classes(self) -> bool:
+    """Whether class-based scores apply (labels, and a classifier of them)."""
+    return "coverage" not in self.skipped
 
-  def test_features(self) -> Tuple[np.ndarray, np.ndarray]:
-    """Features and probabilities of the 10k test images (cached)."""
+  def _reference(self) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+    if self.reference == "test":
+      return self.dataset.x_test, self.dataset.y_test
+    return self.dataset.x_train, self.dataset.y_train
+
+  def features_and_probs(self, images: np.ndarray
+                         ) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+    """Features [N, D] and class probabilities [N, K] (or None) of images."""
+    images = classifier_lib.as_images(images, self.image_shape)
+    parts = [self.classifier(images[i:i + self.batch_size])
+             for i in range(0, len(images), self.batch_size)]
+    features = np.concatenate([f for f, _ in parts]).astype(np.float64)
+    if parts[0][1] is None:
+      return features, None
+    return features, np.concatenate([p for _, p in parts]).astype(np.float64)
+
+  def test_features(self) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+    """Features and probabilities of the reference images (cached)."""
     if self._test is None:
-      self._test = self.features_and_probs(self.mnist.x_test)
+      self._test = self.features_and_probs(self._reference()[0])
     return self._test
 
   def evaluate_images(self, images: np.ndarray,
@@ -85,38 +118,43 @@ class Evaluator:
     """Quality statistics of generated images.
 
     Args:
-      images: [N, 28, 28] (or [N, 784], [N, 28, 28, 1]) in [0, 1].
-      labels: for conditional samples, the digit each image was asked for.
+      images: [N, H, W] (or [N, H*W*C], [N, H, W, C]) in [0, 1].
+      labels: for conditional samples, the class each image was asked for.
       per_class: with `labels`, also compute the per-class FCD (needs enough
         samples per class for a covariance: a few hundred at least).
 
     Returns:
-      A dict with `fcd`, `kid` and `kid_std` (`metrics.kernel_distance`),
-      `classifier_score`, `coverage`, `class_histogram`, and with `labels`
-      `conditional_accuracy` (and `per_class_fcd`, `per_class_fcd_by_digit`).
+      A dict with `num_samples`, `fcd`, `kid` and `kid_std`
+      (`metrics.kernel_distance`), `classifier_score`, `coverage`,
+      `class_histogram`, and with `labels` `conditional_accuracy` (and
+      `per_class_fcd`, `per_class_fcd_by_digit`); what could not be scored
+      is left out and named in `skipped` ({score: why}).
     """
+    result = {"num_samples": int(len(images))}
+    if self.skipped:
+      result["skipped"] = dict(self.skipped)
+    if self.classifier is None:
+      return result
     features, probs = self.features_and_probs(images)
     test_features, _ = self.test_features()
-    predictions = np.argmax(probs, axis=1)
-    histogram = metrics.class_histogram(predictions)
     kid, kid_std = metrics.kernel_distance(features, test_features)
-    result = {
-        "num_samples": int(len(features)),
-        "fcd": metrics.feature_distance(features, test_features),
-        "kid": kid,
-        "kid_std": kid_std,
-        "classifier_score": metrics.classifier_score(probs),
-        "coverage": metrics.coverage(histogram),
-        "class_histogram": histogram.tolist(),
-    }
+    result.update(fcd=metrics.feature_distance(features, test_features),
+                  kid=kid, kid_std=kid_std)
+    if not self.scores_classes:
+      return result
+    predictions = np.argmax(probs, axis=1)
+    histogram = metrics.class_histogram(predictions, self.num_classes)
+    result.update(classifier_score=metrics.classifier_score(probs),
+                  coverage=metrics.coverage(histogram),
+                  class_histogram=histogram.tolist())
     if labels is not None:
       labels = np.asarray(labels)
       result["conditional_accuracy"] = metrics.accuracy(predictions, labels)
       if per_class:
-        by_digit = _per_class_fcd(features, labels, test_features,
-                                  self.mnist.y_test)
-        result["per_class_fcd"] = float(np.mean(by_digit))
-        result["per_class_fcd_by_digit"] = by_digit
+        by_class = _per_class_fcd(features, labels, test_features,
+                                  self._reference()[1], self.num_classes)
+        result["per_class_fcd"] = float(np.mean(by_class))
+        result["per_class_fcd_by_digit"] = by_class
     return result
 
   def floor(self, num_samples: int = 10_000, seed: int = 0,
@@ -125,22 +163,27 @@ class Evaluator:
 
     Generated samples cannot be expected to beat real ones, and FCD is biased
     upwards at small N, so compare a model's FCD with the floor at the same N.
+    Without a test split the reference is the training set itself, so the
+    floor is lower than a held-out one would be.
 
     Returns:
-      `{"floor_fcd": ...}`, and with `per_class` `per_class_floor_fcd` (each
-      digit's training images against its test images, averaged over digits).
+      `{"floor_fcd": ...}`, and with `per_class` (and classes)
+      `per_class_floor_fcd` (each class's training images against its test
+      images, averaged over classes); `{}` without a classifier.
     """
+    if self.classifier is None:
+      return {}
     rng = np.random.default_rng(seed)
-    index = rng.choice(len(self.mnist.x_train),
-                       min(num_samples, len(self.mnist.x_train)),
+    x_train, y_train = self.dataset.x_train, self.dataset.y_train
+    index = rng.choice(len(x_train), min(num_samples, len(x_train)),
                        replace=False)
-    features, _ = self.features_and_probs(self.mnist.x_train[index])
+    features, _ = self.features_and_probs(x_train[index])
     test_features, _ = self.test_features()
     result = {"floor_fcd": metrics.feature_distance(features, test_features)}
-    if per_class:
+    if per_class and self.scores_classes:
       result["per_class_floor_fcd"] = float(np.mean(_per_class_fcd(
-          features, self.mnist.y_train[index], test_features,
-          self.mnist.y_test)))
+          features, y_train[index], test_features, self._reference()[1],
+          self.num_classes)))
     return result
 
   def evaluate_variant(self, variant: base.Variant, num_samples: int, *,
@@ -150,10 +193,10 @@ class Evaluator:
                        ) -> Dict[str, Any]:
     """Generates `num_samples` images (inference mode) and scores them.
 
-    Conditional variants are asked for each digit equally often. A variant
-    whose discriminator has 11 outputs (ten digits + fake: SSGAN, and CGAN's
-    too) also gets `test_accuracy`, its discriminator's accuracy on the test
-    set over the ten real classes.
+    Conditional variants are asked for each class equally often. A variant
+    whose discriminator has K + 1 outputs (K classes + fake: SSGAN, and
+    CGAN's too) also gets `test_accuracy`, its discriminator's accuracy on
+    the labelled test set over the K real classes.
 
     Args:
       variant: the variant (its current weights).
@@ -170,12 +213,36 @@ class Evaluator:
     images, labels = generate_samples(variant, num_samples, seed=seed,
                                       log=log)
     result = self.evaluate_images(images, labels, per_class=per_class)
-    n = len(self.mnist.x_test) if test_images is None else test_images
-    if discriminator_classifies(variant) and n > 0:
+    x_test, y_test = self.dataset.x_test, self.dataset.y_test
+    n = len(x_test) if test_images is None else min(test_images, len(x_test))
+    if (y_test is not None and n > 0
+        and discriminator_classifies(variant)):
       result["test_accuracy"] = discriminator_test_accuracy(
-          variant, self.mnist.x_test[:n], self.mnist.y_test[:n],
-          batch_size=self.batch_size)
+          variant, x_test[:n], y_test[:n], batch_size=self.batch_size)
     return result
+
+
+def _skipped(dataset, classifier: Optional[features_lib.FeatureModel],
+             num_classes: Optional[int]) -> Dict[str, str]:
+  """{score: why} for the scores that cannot be computed."""
+  name = getattr(dataset, "name", "mnist")
+  skipped = {}
+  if classifier is None:
+    why = (f"dataset {name} is unlabelled and no --classifier was given: "
+           "FCD and KID need a classifier's features (gantape trains its "
+           "own on the labels)")
+    skipped.update(fcd=why, kid=why)
+  if num_classes is None:
+    why = f"dataset {name} is unlabelled: these scores count classes"
+    skipped["test_accuracy"] = why
+  elif classifier is not None and classifier.num_outputs != num_classes:
+    why = (f"classifier {classifier.description} predicts "
+           f"{classifier.num_outputs} classes, dataset {name} has "
+           f"{num_classes}")
+  else:
+    return skipped
+  skipped.update({k: why for k in _CLASS_SCORES})
+  return skipped
 
 
 class _ProgressView:
@@ -211,7 +278,7 @@ def generate_samples(variant: base.Variant, num_samples: int, *,
                      seed: int = 0, batch_size: int = samples_lib.CHUNK,
                      log: Optional[Callable[[str], None]] = None
                      ) -> Tuple[np.ndarray, Optional[np.ndarray]]:
-  """`num_samples` images [N, 28, 28] from the generator in inference mode.
+  """`num_samples` images [N, H, W(, C)] from the generator in inference mode.
 
   Args:
     variant: the variant to sample (its EMA view samples the average).
@@ -222,8 +289,8 @@ def generate_samples(variant: base.Variant, num_samples: int, *,
       per call; None: nowhere.
 
   Returns:
-    (images, labels): labels are the digits asked for (cycling 0..9) for a
-    conditional variant, else None.
+    (images, labels): labels are the classes asked for (cycling 0..K-1) for
+    a conditional variant, else None.
   """
   labels = (samples_lib.cycling_labels(num_samples) if variant.conditional
             else None)
@@ -234,20 +301,28 @@ def generate_samples(variant: base.Variant, num_samples: int, *,
   return images, labels
 
 
+def _class_count(variant: base.Variant) -> int:
+  return getattr(variant, "num_classes", NUM_CLASSES)
+
+
 def discriminator_classifies(variant: base.Variant) -> bool:
-  """Whether the discriminator outputs ten digits + "fake" (SSGAN, CGAN)."""
-  return variant.discriminator.outputs[0].shape[-1] == NUM_CLASSES + 1
+  """Whether the discriminator outputs K classes + "fake" (SSGAN, CGAN)."""
+  try:
+    width = variant.discriminator.outputs[0].shape[-1]
+  except (AttributeError, ValueError):  # a subclassed discriminator
+    return False
+  return width == _class_count(variant) + 1
 
 
 def discriminator_test_accuracy(variant: base.Variant, images: np.ndarray,
                                 labels: np.ndarray, *, batch_size: int = 500,
                                 training: bool = False) -> float:
-  """Accuracy of an 11-way discriminator over the ten real classes.
+  """Accuracy of a (K + 1)-way discriminator over the K real classes.
 
   Args:
-    variant: a variant whose discriminator outputs ten digits + "fake".
-    images: test images (uint8 or [0, 1]).
-    labels: their digits.
+    variant: a variant whose discriminator outputs K classes + "fake".
+    images: test images [N, H, W(, C)] (uint8 or [0, 1]).
+    labels: their classes.
     batch_size: images per call.
     training: False uses BatchNorm's moving statistics; True uses each
       batch's own statistics, as the seed's discriminator always did. True
@@ -260,7 +335,8 @@ def discriminator_test_accuracy(variant: base.Variant, images: np.ndarray,
   (probs,) = _batched(
       lambda b: [variant.discriminator(b, training=training).numpy()],
       x, batch_size)
-  return metrics.accuracy(np.argmax(probs[:, :NUM_CLASSES], axis=1), labels)
+  return metrics.accuracy(
+      np.argmax(probs[:, :_class_count(variant)], axis=1), labels)
 
 
 def degeneration_warnings(result: Dict[str, Any],
@@ -274,17 +350,20 @@ def degeneration_warnings(result: Dict[str, Any],
     step: the iteration, for the message.
 
   Returns:
-    One line per problem: coverage below all ten classes, FCD above
-    `FCD_JUMP_FACTOR` x `best_fcd`.
+    One line per problem: coverage below all classes, FCD above
+    `FCD_JUMP_FACTOR` x `best_fcd`; a score the result lacks is not checked.
   """
   warnings = []
-  if result["coverage"] < NUM_CLASSES:
+  num_classes = len(result.get("class_histogram", ()))
+  if "coverage" in result and result["coverage"] < num_classes:
     warnings.append(
         f"WARNING: step {step}: class coverage dropped to "
-        f"{result['coverage']}/{NUM_CLASSES} (classes with >= "
+        f"{result['coverage']}/{num_classes} (classes with >= "
         f"{metrics.COVERAGE_THRESHOLD:.0%} of samples; histogram "
         f"{result['class_histogram']}): the generator is collapsing modes.")
-  if best_fcd is not None and result["fcd"] > FCD_JUMP_FACTOR * best_fcd:
+  fcd = result.get("fcd")
+  if best_fcd is not None and fcd is not None and (
+      fcd > FCD_JUMP_FACTOR * best_fcd):
     warnings.append(
         f"WARNING: step {step}: FCD jumped to {result['fcd']:.2f}, more than "
         f"{FCD_JUMP_FACTOR:g}x the best so far ({best_fcd:.2f}): samples are "

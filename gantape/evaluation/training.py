@@ -9,12 +9,15 @@ and any `degeneration_warnings`.
 from typing import Any, Callable, Dict, Optional
 
 from gantape import data as data_lib
+from gantape.errors import UsageError
 from gantape.evaluation import classifier as classifier_lib
 from gantape.evaluation import evaluator as evaluator_lib
+from gantape.evaluation import features as features_lib
 from gantape.variants import base
 
 # Scores of `evaluate_variant` reported only where the variant has them.
-_OPTIONAL_KEYS = ("conditional_accuracy", "test_accuracy")
+_OPTIONAL_KEYS = ("classifier_score", "coverage", "conditional_accuracy",
+                  "test_accuracy")
 # Test images for the discriminator's accuracy: enough for a stable number,
 # few enough to keep the evaluation cheap.
 _TEST_IMAGES = 2000
@@ -26,27 +29,41 @@ class TrainingEvaluator:
   Scores `num_samples` generated images (no per-class FCD: too few samples
   per class), compares FCD with the real floor at the same sample count,
   returns `eval/*` scalars for TensorBoard and metrics.jsonl, and logs
-  warning lines when coverage drops below 10 classes or FCD jumps above
+  warning lines when coverage drops below all classes or FCD jumps above
   `FCD_JUMP_FACTOR` x the best so far. The caller keeps the best so far (the
   training loop's `checkpoints.BestCheckpoint`), so one value serves both the
   warning and the best checkpoint, across resumes too.
   """
 
-  def __init__(self, mnist: data_lib.Mnist, *, num_samples: int = 2000,
+  def __init__(self, dataset: data_lib.Mnist, *, num_samples: int = 2000,
                seed: int = 0, classifier: Optional[str] = None,
+               feature_layer: str = classifier_lib.FEATURE_LAYER,
                log: Callable[[str], None] = print):
     """Loads (or trains once, minutes on CPU) the cached classifier.
 
     Args:
-      mnist: the data.
+      dataset: the data.
       num_samples: images generated per evaluation.
       seed: seeds the generated inputs (the same at every evaluation).
-      classifier: a weights file instead of the cache.
+      classifier: a model instead of the cache
+        (`features.load_feature_model`).
+      feature_layer: its feature layer.
       log: progress and warning lines.
+
+    Raises:
+      UsageError: the dataset is unlabelled and no classifier is given, so
+        FCD, which the best checkpoint follows, cannot be measured.
     """
-    self.evaluator = evaluator_lib.Evaluator(
-        mnist, classifier_lib.load_or_train_classifier(
-            mnist, path=classifier, log=log))
+    model = features_lib.evaluation_classifier(dataset, classifier,
+                                               feature_layer, log=log)
+    if model is None:
+      name = getattr(dataset, "name", "mnist")
+      raise UsageError(
+          f"--eval_every measures FCD, which cannot be computed on the "
+          f"unlabelled dataset {name} without a classifier (gantape trains "
+          "its own on the labels); train without --eval_every and score "
+          "samples with `gantape evaluate --classifier=MODEL`.")
+    self.evaluator = evaluator_lib.Evaluator(dataset, model)
     self.num_samples = num_samples
     self.seed = seed
     self.log = log
@@ -74,8 +91,8 @@ class TrainingEvaluator:
         before the first evaluation.
 
     Returns:
-      Scalars `eval/fcd`, `eval/fcd_over_floor`, `eval/floor_fcd`,
-      `eval/classifier_score`, `eval/coverage`, where they apply
+      Scalars `eval/fcd`, `eval/fcd_over_floor`, `eval/floor_fcd`, where
+      they apply (labelled data) `eval/classifier_score`, `eval/coverage`,
       `eval/conditional_accuracy`, `eval/test_accuracy`, and with
       `live_variant` `eval/live_fcd`, `eval/live_coverage`.
     """
@@ -84,15 +101,16 @@ class TrainingEvaluator:
       self.log(line)
     scalars = {"fcd": result["fcd"],
                "fcd_over_floor": result["fcd"] / max(self.floor_fcd, 1e-12),
-               "floor_fcd": self.floor_fcd,
-               "classifier_score": result["classifier_score"],
-               "coverage": float(result["coverage"])}
-    scalars.update({k: result[k] for k in _OPTIONAL_KEYS if k in result})
+               "floor_fcd": self.floor_fcd}
+    scalars.update({k: float(result[k]) for k in _OPTIONAL_KEYS
+                    if k in result})
     if live_variant is not None:
       live = self._evaluate(live_variant, 0)
       scalars["live_fcd"] = live["fcd"]
-      scalars["live_coverage"] = float(live["coverage"])
+      if "coverage" in live:
+        scalars["live_coverage"] = float(live["coverage"])
+    histogram = (f" histogram={result['class_histogram']}"
+                 if "class_histogram" in result else "")
     self.log(f"[eval] step {step}: " + " ".join(
-        f"{k}={v:.4g}" for k, v in scalars.items())
-             + f" histogram={result['class_histogram']}")
+        f"{k}={v:.4g}" for k, v in scalars.items()) + histogram)
     return {f"eval/{k}": float(v) for k, v in scalars.items()}

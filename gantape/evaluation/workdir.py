@@ -1,9 +1,11 @@
 """Evaluating a training run's checkpoint and the result files it writes.
 
-`evaluate_workdir` (behind `scripts/evaluate.py`) restores a workdir's
-checkpoint, scores its generator against MNIST's test set and the real-data
-floor, and writes the result into the workdir as `result_file(checkpoint)`,
-which `gantape.evaluation.report` reads back.
+`evaluate_workdir` (behind `gantape evaluate`) restores a workdir's
+checkpoint, scores its generator against its dataset's test set and the
+real-data floor, and writes the result into the workdir as
+`result_file(checkpoint)`, which `gantape.evaluation.report` reads back.
+What cannot be scored (an unlabelled dataset without a classifier) is named
+with why in the result's `skipped`.
 """
 
 import os
@@ -15,6 +17,7 @@ from gantape.data import NUM_CLASSES
 from gantape.errors import UsageError
 from gantape.evaluation import classifier as classifier_lib
 from gantape.evaluation import evaluator as evaluator_lib
+from gantape.evaluation import features as features_lib
 from gantape.training import checkpoints
 
 # The result of evaluating a workdir's latest checkpoint.
@@ -48,7 +51,7 @@ def _run_info(restored: checkpoints.RestoredRun, seed: int) -> Dict[str, Any]:
 
 def _add_discriminator_scores(result: Dict[str, Any],
                               restored: checkpoints.RestoredRun,
-                              mnist: data_lib.Mnist) -> None:
+                              dataset: data_lib.Mnist) -> None:
   """Adds the test error, and the accuracy with per-batch BatchNorm statistics.
 
   The second uses each batch's own statistics, as the seed's discriminator
@@ -57,13 +60,40 @@ def _add_discriminator_scores(result: Dict[str, Any],
   result["test_error"] = 1.0 - result["test_accuracy"]
   result["test_accuracy_batch_stats"] = (
       evaluator_lib.discriminator_test_accuracy(
-          restored.variant, mnist.x_test, mnist.y_test, batch_size=100,
+          restored.variant, dataset.x_test, dataset.y_test, batch_size=100,
           training=True))
+
+
+def load_run_dataset(run: Dict[str, Any],
+                     data_path: Optional[str] = None) -> data_lib.Mnist:
+  """The dataset a run trained on, as its run.json records it.
+
+  Args:
+    run: the run.json dict (`dataset`, `data_path`, `image_size`, `channels`;
+      a run without `dataset` trained on MNIST).
+    data_path: read the data from here instead of the run's `data_path`.
+  """
+  path = data_path or run.get("data_path")
+  load = getattr(data_lib, "load_dataset", None)
+  if load is None:  # a gantape.data that reads MNIST only
+    return data_lib.load_mnist(path)
+  return load(run.get("dataset", "mnist"), path,
+              image_size=run.get("image_size"), channels=run.get("channels"))
+
+
+def _log_skipped(skipped: Dict[str, str], log: Callable[[str], None]) -> None:
+  """One line per reason, naming the scores it skips."""
+  by_reason: Dict[str, list] = {}
+  for score, why in skipped.items():
+    by_reason.setdefault(why, []).append(score)
+  for why, scores in by_reason.items():
+    log(f"Not computed: {', '.join(scores)}: {why}.")
 
 
 def evaluate_workdir(workdir: str, *, num_samples: int = 10_000,
                      data_path: Optional[str] = None, seed: int = 0,
                      classifier: Optional[str] = None,
+                     feature_layer: str = classifier_lib.FEATURE_LAYER,
                      checkpoint: str = checkpoints.LATEST,
                      log: Callable[[str], None] = print) -> Dict[str, Any]:
   """Evaluates a training run's checkpoint and writes the result.
@@ -74,43 +104,53 @@ def evaluate_workdir(workdir: str, *, num_samples: int = 10_000,
   Args:
     workdir: a `gantape.train` workdir.
     num_samples: images generated; the floor uses as many training images.
-    data_path: MNIST; default: the run's data_path.
+    data_path: the run's dataset from another path; default: the run's.
     seed: seeds the generated inputs and the floor's training subset.
-    classifier: a classifier weights file; default: the cache (trained first
-      if missing).
+    classifier: a Keras model file (.keras, .h5), a SavedModel folder or
+      gantape's classifier weights (.weights.h5); default: gantape's
+      classifier for the run's dataset, from the cache (trained first if
+      missing), none for an unlabelled dataset.
+    feature_layer: the classifier's layer (a SavedModel's output) whose
+      output FCD and KID compare.
     checkpoint: "latest", "best" or a checkpoint prefix
       (`checkpoints.restore_from_workdir`).
-    log: progress lines.
+    log: progress lines, and one line per kind of score not computed.
 
   Returns:
     The result dict, also written into the workdir as `result_file(checkpoint)`.
 
   Raises:
     UsageError: `num_samples` is too small for per-class statistics, or the
-      workdir, its checkpoint or the data cannot be used.
+      workdir, its checkpoint, the data or the classifier cannot be used.
   """
   if num_samples < 2 * NUM_CLASSES:
     raise UsageError(f"num_samples must be at least {2 * NUM_CLASSES}, got "
                      f"{num_samples}.")
   restored = checkpoints.restore_from_workdir(workdir, checkpoint)
-  mnist = data_lib.load_mnist(data_path or restored.run.get("data_path"))
-  evaluator = evaluator_lib.Evaluator(
-      mnist, classifier_lib.load_or_train_classifier(mnist, path=classifier,
-                                                     log=log))
+  dataset = load_run_dataset(restored.run, data_path)
+  model = features_lib.evaluation_classifier(dataset, classifier,
+                                             feature_layer, log=log)
+  evaluator = evaluator_lib.Evaluator(dataset, model)
+  _log_skipped(evaluator.skipped, log)
   variant = restored.ema_variant or restored.variant
   result = _run_info(restored, seed)
+  result["dataset"] = getattr(dataset, "name", "mnist")
+  if model is not None:
+    result.update(model.info)
   log(f"Evaluating {restored.checkpoint} (iteration {restored.step}): "
       f"{num_samples} images from the "
       f"{'EMA generator' if restored.ema_variant else 'generator'}.")
   result.update(evaluator.evaluate_variant(variant, num_samples, seed=seed,
                                            log=log))
-  log("Scoring training images for the real-data floor.")
-  result.update(evaluator.floor(num_samples, seed=seed,
-                                per_class=variant.conditional))
-  result["fcd_over_floor"] = result["fcd"] / max(result["floor_fcd"], 1e-12)
+  if model is not None:
+    log("Scoring training images for the real-data floor.")
+    result.update(evaluator.floor(num_samples, seed=seed,
+                                  per_class=variant.conditional))
+    result["fcd_over_floor"] = result["fcd"] / max(result["floor_fcd"], 1e-12)
+    result["reference"] = evaluator.reference
   if "test_accuracy" in result:
-    _add_discriminator_scores(result, restored, mnist)
-  if restored.ema_variant is not None:
+    _add_discriminator_scores(result, restored, dataset)
+  if restored.ema_variant is not None and model is not None:
     log(f"{num_samples} images from the plain generator, for comparison.")
     raw = evaluator.evaluate_variant(restored.variant, num_samples, seed=seed,
                                      log=log)

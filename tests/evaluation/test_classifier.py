@@ -28,7 +28,7 @@ def test_classifier_cache_trains_once(tmp_path, monkeypatch):
   mnist = make_fake_mnist(num_train=100, num_test=20)
   path = classifier_lib.classifier_path(mnist, TINY)
   assert path.startswith(str(tmp_path / "mnist_classifier"))
-  with pytest.raises(UsageError, match="train_classifier.py"):
+  with pytest.raises(UsageError, match="gantape train-classifier"):
     classifier_lib.load_or_train_classifier(mnist, TINY,
                                             train_if_missing=False)
   trained = classifier_lib.load_or_train_classifier(mnist, TINY,
