@@ -1,18 +1,24 @@
 """Evaluation beyond MNIST: a classifier per dataset, any Keras model or
 SavedModel as the classifier, and unlabelled data scored in part."""
 
+import json
 import os
+import re
+import subprocess
+import sys
 
 import keras
 import numpy as np
 import pytest
 from keras import layers
 
+from gantape import train as train_lib
 from gantape.errors import UsageError
 from gantape.evaluation import classifier as classifier_lib
 from gantape.evaluation import evaluator as evaluator_lib
 from gantape.evaluation import features as features_lib
 from gantape.evaluation import training as training_lib
+from gantape.evaluation import workdir as workdir_lib
 
 from tests.evaluation.conftest import TINY
 from tests.evaluation.conftest import make_fake_dataset
@@ -170,3 +176,65 @@ def test_no_test_split_scores_against_the_training_set():
   assert evaluator.reference == "train"
   assert evaluator.evaluate_images(cifar.x_train)["fcd"] == pytest.approx(
       0.0, abs=1e-6)
+
+
+def test_train_classifier_command_for_a_colour_dataset(tmp_path):
+  cifar = make_fake_dataset((32, 32, 3), num_train=60, num_test=20)
+  data_path = str(tmp_path / "cifar.npz")
+  np.savez(data_path, x_train=cifar.x_train, y_train=cifar.y_train,
+           x_test=cifar.x_test, y_test=cifar.y_test)
+  out = subprocess.run(
+      [sys.executable, "-m", "gantape", "train-classifier",
+       "--dataset=cifar10", f"--data_path={data_path}", "--epochs=1"],
+      capture_output=True, text=True, check=False,
+      env={**os.environ, classifier_lib.CACHE_ENV: str(tmp_path / "cache")})
+  assert out.returncode == 0, out.stderr[-2000:]
+  lines = out.stdout.strip().splitlines()
+  assert lines[-2].startswith(
+      f"classifier: {tmp_path / 'cache' / 'cifar10_classifier'}")
+  assert re.fullmatch(r"test accuracy: \d\.\d{4}", lines[-1])
+
+
+def test_evaluate_workdir_with_a_keras_classifier_and_unlabelled_data(
+    tmp_path, monkeypatch):
+  mnist = make_fake_dataset((28, 28, 1), num_train=64, num_test=20,
+                            name="mnist")
+  data_path = str(tmp_path / "mnist.npz")
+  np.savez(data_path, x_train=mnist.x_train, y_train=mnist.y_train,
+           x_test=mnist.x_test, y_test=mnist.y_test)
+  workdir = str(tmp_path / "run")
+  train_lib.train(train_lib.TrainConfig(
+      workdir=workdir, variant="gan", steps=2, batch_size=8,
+      data_path=data_path, iterations_per_call=1, log_every=2,
+      sample_every=2, checkpoint_every=2), log=lambda s: None)
+  inputs, _, out = _keras_classifier((28, 28, 1))
+  path = str(tmp_path / "model.keras")
+  keras.Model(inputs, out).save(path)
+  result = workdir_lib.evaluate_workdir(
+      workdir, num_samples=20, classifier=path, feature_layer="embedding",
+      log=lambda s: None)
+  assert result["classifier"] == path and result["reference"] == "test"
+  assert {"fcd", "kid", "floor_fcd", "coverage"} <= set(result)
+  with pytest.raises(UsageError, match="no layer 'features'"):
+    workdir_lib.evaluate_workdir(workdir, num_samples=20, classifier=path)
+  # The same run scored against unlabelled images: the documented partial
+  # result, and one line saying what is not computed and why.
+  unlabelled = make_fake_dataset((28, 28, 1), num_classes=None,
+                                 name="folder:/faces")
+  monkeypatch.setattr(workdir_lib, "load_run_dataset",
+                      lambda run, data_path=None: unlabelled)
+  lines = []
+  result = workdir_lib.evaluate_workdir(workdir, num_samples=20,
+                                        log=lines.append)
+  assert "fcd" not in result and "coverage" not in result
+  assert set(result["skipped"]) >= {"fcd", "kid", "coverage"}
+  assert result["dataset"] == "folder:/faces"
+  assert any(line.startswith("Not computed: fcd, kid: dataset folder:/faces "
+                             "is unlabelled and no --classifier was given")
+             for line in lines)
+  result = workdir_lib.evaluate_workdir(
+      workdir, num_samples=20, classifier=path, feature_layer="embedding",
+      log=lambda s: None)
+  assert "fcd" in result and "coverage" not in result
+  with open(os.path.join(workdir, workdir_lib.RESULT_FILE)) as f:
+    assert json.load(f)["skipped"] == result["skipped"]
