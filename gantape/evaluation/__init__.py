@@ -16,20 +16,23 @@ On top of the classifier (all statistics are pure numpy functions):
 
 - FCD, the Frechet Classifier Distance: the Frechet (2-Wasserstein) distance
   between Gaussians fitted to the classifier's penultimate features of
-  generated images and of the MNIST test set. It is FID with an MNIST
-  classifier instead of Inception; numbers are not comparable with FID.
-  Like FID it is biased upwards for small sample counts: compare FCDs computed
-  from the same number of samples, e.g. against `floor_fcd` (10k training
-  images against the test set).
+  generated images and of the dataset's test set. It is FID with the
+  dataset's own classifier instead of Inception; numbers are not comparable
+  with FID. Like FID it is biased upwards for small sample counts: compare
+  FCDs computed from the same number of samples, e.g. against `floor_fcd`
+  (as many training images against the test set).
+- KID, the unbiased kernel distance in the same feature space, which has no
+  such bias,
 - the classifier score, the Inception-score analogue
-  exp(E_x KL(p(y|x) || p(y))), between 1 and 10,
+  exp(E_x KL(p(y|x) || p(y))), between 1 and the number of classes,
 - class coverage: the histogram of predicted classes and the number of
-  classes holding at least 5% of the samples (mode collapse drops it below 10),
+  classes holding at least 5% of the samples (mode collapse drops it below
+  the number of classes),
 - for conditional variants (CGAN), conditional accuracy (the classifier sees
-  the digit that was asked for) and the per-class FCD (samples asked for digit
-  d against test images of digit d, averaged over d),
+  the class that was asked for) and the per-class FCD (samples asked for
+  class c against test images of class c, averaged over c),
 - for variants whose discriminator classifies (SSGAN), the discriminator's
-  own test accuracy over the ten real classes.
+  own test accuracy over the real classes.
 
 Modules:
   metrics     the statistics above, on arrays.

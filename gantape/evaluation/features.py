@@ -14,7 +14,7 @@ model takes float images [B, H, W, C] in [0, 1].
 """
 
 import os
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import Callable, Optional, Sequence, Tuple
 
 import keras
 import numpy as np
@@ -81,13 +81,9 @@ class FeatureModel:
           f"{list(image_shape)} (H, W, C).")
 
 
-def _layer_names(model: keras.Model) -> List[str]:
-  return [layer.name for layer in model.layers]
-
-
-def from_keras(model: keras.Model, feature_layer: str = classifier_lib.
-               FEATURE_LAYER, description: Optional[str] = None
-               ) -> FeatureModel:
+def from_keras(model: keras.Model,
+               feature_layer: str = classifier_lib.FEATURE_LAYER,
+               description: Optional[str] = None) -> FeatureModel:
   """A Keras classifier's `feature_layer` output and its (first) output.
 
   Raises:
@@ -95,7 +91,7 @@ def from_keras(model: keras.Model, feature_layer: str = classifier_lib.
       inputs (a subclassed model: export it as a SavedModel instead).
   """
   description = description or model.name
-  names = _layer_names(model)
+  names = [layer.name for layer in model.layers]
   if feature_layer not in names:
     raise UsageError(
         f"classifier {description} has no layer {feature_layer!r}; pass "
@@ -153,8 +149,9 @@ def _from_saved_model(path: str, feature_layer: str) -> FeatureModel:
       description=description)
 
 
-def load_feature_model(path: str, feature_layer: str = classifier_lib.
-                       FEATURE_LAYER, *, dataset=None,
+def load_feature_model(path: str,
+                       feature_layer: str = classifier_lib.FEATURE_LAYER, *,
+                       dataset=None,
                        log: Callable[[str], None] = print) -> FeatureModel:
   """Opens a `--classifier`: Keras model file, SavedModel or gantape weights.
 
