@@ -3,9 +3,14 @@
 Adding a variant: write `gantape/variants/<name>.py` with a `base.Variant`
 subclass (declaring its constructor's options in `options`), then add one line
 to `_REGISTRY` below. The CLI, the benchmark and resume read the options from
-here.
+here. A variant defined outside gantape needs no registry line: every
+function here also takes its "package.module:ClassName" (`get_class`), and
+`gantape.train.train(config, variant=MyGAN)` takes the class itself
+(`register`).
 """
 
+import importlib
+import inspect
 from typing import Any, Dict, List, Optional, Tuple, Type
 
 from gantape.errors import UsageError
@@ -31,17 +36,82 @@ def names() -> List[str]:
   return list(_REGISTRY)
 
 
-def get_class(name: str) -> Type[Variant]:
-  """The variant class registered as `name`.
+# Variant classes from outside gantape met in this process, by
+# "module:QualName": a class defined in a script or a test cannot be imported
+# again by that name, but sampling it in the same process still finds it.
+_OUTSIDE: Dict[str, Type[Variant]] = {}
+
+
+def class_path(cls: type) -> str:
+  """The "module:QualName" that `get_class` imports `cls` by."""
+  return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def register(cls: type) -> str:
+  """Makes the `Variant` subclass `cls` known by its `class_path`.
+
+  Returns:
+    The name to put in `TrainConfig.variant`: the registered name of a
+    gantape variant, else `class_path(cls)`.
 
   Raises:
-    UsageError: no variant has that name; the message lists the names.
+    UsageError: `cls` is not a `Variant` subclass.
   """
+  _check_variant_class(cls, repr(cls))
+  for name, registered in _REGISTRY.items():
+    if registered is cls:
+      return name
+  path = class_path(cls)
+  _OUTSIDE[path] = cls
+  return path
+
+
+def _check_variant_class(cls: Any, name: str) -> None:
+  if not (isinstance(cls, type) and issubclass(cls, Variant)):
+    raise UsageError(
+        f"variant {name!r} is {cls!r}, not a subclass of "
+        f"gantape.variants.Variant; pass one (see docs/variants.md).")
+  if inspect.isabstract(cls):
+    raise UsageError(
+        f"variant {name!r} leaves abstract methods unimplemented: "
+        f"{', '.join(sorted(cls.__abstractmethods__))}.")
+
+
+def _import_class(name: str) -> Type[Variant]:
+  """The class at "package.module:ClassName" (a dotted QualName too)."""
+  if name in _OUTSIDE:
+    return _OUTSIDE[name]
+  module_name, _, qualname = name.partition(":")
+  try:
+    found: Any = importlib.import_module(module_name)
+  except ImportError as e:
+    raise UsageError(
+        f"cannot import variant {name!r}: {e}; put its package on "
+        f"PYTHONPATH (or install it).") from None
+  for part in qualname.split("."):
+    if not hasattr(found, part):
+      raise UsageError(f"cannot import variant {name!r}: module "
+                       f"{module_name!r} has no {qualname!r}.")
+    found = getattr(found, part)
+  _check_variant_class(found, name)
+  return found
+
+
+def get_class(name: str) -> Type[Variant]:
+  """The variant class registered as `name`, or at "package.module:Class".
+
+  Raises:
+    UsageError: no variant has that name, the module or class cannot be
+      imported, or the class is not a `Variant` subclass.
+  """
+  if ":" in name:
+    return _import_class(name)
   try:
     return _REGISTRY[name]
   except KeyError:
     raise UsageError(
-        f"unknown variant {name!r}; choose one of: {', '.join(_REGISTRY)}."
+        f"unknown variant {name!r}; choose one of: {', '.join(_REGISTRY)}, "
+        f"or name your own as package.module:ClassName."
     ) from None
 
 
@@ -110,27 +180,59 @@ def nondefault_options(name: str, values: Dict[str, Any]) -> Dict[str, Any]:
           if k not in declared or declared[k].default != v}
 
 
+def data_arguments(name: str, image_shape: Optional[Any] = None,
+                   num_classes: Optional[int] = None) -> Dict[str, Any]:
+  """The data's `base.DATA_ARGUMENTS` that the constructor of `name` takes.
+
+  Args:
+    name: a variant name.
+    image_shape: [H, W, C] of the data; None: the constructor's default.
+    num_classes: the data's class count; None (or unlabelled data): the
+      constructor's default.
+
+  Raises:
+    UsageError: images other than the seed's 28x28x1 for a variant whose
+      constructor takes no `image_shape`.
+  """
+  cls = get_class(name)
+  accepted = inspect.signature(cls.__init__).parameters
+  given = {"image_shape": None if image_shape is None else tuple(image_shape),
+           "num_classes": num_classes}
+  if ("image_shape" not in accepted and given["image_shape"] is not None
+      and given["image_shape"] != tuple(cls.image_shape)):
+    raise UsageError(
+        f"variant {name!r} trains on {tuple(cls.image_shape)} images only, "
+        f"not {given['image_shape']}; choose one that takes the data's "
+        f"shape (gan, dcgan, cgan, wgan_gp).")
+  return {k: v for k, v in given.items()
+          if k in base.DATA_ARGUMENTS and k in accepted and v is not None}
+
+
 def build(name: str, *, preset: Optional[str] = None,
           generator: Optional[Any] = None, discriminator: Optional[Any] = None,
+          image_shape: Optional[Any] = None, num_classes: Optional[int] = None,
           **values) -> Variant:
   """Builds the variant `name` with its networks.
 
   Args:
-    name: a registered variant name.
+    name: a registered variant name, or "package.module:ClassName".
     preset: also apply this preset's variant options (`Preset`), under
       `values`; None (default): only `values`, over the constructor's
       defaults (the seed's losses).
     generator, discriminator: `keras.Model`s that replace the variant's own
       networks; None builds its own.
+    image_shape, num_classes: the data's (`base.DATA_ARGUMENTS`), passed to
+      a constructor that takes them; None: the constructor's default.
     **values: the variant's declared options (`options(name)`).
 
   Raises:
     UsageError: unknown name or preset, an option the variant does not
-      take, or a bad option value.
+      take, a bad option value, or a shape the variant cannot take.
   """
   if preset is not None:
     values = resolve_options(name, preset, values)
   networks = {k: v for k, v in (("generator", generator),
                                 ("discriminator", discriminator))
               if v is not None}
-  return get_class(name)(**check_options(name, values), **networks)
+  return get_class(name)(**check_options(name, values), **networks,
+                         **data_arguments(name, image_shape, num_classes))

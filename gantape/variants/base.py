@@ -203,6 +203,11 @@ class Variant(abc.ABC):
 
   name: ClassVar[str]
   conditional: ClassVar[bool] = False
+  # Whether the losses read the data's labels: refused on unlabelled data.
+  needs_labels: ClassVar[bool] = False
+  # The values of the `networks` option (`NETWORKS`) the variant offers;
+  # training picks "dcgan" among them for images other than 28x28x1.
+  networks_offered: ClassVar[Tuple[str, ...]] = ()
   flat_images: ClassVar[bool] = False
   # Discriminator (critic) updates per generator update.
   n_critic: int = 1

@@ -32,6 +32,8 @@ class CGAN(base.Variant):
 
   name = "cgan"
   conditional = True
+  networks_offered = NETWORKS
+  needs_labels = True
   options = (base.LABEL_SMOOTHING, base.R1_GAMMA, base.SYNC_BATCH_NORM,
              base.NETWORKS)
   eps = 1e-3

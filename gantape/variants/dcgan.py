@@ -26,6 +26,7 @@ class DCGAN(gan.GAN):
   name = "dcgan"
   flat_images = False
   default_iterations = 10_000
+  networks_offered = NETWORKS
   options = (base.LABEL_SMOOTHING, base.R1_GAMMA, base.SYNC_BATCH_NORM,
              base.NETWORKS)
   # gantape's DCGAN adds the R1 penalty (gamma 1) to the shared defaults: the

@@ -74,6 +74,8 @@ class SSGAN(base.Variant):
 
   name = "ssgan"
   eps = 1e-3
+  networks_offered = NETWORKS
+  needs_labels = True
   options = (NUM_LABELED, GENERATOR_OBJECTIVE, NETWORKS_OPTION, LOSS_FORM,
              LABEL_SEED, base.SYNC_BATCH_NORM)
 

@@ -50,6 +50,7 @@ class WGANGP(base.Variant):
   # Gulrajani et al. 2017's Adam; the seed has no WGAN-GP, so no "seed" preset.
   presets = {"gantape": base.Preset(1e-4, 0.5, 0.9, updates_per_batch=1,
                                     ema_decay=0.999)}
+  networks_offered = NETWORKS
   options = (N_CRITIC, GP_WEIGHT, base.SYNC_BATCH_NORM, base.NETWORKS)
 
   def __init__(self, *, n_critic: int = 5, gp_weight: float = 10.0,
