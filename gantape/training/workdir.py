@@ -9,6 +9,10 @@ Layout:
     loss_curves.png      metrics.jsonl plotted, at the end (and on a stop)
     samples/             step_XXXXXXX.png grids from fixed noise, and final.png
     events.*             TensorBoard summaries
+    .lock                held by the run in progress (`lock.py`)
+
+A rerun resumes the workdir; only the settings in `MAY_CHANGE_ON_RESUME` may
+differ from run.json's (`check`).
 """
 
 import dataclasses

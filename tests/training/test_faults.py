@@ -245,42 +245,56 @@ def test_unwritable_workdir_is_a_usage_error(workdir, fake_mnist, capsys,
   assert snapshot(workdir) == before
 
 
+def partial_save(ckpt_dir, number, error):
+  """A `CheckpointManager.save` that fills the disk at `number`, as
+  TensorFlow does: a partial `_temp` folder and index, then `error`."""
+  save = tf.train.CheckpointManager.save
+
+  def patched(manager, checkpoint_number=None, **kwargs):
+    if checkpoint_number != number:
+      return save(manager, checkpoint_number=checkpoint_number, **kwargs)
+    temp = ckpt_dir / f"ckpt-{number}_temp"
+    temp.mkdir()
+    (temp / "part-00000-of-00001.data-00000-of-00001").write_bytes(b"x" * 99)
+    (ckpt_dir / f"ckpt-{number}.index").write_bytes(b"\x00")
+    raise error
+  return patched
+
+
 def test_disk_full_during_a_save_keeps_the_earlier_checkpoints(
     workdir, fake_mnist, capsys, monkeypatch):
   ckpt_dir = workdir / "checkpoints"
-  save = tf.train.CheckpointManager.save
+  before = snapshot(workdir)
+  monkeypatch.setattr(tf.train.CheckpointManager, "save", partial_save(
+      ckpt_dir, 6, tf.errors.ResourceExhaustedError(
+          None, None, "ckpt-6_temp/part; No space left on device")))
+  code, _, err = run_command(config(workdir, steps=6), fake_mnist, capsys)
+  assert code == 1
+  assert err == [
+      f"error: cannot save the checkpoint {ckpt_dir}/ckpt-6 (no space left on "
+      f"device; ResourceExhaustedError: ckpt-6_temp/part; No space left on "
+      f"device); its partial files were removed and the earlier checkpoints "
+      f"are intact (latest: {ckpt_dir}/ckpt-4). Free some space (or make "
+      f"{ckpt_dir} writable) and rerun the same command to resume."]
+  assert not [n for n in os.listdir(ckpt_dir) if n.startswith("ckpt-6")]
+  assert_kept(before, workdir, up_to=4)
+  monkeypatch.undo()
 
-  def fill_the_disk(error):
-    def partial_save(manager, checkpoint_number=None, **kwargs):
-      if checkpoint_number != 6:
-        return save(manager, checkpoint_number=checkpoint_number, **kwargs)
-      # What TensorFlow leaves when the disk fills mid-save.
-      temp = ckpt_dir / "ckpt-6_temp"
-      temp.mkdir()
-      (temp / "part-00000-of-00001.data-00000-of-00001").write_bytes(b"x" * 99)
-      (ckpt_dir / "ckpt-6.index").write_bytes(b"\x00")
-      raise error
-    return partial_save
-
-  for error, why in [
-      (tf.errors.ResourceExhaustedError(None, None, "ckpt-6_temp/part; No "
-                                        "space left on device"),
-       "ResourceExhaustedError: ckpt-6_temp/part; No space left on device"),
-      (OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)),
-       "OSError: [Errno 28] No space left on device")]:
-    before = snapshot(workdir)
-    monkeypatch.setattr(tf.train.CheckpointManager, "save",
-                        fill_the_disk(error))
-    code, _, err = run_command(config(workdir, steps=6), fake_mnist, capsys)
-    assert code == 1
-    assert err == [
-        f"error: cannot save the checkpoint {ckpt_dir}/ckpt-6 (no space left "
-        f"on device; {why}); its partial files were removed and the earlier "
-        f"checkpoints are intact (latest: {ckpt_dir}/ckpt-4). Free some space "
-        f"(or make {ckpt_dir} writable) and rerun the same command to resume."]
-    assert not [n for n in os.listdir(ckpt_dir) if n.startswith("ckpt-6")]
-    assert_kept(before, workdir, up_to=4)
-    monkeypatch.undo()
+  # The same from an OSError, on a manager of its own (no second run).
+  variable = tf.Variable(1.0)
+  manager = tf.train.CheckpointManager(
+      tf.train.Checkpoint(v=variable), str(workdir / "other"), 5)
+  manager.save(checkpoint_number=1)
+  monkeypatch.setattr(tf.train.CheckpointManager, "save", partial_save(
+      workdir / "other", 2, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))))
+  with pytest.raises(checkpoint_files.CheckpointWriteError, match=re.escape(
+      "(no space left on device; OSError: [Errno 28] No space left on "
+      f"device); its partial files were removed and the earlier checkpoints "
+      f"are intact (latest: {workdir}/other/ckpt-1).")):
+    checkpoint_files.save(manager, 2)
+  assert sorted(os.listdir(workdir / "other")) == [
+      "checkpoint", "ckpt-1.data-00000-of-00001", "ckpt-1.index"]
+  monkeypatch.undo()
 
   # A temp folder that a kill -9 mid-save left is removed on the next start.
   (ckpt_dir / "ckpt-5_temp").mkdir()
