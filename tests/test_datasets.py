@@ -31,8 +31,9 @@ def fake(shape, num_train=50, num_test=20, seed=0):
 
 def assert_arrays(dataset, arrays):
   for key in SPLITS:
-    np.testing.assert_array_equal(getattr(dataset, key),
-                                  np.reshape(arrays[key], getattr(dataset, key).shape))
+    loaded = getattr(dataset, key)
+    np.testing.assert_array_equal(loaded,
+                                  np.reshape(arrays[key], loaded.shape))
 
 
 def write_idx(path, array, compress):
@@ -107,11 +108,13 @@ def test_keras_layout_npz_file_and_folder(tmp_path, name, shape):
 
 def test_keras_cifar_labels_of_shape_n_by_1_and_mnist_with_a_channel(tmp_path):
   arrays = fake((32, 32, 3))
-  np.savez(tmp_path / "c.npz", **dict(arrays, y_train=arrays["y_train"][:, None]))
+  np.savez(tmp_path / "c.npz",
+           **dict(arrays, y_train=arrays["y_train"][:, None]))
   assert_arrays(data_lib.load_dataset("cifar10", str(tmp_path / "c.npz")),
                 arrays)
   arrays = fake((28, 28))
-  np.savez(tmp_path / "m.npz", **dict(arrays, x_train=arrays["x_train"][..., None]))
+  np.savez(tmp_path / "m.npz",
+           **dict(arrays, x_train=arrays["x_train"][..., None]))
   mnist = data_lib.load_dataset("mnist", str(tmp_path / "m.npz"))
   assert mnist.x_train.shape == (50, 28, 28)
 
@@ -245,8 +248,10 @@ def test_keras_download_failure_names_the_offline_files(monkeypatch):
 
 def test_keras_loader_output_is_used_as_is(monkeypatch):
   arrays = fake((28, 28))
-  monkeypatch.setattr(keras.datasets.fashion_mnist, "load_data", lambda: (
-      (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])))
+  splits = ((arrays["x_train"], arrays["y_train"]),
+            (arrays["x_test"], arrays["y_test"]))
+  monkeypatch.setattr(keras.datasets.fashion_mnist, "load_data",
+                      lambda: splits)
   assert_arrays(data_lib.load_dataset("fashion_mnist"), arrays)
 
 
@@ -349,7 +354,8 @@ def test_bad_folders_are_one_clear_line(tmp_path):
 @pytest.mark.parametrize("flat,shape", [(True, (4, 8 * 8 * 3)),
                                         (False, (4, 8, 8, 3))])
 def test_batches_of_colour_images(flat, shape):
-  images = np.random.RandomState(0).randint(0, 256, [10, 8, 8, 3]).astype(np.uint8)
+  images = np.random.RandomState(0).randint(0, 256, [10, 8, 8, 3])
+  images = images.astype(np.uint8)
   batch = next(iter(data_lib.batches(images, np.arange(10), batch_size=4,
                                      seed=0, flat=flat)))
   assert batch["image"].shape == shape

@@ -1,4 +1,4 @@
-"""Datasets by name: `load_dataset("mnist" | "fashion_mnist" | "cifar10" | "folder")`.
+"""Datasets by name: `load_dataset` of mnist, fashion_mnist, cifar10, folder.
 
 Where a named dataset comes from, in order:
 
@@ -113,8 +113,8 @@ def load_mnist(path: Optional[str] = None) -> Dataset:
   """Loads MNIST from `path`, or through Keras's downloader when `path` is None.
 
   Args:
-    path: a Keras-layout `.npz` file, or a folder holding `mnist.npz` or the four
-      IDX files (raw or `.gz`). None falls back to `keras.datasets.mnist`.
+    path: a Keras-layout `.npz` file, or a folder holding `mnist.npz` or the
+      four IDX files (raw or `.gz`). None falls back to `keras.datasets.mnist`.
 
   Returns:
     The validated dataset.

@@ -141,7 +141,8 @@ def read_idx(path: str, fix: str) -> np.ndarray:
     dims = struct.unpack(f">{ndim}I", raw[4:4 + 4 * ndim])
     data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
     if data.size != int(np.prod(dims)):
-      raise ValueError(f"header says {dims} but the file holds {data.size} bytes")
+      raise ValueError(
+          f"header says {dims} but the file holds {data.size} bytes")
     return data.reshape(dims)
   except Exception as e:
     raise DataError(
@@ -181,7 +182,8 @@ def read_cifar_batch(raw: bytes, where: str, fix: str):
   except Exception as e:  # UnpicklingError, EOFError, ValueError...
     raise DataError(
         f"{where} is not a valid CIFAR-10 batch ({type(e).__name__}: "
-        f"{str(e).splitlines()[0] if str(e) else 'unreadable'}); {fix}.") from None
+        f"{str(e).splitlines()[0] if str(e) else 'unreadable'}); {fix}."
+    ) from None
   if not isinstance(batch, dict) or not {b"data", b"labels"} <= set(batch):
     keys = sorted(batch) if isinstance(batch, dict) else type(batch).__name__
     raise DataError(
@@ -189,7 +191,8 @@ def read_cifar_batch(raw: bytes, where: str, fix: str):
         f"b'labels', found {keys}; {fix}.")
   data, labels = np.asarray(batch[b"data"]), np.asarray(batch[b"labels"])
   side = CIFAR_SIDE
-  if data.ndim != 2 or data.shape[1] != 3 * side * side or len(labels) != len(data):
+  if (data.ndim != 2 or data.shape[1] != 3 * side * side
+      or len(labels) != len(data)):
     raise DataError(
         f"{where}: b'data' has shape {data.shape} and b'labels' "
         f"{labels.shape}, expected [N, {3 * side * side}] and [N]; {fix}.")
