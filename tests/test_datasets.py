@@ -382,3 +382,16 @@ def test_dataset_shape_and_mnist_alias():
   unlabelled = data_lib.Dataset(x[..., None].repeat(3, -1), None, x[:0], None,
                                 name="folder:x", num_classes=None)
   assert unlabelled.image_shape == (8, 8, 3) and not unlabelled.labelled
+
+
+def test_pngs_of_every_channel_count_convert_to_the_channels_asked(tmp_path):
+  rng = np.random.RandomState(3)
+  for depth in (1, 2, 3, 4):  # gray, gray+alpha, RGB, RGBA
+    for i in range(3):
+      image = rng.randint(0, 256, [6, 6, depth]).astype(np.uint8)
+      write_image(tmp_path / f"{depth}_{i}.png", image)
+  for channels in (1, 3):
+    dataset = data_lib.load_dataset("folder", str(tmp_path), image_size=6,
+                                    channels=channels)
+    assert dataset.image_shape == (6, 6, channels)
+    assert len(dataset.x_train) + len(dataset.x_test) == 12
