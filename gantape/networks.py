@@ -1,12 +1,14 @@
-"""The seed's networks, layer for layer, as Keras 3 models; and the MNIST
-networks of Salimans et al. 2016 with their weight-normalized layer, for SSGAN.
+"""The seed's networks, layer for layer, as Keras 3 models, and views of a
+discriminator (its features, its logits) that the losses use.
 
 Every network is a function of the image shape `[H, W, C]` (`image_shape`,
 default `IMAGE_SHAPE`, 28x28x1, where each builds exactly the seed's model:
 same layers, names and variable shapes, so checkpoints load). The conv
 generator starts from H/4 x W/4 and upsamples twice, so it takes heights and
 widths divisible by 4; the MLPs read and write H*W*C pixels. The standard
-DCGAN pair for 32x32 and 64x64 images is in `gantape.dcgan_networks`.
+DCGAN pair for 32x32 and 64x64 images is in `gantape.dcgan_networks`, and
+the MNIST networks of Salimans et al. 2016 for SSGAN in
+`gantape.salimans_networks`.
 
 Keras defaults are the seed's (Keras 2.3) defaults here: LeakyReLU slope 0.3,
 BatchNormalization momentum 0.99 and epsilon 1e-3, Glorot-uniform kernels, and
@@ -180,152 +182,6 @@ def conv_discriminator(num_outputs: int = 1, *,
   ], name=name)
 
 
-@keras.saving.register_keras_serializable(package="gantape")
-class WeightNormDense(layers.Layer):
-  """Dense with weight normalization (Salimans & Kingma 2016).
-
-  y = activation((x @ v / ||v||) * g + b), the norm taken per output unit, as
-  `nn.DenseLayer` in the code of Salimans et al. 2016 (openai/improved-gan).
-  `train_scale=False` (their hidden layers) keeps g fixed, so a unit's weight
-  vector keeps its norm and its activations their scale, which keeps Gaussian
-  noise of a fixed stddev meaningful throughout training; their output layer
-  trains g (`train_scale=True`). g and b start at 1 and 0; for their
-  data-dependent start, see `initialize_weight_norm`.
-  """
-
-  def __init__(self, units: int, activation: Optional[str] = None,
-               train_scale: bool = False, **kwargs):
-    super().__init__(**kwargs)
-    self.units = units
-    self.activation = keras.activations.get(activation)
-    self.train_scale = train_scale
-
-  def build(self, input_shape):
-    self.v = self.add_weight(
-        shape=(input_shape[-1], self.units), name="v",
-        initializer=keras.initializers.RandomNormal(stddev=0.05))
-    # Under a multi-replica strategy the data-dependent init assigns g and b
-    # in each replica: they take the replicas' mean.
-    self.g = self.add_weight(shape=(self.units,), name="g", initializer="ones",
-                             trainable=self.train_scale, aggregation="mean")
-    self.b = self.add_weight(shape=(self.units,), name="b",
-                             initializer="zeros", aggregation="mean")
-    self.initialized = self.add_weight(
-        shape=(), name="initialized", initializer="zeros", trainable=False,
-        aggregation="only_first_replica")
-
-  def pre_activation(self, inputs):
-    """(x @ v / ||v||) * g, before the bias and the activation."""
-    return tf.matmul(inputs, self.v / tf.norm(self.v, axis=0, keepdims=True)
-                     ) * self.g
-
-  def call(self, inputs):
-    return self.activation(self.pre_activation(inputs) + self.b)
-
-  def compute_output_shape(self, input_shape):
-    return tuple(input_shape[:-1]) + (self.units,)
-
-  def get_config(self):
-    return {**super().get_config(), "units": self.units,
-            "activation": keras.activations.serialize(self.activation),
-            "train_scale": self.train_scale}
-
-
-def initialize_weight_norm(model: keras.Model, images) -> None:
-  """Data-dependent init of `model`'s WeightNormDense layers, the first time.
-
-  Layer by layer on `images` in training mode, each WeightNormDense sets
-  g <- g / std and b <- -mean / std of its pre-activations per unit, so every
-  unit starts at zero mean and unit variance on real data (Salimans & Kingma
-  2016). It runs once: later calls are a no-op, also after a checkpoint
-  restore (the layers' `initialized` flags are checkpointed). Call it in the
-  discriminator's loss on the real batch, so that only a discriminator step
-  initializes the discriminator. A model without WeightNormDense layers is
-  left alone.
-
-  Raises:
-    UsageError: the model has WeightNormDense layers but is not Sequential
-      (the layer-by-layer pass needs each layer's input).
-  """
-  norm_layers = [l for l in model.layers if isinstance(l, WeightNormDense)]
-  if not norm_layers:
-    return
-  if not isinstance(model, keras.Sequential):
-    raise UsageError(f"{model.name!r} has WeightNormDense layers but is not "
-                     f"a keras.Sequential; initialize its layers yourself.")
-
-  def init_pass():
-    x = images
-    for layer in model.layers:
-      if isinstance(layer, WeightNormDense):
-        pre = layer.pre_activation(x)
-        mean, variance = tf.nn.moments(pre, axes=[0])
-        std = tf.sqrt(variance + 1e-8)
-        layer.g.assign(layer.g / std)
-        layer.b.assign(-mean / std)
-        layer.initialized.assign(1.0)
-      x = layer(x, training=True)
-    return tf.constant(True)
-
-  done = tf.reduce_all([l.initialized > 0 for l in norm_layers])
-  tf.cond(done, lambda: tf.constant(True), init_pass)
-
-
-def salimans_generator(noise_dim: int = NOISE_DIM, *,
-                       image_shape: ImageShape = IMAGE_SHAPE,
-                       synchronized_batch_norm: bool = False) -> keras.Model:
-  """Salimans et al. 2016's MNIST generator: [B, noise_dim] -> [B, H, W, C].
-
-  Dense(500, no bias) -> BN(no scale) -> softplus, twice, then Dense(H*W*C,
-  sigmoid) -> Reshape(H, W, C): the MLP of their semi-supervised MNIST code
-  (openai/improved-gan), without the weight normalization of its last layer
-  (a trained scale there; the hidden layers' BatchNorm already sets theirs).
-  `synchronized_batch_norm` as in `conv_generator`.
-  """
-  def hidden():
-    return [layers.Dense(500, use_bias=False),
-            layers.BatchNormalization(scale=False,
-                                      synchronized=synchronized_batch_norm),
-            layers.Activation("softplus")]
-
-  return keras.Sequential([
-      keras.Input((noise_dim,), name="noise"),
-      *hidden(), *hidden(),
-      layers.Dense(image_size(image_shape), activation="sigmoid"),
-      layers.Reshape(check_image_shape(image_shape)),
-  ], name="salimans_generator")
-
-
-def salimans_discriminator(num_outputs: int = 11,
-                           output_activation: Optional[str] = "softmax", *,
-                           image_shape: ImageShape = IMAGE_SHAPE
-                           ) -> keras.Model:
-  """Salimans et al. 2016's MNIST discriminator: [B, H, W, C] -> [B, 11].
-
-  Gaussian noise (stddev 0.3) on the pixels, then WeightNormDense(units,
-  relu) -> Gaussian noise (0.5) for units = 1000, 500, 250, 250, 250, then
-  WeightNormDense(num_outputs, output_activation, train_scale=True): their
-  code's MLP. Their 10 logits with the fake logit fixed at 0 are here 11 free
-  ones, as the seed's. The noise layers act in training mode only and draw
-  from Keras's seeded generators (`keras.utils.set_random_seed`), not from
-  `Variant.sample_inputs`; their state is not checkpointed, so a resumed run
-  draws other noise than an uninterrupted one. The SSGAN variant initializes
-  the layers from its first real batch (`initialize_weight_norm`).
-  """
-  def hidden(units):
-    return [WeightNormDense(units, activation="relu"),
-            layers.GaussianNoise(0.5)]
-
-  return keras.Sequential([
-      keras.Input(check_image_shape(image_shape), name="image"),
-      layers.Flatten(),
-      layers.GaussianNoise(0.3),
-      *hidden(1000), *hidden(500), *hidden(250), *hidden(250), *hidden(250),
-      WeightNormDense(num_outputs, activation=output_activation,
-                      train_scale=True),
-  ], name="salimans_discriminator")
-
-
 def returns_logits(discriminator: keras.Model) -> bool:
   """Whether `discriminator` returns logits, its variant applying the
   activation: a model with the attribute `returns_logits = True`.
@@ -382,7 +238,8 @@ def logits_view(discriminator: keras.Model) -> Callable:
 
   Returns `logits(images, training)`: the discriminator itself when it
   `returns_logits`; otherwise `features_view(discriminator)` through the
-  final layer, a Dense or a WeightNormDense, without its activation. Like
+  final layer, a Dense or a layer with a `linear(x)` method (such as
+  `salimans_networks.WeightNormDense`), without its activation. Like
   that view, it shares every variable with `discriminator` and adds none.
 
   Raises:
@@ -393,8 +250,8 @@ def logits_view(discriminator: keras.Model) -> Callable:
     return lambda images, training: discriminator(images, training=training)
   _functional_inputs(discriminator, "its logits")
   last = discriminator.layers[-1]
-  if isinstance(last, WeightNormDense):
-    linear = lambda x: last.pre_activation(x) + last.b
+  if hasattr(last, "linear"):  # e.g. salimans_networks.WeightNormDense
+    linear = last.linear
   elif isinstance(last, layers.Dense):
     def linear(x):
       out = keras.ops.matmul(x, last.kernel)

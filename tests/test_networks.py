@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from gantape import networks
+from gantape import salimans_networks
 from gantape.errors import UsageError
 
 
@@ -77,7 +78,7 @@ def test_conv_discriminator(outputs, activation):
     (networks.mlp_discriminator, keras.activations.sigmoid),
     (lambda: networks.conv_discriminator(11, output_activation="softmax"),
      keras.activations.softmax),
-    (networks.salimans_discriminator, keras.activations.softmax)])
+    (salimans_networks.salimans_discriminator, keras.activations.softmax)])
 def test_logits_view_is_the_discriminator_before_its_activation(make,
                                                                activation):
   d = make()
@@ -125,7 +126,7 @@ def test_conditional_generator_conditions_on_one_hot_labels():
 
 
 def test_salimans_networks():
-  g = networks.salimans_generator()
+  g = salimans_networks.salimans_generator()
   # Two Dense(500, no bias) + BN(beta, moving mean/var), then Dense(784).
   assert g.count_params() == (100 * 500 + 3 * 500 + 500 * 500 + 3 * 500
                               + 500 * 784 + 784)
@@ -133,7 +134,7 @@ def test_salimans_networks():
   assert images.shape == (2, 28, 28, 1)
   assert ((images > 0) & (images < 1)).all()
 
-  d = networks.salimans_discriminator()
+  d = salimans_networks.salimans_discriminator()
   units = [784, 1000, 500, 250, 250, 250, 11]
   # Per WeightNormDense: v, b, g and the `initialized` flag.
   assert d.count_params() == sum(a * b + 2 * b + 1
@@ -150,7 +151,7 @@ def test_salimans_networks():
   assert networks.features_view(d).output_shape == (None, 250)
   # Before the last noise: the output of the last WeightNormDense(250).
   before_noise = networks.features_view(d, before_noise=True)
-  assert isinstance(before_noise.layers[-1], networks.WeightNormDense)
+  assert isinstance(before_noise.layers[-1], salimans_networks.WeightNormDense)
   assert isinstance(networks.features_view(d).layers[-1],
                     keras.layers.GaussianNoise)
   np.testing.assert_array_equal(before_noise(x, training=False).numpy(),
@@ -159,7 +160,7 @@ def test_salimans_networks():
 
 
 def test_weight_norm_dense_and_its_data_dependent_init():
-  layer = networks.WeightNormDense(5, activation="relu")
+  layer = salimans_networks.WeightNormDense(5, activation="relu")
   model = keras.Sequential([keras.Input((7,)), layer])
   rng = np.random.default_rng(0)
   x = (3 * rng.normal(size=(64, 7)) + 1).astype(np.float32)
@@ -168,7 +169,7 @@ def test_weight_norm_dense_and_its_data_dependent_init():
   pre = x @ direction  # g starts at 1, b at 0
   np.testing.assert_allclose(layer(x).numpy(), np.maximum(pre, 0), atol=1e-5)
 
-  networks.initialize_weight_norm(model, x)
+  salimans_networks.initialize_weight_norm(model, x)
   np.testing.assert_allclose(layer.g.numpy(), 1 / pre.std(0), rtol=1e-4)
   np.testing.assert_allclose(layer.b.numpy(), -pre.mean(0) / pre.std(0),
                              rtol=1e-4, atol=1e-6)
@@ -176,11 +177,11 @@ def test_weight_norm_dense_and_its_data_dependent_init():
   np.testing.assert_allclose(model(x, training=True).numpy(),
                              np.maximum(standardized, 0), atol=1e-4)
   g, b = layer.g.numpy(), layer.b.numpy()
-  networks.initialize_weight_norm(model, 2 * x)  # once only
+  salimans_networks.initialize_weight_norm(model, 2 * x)  # once only
   np.testing.assert_array_equal(layer.g.numpy(), g)
   np.testing.assert_array_equal(layer.b.numpy(), b)
 
   assert [w.name for w in layer.trainable_weights] == ["v", "b"]
-  scaled = networks.WeightNormDense(3, train_scale=True)
+  scaled = salimans_networks.WeightNormDense(3, train_scale=True)
   scaled.build((None, 7))
   assert [w.name for w in scaled.trainable_weights] == ["v", "g", "b"]

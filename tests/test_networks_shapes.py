@@ -13,6 +13,7 @@ import pytest
 
 from gantape import dcgan_networks
 from gantape import networks
+from gantape import salimans_networks
 from gantape import variants
 from gantape.errors import UsageError
 
@@ -171,8 +172,8 @@ SEED_BUILDS = {
     "critic": lambda: networks.conv_discriminator(
         1, output_activation=None, batch_norm=False, name="critic"),
     "conditional_generator": networks.conditional_generator,
-    "salimans_generator": networks.salimans_generator,
-    "salimans_discriminator": networks.salimans_discriminator,
+    "salimans_generator": salimans_networks.salimans_generator,
+    "salimans_discriminator": salimans_networks.salimans_discriminator,
 }
 
 # Each variant's default networks, built as `variants.build(name)` builds
@@ -368,10 +369,10 @@ def test_seed_networks_take_any_shape_divisible_by_4(shape):
       None, int(np.prod(shape)))
   assert networks.mlp_discriminator(image_shape=shape).input_shape == (
       None, int(np.prod(shape)))
-  assert networks.salimans_generator(image_shape=shape).output_shape == (
-      (None,) + shape)
-  assert networks.salimans_discriminator(image_shape=shape).input_shape == (
-      (None,) + shape)
+  generator = salimans_networks.salimans_generator(image_shape=shape)
+  assert generator.output_shape == (None,) + shape
+  discriminator = salimans_networks.salimans_discriminator(image_shape=shape)
+  assert discriminator.input_shape == (None,) + shape
 
 
 @pytest.mark.parametrize("shape", [(30, 28, 1), (28, 30, 3)])

@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from gantape import data as data_lib
 from gantape import networks
+from gantape import salimans_networks
 from gantape import step as step_lib
 from gantape import variants
 from gantape.errors import UsageError
@@ -433,7 +434,7 @@ def test_salimans_discriminator_initializes_in_a_discriminator_step(
   step, iterator = make_step("ssgan", fake_mnist,
                              options={"networks": "salimans"})
   flags = [layer.initialized for layer in step.variant.discriminator.layers
-           if isinstance(layer, networks.WeightNormDense)]
+           if isinstance(layer, salimans_networks.WeightNormDense)]
   assert len(flags) == 6
   batch = next(iterator)
   inputs = step.variant.sample_inputs(step.rng, BATCH)

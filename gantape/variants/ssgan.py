@@ -31,6 +31,7 @@ import tensorflow as tf
 from gantape import data as data_lib
 from gantape import losses
 from gantape import networks as networks_lib
+from gantape import salimans_networks
 from gantape.errors import UsageError
 from gantape.variants import base
 
@@ -39,7 +40,7 @@ GENERATOR_OBJECTIVES = ("seed", "non_saturating", "feature_matching")
 # same losses, exact, from the logits; "salimans": their code's weighting.
 LOSS_FORMS = ("clipped", "logits", "salimans")
 # "seed": the seed's conv networks; "salimans": Salimans et al. 2016's MNIST
-# MLPs (networks.salimans_generator, networks.salimans_discriminator).
+# MLPs (gantape/salimans_networks.py).
 NETWORKS = ("seed", "salimans")
 
 
@@ -112,9 +113,10 @@ class SSGAN(base.Variant):
       option.checked(value, self.name)
     base.check_networks(self.name, networks, NETWORKS)
     if networks == "salimans":
-      generator = generator or networks_lib.salimans_generator(
+      generator = generator or salimans_networks.salimans_generator(
           synchronized_batch_norm=sync_batch_norm)
-      discriminator = discriminator or networks_lib.salimans_discriminator()
+      discriminator = (discriminator
+                       or salimans_networks.salimans_discriminator())
     super().__init__(
         generator=generator or networks_lib.conv_generator(
             synchronized_batch_norm=sync_batch_norm),
@@ -169,7 +171,8 @@ class SSGAN(base.Variant):
   def discriminator_loss(self, batch, inputs):
     # Salimans et al.'s weight-normalized layers start from statistics of
     # real images; only a discriminator step may set them.
-    networks_lib.initialize_weight_norm(self.discriminator, batch["image"])
+    salimans_networks.initialize_weight_norm(self.discriminator,
+                                             batch["image"])
     fake = tf.stop_gradient(self.generate(inputs, training=True))
     real_out = self._discriminate(batch["image"])
     fake_out = self._discriminate(fake)
