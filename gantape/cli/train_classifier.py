@@ -26,7 +26,8 @@ flags.DEFINE_string("output", None, "Weights file (.weights.h5); default: the "
                     "cache.")
 flags.DEFINE_integer("epochs", evaluation.ClassifierConfig.epochs,
                      "Training epochs.")
-flags.DEFINE_integer("seed", evaluation.ClassifierConfig.seed, "Seed.")
+flags.DEFINE_integer("seed", evaluation.ClassifierConfig.seed,
+                     "Seeds the classifier's initial weights and data order.")
 
 
 def main(argv):
