@@ -14,7 +14,7 @@ class UsageError(GantapeError):
 
 
 class DataError(UsageError):
-  """MNIST is missing, corrupt or of the wrong shape."""
+  """A dataset is missing, corrupt, empty or of the wrong shape."""
 
 
 class NonFiniteLossError(GantapeError):
