@@ -5,7 +5,7 @@
 
 Signature `serving_default`: `noise` float32 [batch, noise_dim] (and `labels`
 int32 [batch] for conditional variants) -> `images` float32
-[batch, 28, 28, 1] in [0, 1]. Loading it needs TensorFlow only:
+[batch, H, W, C] in [0, 1], the training images' shape. Loading it needs TensorFlow only:
 `tf.saved_model.load(export_dir).signatures["serving_default"]`.
 """
 
@@ -34,7 +34,7 @@ def main(argv):
               else "noise [batch, {0}]").format(out["noise_dim"])
     print(f"Exported {out['checkpoint']} (iteration {out['step']}) to "
           f"{out['export_dir']}: serving_default({inputs}) -> images "
-          f"[batch, 28, 28, 1].")
+          f"[batch, {', '.join(map(str, out['image_shape']))}].")
   return common.run(export_generator)
 
 

@@ -3,9 +3,10 @@
     gantape sample --workdir=/tmp/gantape/cgan --num=1000 \
         --output=/tmp/cgan_samples.npz [--label=7] [--checkpoint=best]
 
-Writes `x` (float32 [num, 28, 28] in [0, 1]) and, for conditional variants,
-`y` (the digits asked for: --label, or 0..9 cycling), plus a PNG grid of the
-first 100 samples beside the .npz. Exit code 2 on bad flags or workdir.
+Writes `x` (float32 [num, H, W] in [0, 1] for grayscale images, as MNIST's,
+[num, H, W, 3] for colour) and, for conditional variants, `y` (the classes
+asked for: --label, or 0..K-1 cycling), plus a PNG grid of the first 100
+samples beside the .npz. Exit code 2 on bad flags or workdir.
 """
 
 from absl import flags
@@ -17,8 +18,9 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Training run folder (gantape train's "
                     "--workdir) to sample.")
 flags.DEFINE_integer("num", 100, "How many samples.")
-flags.DEFINE_integer("label", None, "Conditional variants (cgan): the digit "
-                     "0..9 to draw; default: 0..9 cycling.")
+flags.DEFINE_integer("label", None, "Conditional variants (cgan): the class "
+                     "to draw (a digit for MNIST); default: every class "
+                     "cycling.")
 flags.DEFINE_string("output", None, "The .npz to write; the PNG grid goes "
                     "beside it with the same name.")
 flags.DEFINE_integer("seed", 0, "Seeds the noise.")

@@ -25,7 +25,29 @@ from gantape.cli import common
 from gantape.cli import config_flags
 
 FLAGS = flags.FLAGS
-config_flags.define_config_flags()
+
+
+class _VariantParser(flags.EnumParser):
+  """A registered variant's name, or "package.module:ClassName" (a
+  `Variant` subclass of your own, imported when the config is built)."""
+
+  def parse(self, argument):
+    if ":" in argument:
+      return argument
+    return super().parse(argument)
+
+
+def _define_variant_flag() -> None:
+  field = config_flags.config_fields()["variant"]
+  names = field.metadata["choices"]()
+  flags.DEFINE(_VariantParser(names), "variant", field.default,
+               f"<{'|'.join(names)}|package.module:ClassName>: "
+               f"{field.metadata['help']}",
+               serializer=flags.ArgumentSerializer())
+
+
+config_flags.define_config_flags(exclude=("variant",))
+_define_variant_flag()
 config_flags.define_variant_option_flags()
 flags.DEFINE_enum("strategy", "default", list(distribute.STRATEGIES),
                   "tf.distribute strategy: default (one device), mirrored "
@@ -35,7 +57,8 @@ flags.DEFINE_string("tpu", None, "--strategy=tpu: TPU name or "
 
 
 def _config() -> train_lib.TrainConfig:
-  values = config_flags.config_values()
+  values = config_flags.config_values(exclude=("variant",))
+  values["variant"] = FLAGS.variant
   values.setdefault("workdir", os.path.abspath(
       f"/tmp/gantape/{values['variant']}"))
   return train_lib.TrainConfig(

@@ -163,7 +163,8 @@ class SampleGrids(Action):
 
   def write(self, name: str, step: int) -> str:
     """Writes a grid to `<folder>/<name>` and TensorBoard; returns its path."""
-    labels = (samples_lib.grid_labels(GRID_SIZE, 10)
+    labels = (samples_lib.grid_labels(GRID_SIZE, 10,
+                                      self._sampler.num_classes)
               if self._sampler.conditional else None)
     grid = samples_lib.tile(samples_lib.generate(
         self._sampler, GRID_SIZE, seed=self._seed, labels=labels))

@@ -1,9 +1,9 @@
 """Rebuilding a trained variant from a training workdir.
 
-A workdir written by `gantape.train.train` holds `run.json` (the variant and
-its options) and `checkpoints/` (tf.train.CheckpointManager files). That is
-all it takes to rebuild the variant and restore its networks, without the
-optimizers or the data:
+A workdir written by `gantape.train.train` holds `run.json` (the variant, its
+options, and the data's image shape and class count) and `checkpoints/`
+(tf.train.CheckpointManager files). That is all it takes to rebuild the
+variant and restore its networks, without the optimizers or the data:
 
     restored = gantape.checkpoints.restore_from_workdir("/tmp/gantape/dcgan")
     images = restored.sampler.generate(inputs, training=False)
@@ -254,12 +254,13 @@ def restore_from_workdir(workdir: str, checkpoint: Optional[str] = None, *,
   run = read_run(workdir)
   options = run.get("variant_options") or {}
   candidates = _candidates(workdir, checkpoint, log)
-  variant = variants.build(run["variant"], **options)
+  data = {k: run.get(k) for k in base.DATA_ARGUMENTS}  # MNIST's when absent
+  variant = variants.build(run["variant"], **data, **options)
   items = {"generator": variant.generator,
            "discriminator": variant.discriminator}
   ema_variant = None
   if run.get("ema_decay"):  # None or 0: no EMA
-    ema_variant = _view(variant, variants.build(run["variant"],
+    ema_variant = _view(variant, variants.build(run["variant"], **data,
                                                 **options).generator)
     items["ema_generator"] = ema_variant.generator
   global_step = tf.Variable(0, dtype=tf.int64, name="global_step")

@@ -10,6 +10,7 @@ import math
 from typing import Any, Callable, Dict, List, Optional
 
 from gantape import checkpoints
+from gantape import data as data_lib
 from gantape import variants
 from gantape.errors import UsageError
 
@@ -30,6 +31,10 @@ def _setting(default: Any, help_text: str, *,
   """
   return dataclasses.field(default=default, metadata={
       "help": help_text, "choices": choices, "path": path})
+
+
+def _dataset_names() -> List[str]:
+  return list(data_lib.DATASETS)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,8 +81,10 @@ class TrainConfig:
       dataclasses.MISSING, "Run folder: checkpoints, samples, logs; rerunning "
       "resumes it, and only flags that say so may change on resume. "
       "Default: /tmp/gantape/<variant>.", path=True)
-  variant: str = _setting("dcgan", "GAN variant to train.",
-                          choices=variants.names)
+  variant: str = _setting(
+      "dcgan", "GAN variant to train; your own as package.module:ClassName "
+      "(a gantape.variants.Variant subclass, docs/variants.md).",
+      choices=variants.names)
   steps: Optional[int] = _setting(
       None, "GAN iterations in all (default: the variant's: 20000 for gan, "
       "10000 otherwise). May change on resume.")
@@ -98,10 +105,22 @@ class TrainConfig:
       None, "Updates per network per batch, one per equal slice; the seed's "
       "fit() makes 2 (default: the preset's).")
   seed: int = _setting(0, "Seeds data order, noise and initial weights.")
+  dataset: str = _setting(
+      "mnist", "The images to train on: "
+      "mnist, fashion_mnist, cifar10 from --data_path or Keras's "
+      "downloader; folder: the PNG/JPEG images under --data_path, labelled "
+      "by subfolder if it has subfolders.", choices=_dataset_names)
   data_path: Optional[str] = _setting(
-      None, "MNIST .npz (Keras layout) or a folder of IDX files; default: "
-      "Keras's downloader. May change on resume (to the same data).",
+      None, "The --dataset's file or folder (e.g. an MNIST .npz in Keras's "
+      "layout, a folder of IDX files); default: Keras's downloader. May "
+      "change on resume (to the same data).",
       path=True)
+  image_size: Optional[int] = _setting(
+      None, "--dataset=folder: resize the images to this size x size "
+      "(default: their own size, which must then agree).")
+  channels: Optional[int] = _setting(
+      None, "--dataset=folder: 1 (grayscale) or 3 (colour) channels "
+      "(default: 3).")
   variant_options: Dict[str, Any] = dataclasses.field(default_factory=dict)
   iterations_per_call: int = _setting(100, "Iterations per tf.function "
                                       "call. May change on resume.")
@@ -185,6 +204,12 @@ class TrainConfig:
         isinstance(self.eval_samples, int) and self.eval_samples >= 20):
       raise UsageError(
           f"eval_samples must be an integer >= 20, got {self.eval_samples!r}.")
+    if self.image_size is not None and not (
+        isinstance(self.image_size, int) and self.image_size > 0):
+      raise UsageError(f"image_size must be a positive integer, got "
+                       f"{self.image_size!r}; e.g. --image_size=32.")
+    if self.channels not in (None, 1, 3):
+      raise UsageError(f"channels must be 1 or 3, got {self.channels!r}.")
     if not self.workdir:
       raise UsageError("workdir must be set, e.g. --workdir=/tmp/gantape/dcgan.")
     if self.resume_from is not None and not checkpoints.exists(

@@ -8,7 +8,7 @@ TensorFlow to load:
     out = model.signatures["serving_default"](
         noise=tf.random.uniform([8, 100], -1.0, 1.0),
         labels=tf.range(8) % 10)          # conditional variants only
-    out["images"]                         # float32 [8, 28, 28, 1] in [0, 1]
+    out["images"]                         # float32 [8, H, W, C] in [0, 1]
 
 Both use the generator the run's own sample grids used: the exponential
 moving average of its weights when the run kept one, else the generator.
@@ -21,7 +21,6 @@ from typing import Any, Dict, Optional
 import numpy as np
 import tensorflow as tf
 
-from gantape import data as data_lib
 from gantape import files
 from gantape.errors import UsageError
 from gantape.training import checkpoints
@@ -42,22 +41,23 @@ def _requested_labels(variant: base.Variant, num: int,
           f"cgan run.")
     return None
   if label is None:
-    return samples_lib.cycling_labels(num)
-  if not 0 <= label < data_lib.NUM_CLASSES:
-    raise UsageError(f"label must be a digit in 0..9, got {label}.")
+    return samples_lib.cycling_labels(num, variant.num_classes)
+  if not 0 <= label < variant.num_classes:
+    raise UsageError(f"label must be a class in 0..{variant.num_classes - 1}"
+                     f", got {label}.")
   return np.full([num], label, np.int32)
 
 
 def grid_of(images: np.ndarray, columns: int = 10) -> np.ndarray:
   """The first `GRID_MAX` images as a uint8 grid, `columns` per row.
 
-  With labels cycling 0..9, column c shows digit c.
+  With labels cycling 0..9, column c shows class c.
   """
   images = images[:GRID_MAX]
   n = len(images)
   columns = min(columns, n)
   rows = -(-n // columns)
-  padded = np.zeros([rows * columns, 28, 28], np.float32)
+  padded = np.zeros([rows * columns, *images.shape[1:]], np.float32)
   padded[:n] = images
   return samples_lib.tile(padded, rows=rows)
 
@@ -67,8 +67,9 @@ def write_samples(workdir: str, output: str, num: int, *,
                   checkpoint: str = checkpoints.LATEST) -> Dict[str, Any]:
   """Writes `num` samples of a run's checkpoint to `output` (.npz).
 
-  The `.npz` holds `x`, float32 [num, 28, 28] in [0, 1], and for conditional
-  variants `y`, int32 [num], the digits asked for: all `label`, or 0..9
+  The `.npz` holds `x`, float32 [num, H, W] in [0, 1] for one channel
+  (as MNIST's arrays) or [num, H, W, C] for colour, and for conditional
+  variants `y`, int32 [num], the classes asked for: all `label`, or 0..K-1
   cycling without it. A PNG grid of the first 100 samples (ten per row, so
   with cycling labels column c is digit c) goes beside it, same name with
   `.png`.
@@ -139,21 +140,20 @@ class _ServingGenerator(tf.Module):
   def _images(self, inputs):
     images = self._variant.generate(inputs, training=False)
     return {"images": tf.reshape(tf.cast(images, tf.float32),
-                                 [-1, 28, 28, 1])}
+                                 [-1, *self._variant.image_shape])}
 
   def _serve(self, noise):
     return self._images({"noise": noise})
 
   def _serve_conditional(self, noise, labels):
+    in_range = f"labels must be classes in 0..{self._variant.num_classes - 1}"
     checks = [
         tf.debugging.assert_equal(
             tf.shape(noise)[0], tf.shape(labels)[0],
             message="noise and labels need the same batch size"),
-        tf.debugging.assert_greater_equal(
-            labels, 0, message="labels must be digits in 0..9"),
-        tf.debugging.assert_less(
-            labels, data_lib.NUM_CLASSES,
-            message="labels must be digits in 0..9")]
+        tf.debugging.assert_greater_equal(labels, 0, message=in_range),
+        tf.debugging.assert_less(labels, self._variant.num_classes,
+                                 message=in_range)]
     with tf.control_dependencies(checks):
       noise = tf.identity(noise)
     return self._images({"noise": noise, "labels": labels})
@@ -164,8 +164,8 @@ def export_generator(workdir: str, export_dir: str, *,
   """Writes a run's generator (by default the latest) as a SavedModel.
 
   The `serving_default` signature takes `noise` float32 [batch, noise_dim]
-  and, for conditional variants, `labels` int32 [batch] in 0..9; it returns
-  `images` float32 [batch, 28, 28, 1] in [0, 1] (inference mode: BatchNorm
+  and, for conditional variants, `labels` int32 [batch] in 0..K-1; it
+  returns `images` float32 [batch, H, W, C] in [0, 1] (inference mode: BatchNorm
   uses its moving statistics). Loading needs TensorFlow only. The folder is
   written beside `export_dir` and renamed into place, so a failed export
   leaves no half-written model.
@@ -178,7 +178,8 @@ def export_generator(workdir: str, export_dir: str, *,
       (`checkpoints.restore_from_workdir`).
 
   Returns:
-    {"export_dir", "checkpoint", "step", "noise_dim", "conditional"}.
+    {"export_dir", "checkpoint", "step", "noise_dim", "conditional",
+    "image_shape"}.
 
   Raises:
     UsageError: no usable run in workdir, or export_dir is taken.
@@ -201,7 +202,8 @@ def export_generator(workdir: str, export_dir: str, *,
   _save_in_place(module, export_dir, replace=replace)
   return {"export_dir": export_dir, "checkpoint": restored.checkpoint,
           "step": restored.step, "noise_dim": variant.noise_dim,
-          "conditional": variant.conditional}
+          "conditional": variant.conditional,
+          "image_shape": tuple(variant.image_shape)}
 
 
 def _save_in_place(module: _ServingGenerator, export_dir: str, *,

@@ -20,7 +20,7 @@ time (`lock.py`); what else a workdir survives is in `workdir.py`,
 import dataclasses
 import os
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Type
 
 import keras
 import tensorflow as tf
@@ -28,6 +28,7 @@ import tensorflow as tf
 from gantape import data as data_lib
 from gantape import distribute as distribute_lib
 from gantape import ema as ema_lib
+from gantape import networks as networks_lib
 from gantape import step as step_lib
 from gantape import variants
 from gantape.errors import Interrupted
@@ -38,6 +39,7 @@ from gantape.training import checkpoints
 from gantape.training import curves
 from gantape.training import lock as lock_lib
 from gantape.training import memory
+from gantape.training import run_data
 from gantape.training import runner as runner_lib
 from gantape.training import signals
 from gantape.training import summaries
@@ -77,7 +79,8 @@ def train(config: TrainConfig,
           strategy: Optional[tf.distribute.Strategy] = None,
           log=_log, *,
           mnist: Optional[data_lib.Mnist] = None,
-          flags_text: Optional[str] = None) -> TrainResult:
+          flags_text: Optional[str] = None,
+          variant: Optional[Type[base.Variant]] = None) -> TrainResult:
   """Trains (or resumes) the run described by `config`.
 
   Rerunning with the same workdir resumes from its latest checkpoint, with
@@ -88,21 +91,29 @@ def train(config: TrainConfig,
     config: the run.
     strategy: a `tf.distribute.Strategy`; default: the current one.
     log: where progress lines go.
-    mnist: the data, in memory; None loads `config.data_path`.
+    mnist: the data (a `data.Dataset`), in memory; None loads
+      `config.dataset` from `config.data_path`.
     flags_text: the command's flags as `--flagfile` lines, saved to
       workdir/flags.txt once the workdir is known to be this run's.
+    variant: a `Variant` subclass defined anywhere, trained instead of
+      `config.variant`; run.json records it as "module:QualName", by which
+      `gantape sample`, `export` and `evaluate` import it again.
 
   Returns:
     A `TrainResult`.
 
   Raises:
-    UsageError: bad config, missing data, or a workdir of another run.
+    UsageError: bad config, missing data, data the variant cannot take
+      (labels it needs, a shape), or a workdir of another run.
     NonFiniteLossError: a loss became NaN or Inf; the message names the
       first such iteration, and the latest checkpoint is the last good one.
     Interrupted: SIGINT or SIGTERM arrived; a checkpoint was written first.
   """
   with signals.StopSignals() as stop_signals, lock_lib.WorkdirLock() as lock:
     try:
+      if variant is not None:
+        config = dataclasses.replace(config,
+                                     variant=variants.register(variant))
       return _train(config, strategy, log, mnist, flags_text, stop_signals,
                     lock)
     finally:
@@ -114,6 +125,10 @@ def _train(config, strategy, log, mnist, flags_text, stop_signals, lock):
   config.validate()
   config = config.resolved()
   strategy = strategy or tf.distribute.get_strategy()
+  if mnist is None:
+    mnist = run_data.load(config)
+  shape = run_data.DataShape.of(mnist)
+  config = run_data.fit_to_data(config, shape, mnist)
   workdir_lib.check(config)
   # Multi-worker: the chief writes into the workdir; each other worker
   # writes what TensorFlow makes every worker write (checkpoints) and the
@@ -122,11 +137,9 @@ def _train(config, strategy, log, mnist, flags_text, stop_signals, lock):
   config = dataclasses.replace(
       config, workdir=distribute_lib.worker_workdir(config.workdir, strategy))
   total = total_iterations(config)
-  if mnist is None:
-    mnist = data_lib.load_mnist(config.data_path)
   data_lib.check_training_set(mnist, config.batch_size)
   keras.utils.set_random_seed(config.seed)
-  run = _build(config, strategy, mnist)
+  run = _build(config, strategy, mnist, shape)
   # Refused before the run's first write; the lock is that write.
   memory.check(run.variant, batch_size=config.batch_size,
                updates_per_batch=config.updates_per_batch)
@@ -135,7 +148,7 @@ def _train(config, strategy, log, mnist, flags_text, stop_signals, lock):
   workdir_lib.truncate_metrics(
       os.path.join(config.workdir, curves.METRICS_FILE),
       int(run.step.global_step.numpy()))
-  workdir_lib.write_records(config, flags_text)
+  workdir_lib.write_records(config, flags_text, shape.record())
 
   sink = summaries.MetricsSink(config.workdir)
   grids = actions_lib.SampleGrids(
@@ -166,7 +179,8 @@ def _train(config, strategy, log, mnist, flags_text, stop_signals, lock):
       run.step, run.iterator, actions, total=total,
       iterations_per_call=config.iterations_per_call,
       should_stop=lambda: _should_stop(runner, run.step, stop_signals))
-  log(_start_line(config, strategy, int(run.step.global_step.numpy()), total))
+  log(_start_line(config, strategy, int(run.step.global_step.numpy()), total,
+                  shape))
   started = time.perf_counter()
   result = _finish(runner.run(), run, config, saver, grids, sink,
                    stop_signals, log)
@@ -191,10 +205,15 @@ def _device(strategy: tf.distribute.Strategy) -> str:
 
 
 def _start_line(config: TrainConfig, strategy: tf.distribute.Strategy,
-                done: int, total: int) -> str:
+                done: int, total: int, shape: run_data.DataShape) -> str:
   """The line before the first call, which traces the step first."""
   start = f"from iteration {done} " if done else ""
-  return (f"Training {config.variant} (preset {config.preset}) {start}to "
+  networks = config.variant_options.get("networks")
+  on = (f" on {config.dataset} {'x'.join(map(str, shape.image_shape))}"
+        + (f" with the {networks} networks" if networks else ""))
+  if shape.image_shape == networks_lib.IMAGE_SHAPE and not networks:
+    on = ""  # the seed's MNIST runs keep their line
+  return (f"Training {config.variant} (preset {config.preset}){on} {start}to "
           f"iteration {total} on {_device(strategy)}, workdir "
           f"{config.workdir}; tracing the step first, which takes a while.")
 
@@ -208,10 +227,14 @@ def _end_line(result: TrainResult, total: int,
 
 
 def _build(config: TrainConfig, strategy: tf.distribute.Strategy,
-           mnist: data_lib.Mnist) -> _Run:
+           mnist: data_lib.Mnist, shape: run_data.DataShape) -> _Run:
   """The variant, its optimizers, the step, the EMA and the data iterator."""
+  def build():
+    return variants.build(config.variant, image_shape=shape.image_shape,
+                          num_classes=shape.num_classes,
+                          **config.variant_options)
   with strategy.scope():
-    variant = variants.build(config.variant, **config.variant_options)
+    variant = build()
     d_opt, g_opt = step_lib.make_optimizers(
         variant, learning_rate=config.learning_rate, beta_1=config.beta_1,
         beta_2=config.beta_2)
@@ -226,10 +249,8 @@ def _build(config: TrainConfig, strategy: tf.distribute.Strategy,
   ema, sampler = None, variant
   if config.ema_decay:
     with strategy.scope():
-      ema = ema_lib.GeneratorEma(
-          variant.generator, variants.build(
-              config.variant, **config.variant_options).generator,
-          config.ema_decay)
+      ema = ema_lib.GeneratorEma(variant.generator, build().generator,
+                                 config.ema_decay)
     items["ema_generator"] = ema.average
     sampler = ema_lib.sampling_view(variant, ema.average)
   if strategy.num_replicas_in_sync == 1:

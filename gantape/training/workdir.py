@@ -137,16 +137,21 @@ def _refuse_orphan_metrics(workdir: str) -> None:
         f"--workdir, or move {curves.METRICS_FILE} away to start over here.")
 
 
-def write_records(config: TrainConfig, flags_text: Optional[str]) -> None:
+def write_records(config: TrainConfig, flags_text: Optional[str],
+                  data: Optional[Dict[str, Any]] = None) -> None:
   """Writes run.json (the config less its workdir) and flags.txt.
 
   Args:
     config: the run, resolved.
     flags_text: the command's flags as `--flagfile` lines; None writes no
       flags.txt.
+    data: what the data decided, recorded beside the config: `image_shape`
+      and `num_classes` (`run_data.DataShape.record`), which rebuild the
+      variant for sampling and export.
   """
   record = dataclasses.asdict(config)
   record.pop("workdir")
+  record.update(data or {})
   files.write_json(os.path.join(config.workdir, checkpoints.RUN_FILE), record)
   if flags_text is not None:
     files.write_text(os.path.join(config.workdir, FLAGS_FILE), flags_text)

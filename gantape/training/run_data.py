@@ -1,0 +1,78 @@
+"""What a training run takes from its data: the images' shape and classes.
+
+The dataset decides the image shape [H, W, C] and the number of classes;
+`DataShape` carries them to the variant's constructor (`variants.build`,
+`base.DATA_ARGUMENTS`), to run.json and from there to sampling, export and
+evaluation. `fit_to_data` picks the networks a shape needs and refuses a
+variant the data cannot train.
+"""
+
+import dataclasses
+from typing import Any, Dict, Optional, Tuple
+
+from gantape import data as data_lib
+from gantape import networks as networks_lib
+from gantape import variants
+from gantape.errors import UsageError
+from gantape.training.config import TrainConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class DataShape:
+  """What the networks take from the data: [H, W, C] and the class count
+  (None for unlabelled images)."""
+  image_shape: Tuple[int, int, int]
+  num_classes: Optional[int]
+
+  @classmethod
+  def of(cls, dataset: data_lib.Dataset) -> "DataShape":
+    """The shape of a `data.Dataset` (or of any object with its arrays)."""
+    shape = getattr(dataset, "image_shape", None)
+    if shape is None:
+      x = dataset.x_train
+      shape = tuple(x.shape[1:]) + ((1,) if x.ndim == 3 else ())
+    labelled = getattr(dataset, "labelled", dataset.y_train is not None)
+    num_classes = getattr(dataset, "num_classes", data_lib.NUM_CLASSES)
+    return cls(tuple(int(d) for d in shape),
+               int(num_classes) if labelled and num_classes else None)
+
+  def record(self) -> Dict[str, Any]:
+    """What run.json records of it."""
+    return {"image_shape": list(self.image_shape),
+            "num_classes": self.num_classes}
+
+
+def load(config: TrainConfig) -> data_lib.Dataset:
+  """`config.dataset` from `config.data_path` (`data.load_dataset`).
+
+  Raises:
+    UsageError: the data is missing or bad.
+  """
+  return data_lib.load_dataset(config.dataset, config.data_path,
+                               image_size=config.image_size,
+                               channels=config.channels)
+
+
+def fit_to_data(config: TrainConfig, shape: DataShape,
+                 dataset: data_lib.Dataset) -> TrainConfig:
+  """`config` with the networks the data's shape needs.
+
+  With `networks` unset, images other than the seed's 28x28x1 get the
+  standard DCGAN pair where the variant offers it (`networks_offered`).
+
+  Raises:
+    UsageError: a variant that needs labels on unlabelled data.
+  """
+  cls = variants.get_class(config.variant)
+  name = getattr(dataset, "name", config.dataset)
+  if cls.needs_labels and shape.num_classes is None:
+    raise UsageError(
+        f"variant {config.variant!r} trains on class labels and the "
+        f"{name} images have none; give --data_path one subfolder per "
+        f"class, or train an unconditional variant (gan, dcgan, wgan_gp).")
+  if ("networks" not in config.variant_options
+      and shape.image_shape != networks_lib.IMAGE_SHAPE
+      and "dcgan" in cls.networks_offered):
+    return dataclasses.replace(config, variant_options={
+        **config.variant_options, "networks": "dcgan"})
+  return config

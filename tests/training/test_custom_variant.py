@@ -1,0 +1,185 @@
+"""A variant of your own, end to end: a subclassed generator and a
+discriminator that returns logits train with R1 through `train()`, with EMA,
+checkpoints, sample grids, sampling and export; `--variant=module:Class`
+through `gantape train`; and names that are not variants are refused.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from gantape import losses
+from gantape import train as train_lib
+from gantape import variants
+from gantape.errors import UsageError
+from gantape.training import checkpoints
+from gantape.training import export
+from tests.conftest import REPO_ROOT, make_fake_mnist
+
+BATCH = 8
+
+
+class Generator(keras.Model):
+  """Noise -> images in (0, 1) of any [H, W, C] with even H and W."""
+
+  def __init__(self, image_shape):
+    super().__init__()
+    self.image_shape = tuple(image_shape)
+    height, width, channels = self.image_shape
+    self.dense = keras.layers.Dense(height // 2 * width // 2 * 8)
+    self.norm = keras.layers.BatchNormalization()
+    self.up = keras.layers.Conv2DTranspose(channels, 4, strides=2,
+                                           padding="same",
+                                           activation="sigmoid")
+
+  def call(self, noise, training=False):
+    height, width, _ = self.image_shape
+    x = tf.nn.relu(self.norm(self.dense(noise), training=training))
+    return self.up(tf.reshape(x, [-1, height // 2, width // 2, 8]))
+
+
+class Discriminator(keras.Model):
+  """Images -> one logit; `returns_logits` tells gantape so."""
+
+  returns_logits = True
+
+  def __init__(self):
+    super().__init__()
+    self.conv = keras.layers.Conv2D(8, 3, strides=2, padding="same")
+    self.out = keras.layers.Dense(1)
+
+  def call(self, images, training=False):
+    x = tf.nn.leaky_relu(self.conv(images), 0.2)
+    return self.out(tf.reshape(x, [tf.shape(x)[0], -1]))
+
+
+class MyGAN(variants.Variant):
+  """The non-saturating GAN with R1 on the networks above."""
+
+  name = "my_gan"
+
+  def __init__(self, *, image_shape=(28, 28, 1), r1_gamma=1.0):
+    super().__init__(generator=Generator(image_shape),
+                     discriminator=Discriminator())
+    self.image_shape = tuple(image_shape)
+    self.r1_gamma = r1_gamma
+    self.build_networks()
+
+  def discriminator_loss(self, batch, inputs):
+    fake = tf.stop_gradient(self.generate(inputs, training=True))
+    real, r1 = self.real_probabilities(batch["image"], tf.sigmoid,
+                                       lambda logits: logits[:, 0])
+    fake = self.discriminate(fake, tf.sigmoid)
+    return variants.LossOutput(
+        losses.minimax_discriminator_loss(real, fake, 1e-6),
+        {"d_real": tf.reduce_mean(real),
+         "d_fake": tf.reduce_mean(fake)}).plus_r1(r1)
+
+  def generator_loss(self, batch, inputs):
+    fake = self.discriminate(self.generate(inputs, training=True), tf.sigmoid)
+    return variants.LossOutput(losses.non_saturating_generator_loss(fake,
+                                                                    1e-6))
+
+
+def config(workdir, **overrides):
+  options = dict(workdir=str(workdir), steps=4, batch_size=BATCH,
+                 iterations_per_call=2, log_every=2, sample_every=2,
+                 checkpoint_every=2)
+  options.update(overrides)
+  return train_lib.TrainConfig(**options)
+
+
+def test_own_variant_trains_with_r1_ema_and_samples_and_exports(tmp_path):
+  result = train_lib.train(config(tmp_path / "run"), log=lambda line: None,
+                           mnist=make_fake_mnist(num_train=64),
+                           variant=MyGAN)
+  assert result.iterations == 4
+  assert result.final_metrics["r1_penalty"] > 0.0  # the penalty is on
+  assert np.isfinite(result.final_metrics["d_loss"])
+  assert os.path.exists(result.final_grid)
+  with open(tmp_path / "run" / "run.json") as f:
+    run = json.load(f)
+  assert run["variant"] == f"{__name__}:MyGAN"
+  assert run["ema_decay"] == 0.999  # the preset's: a second MyGAN averages
+  restored = checkpoints.restore_from_workdir(str(tmp_path / "run"))
+  assert isinstance(restored.variant, MyGAN)
+  assert restored.ema_variant is not None
+  # The restored average is the checkpoint's, not a fresh generator's.
+  step = result.step
+  ema_weights = [w.numpy() for w in restored.ema_variant.generator.weights]
+  live_weights = [w.numpy() for w in step.variant.generator.weights]
+  assert not all(np.array_equal(a, b)
+                 for a, b in zip(ema_weights, live_weights))
+  out = export.write_samples(str(tmp_path / "run"), str(tmp_path / "s.npz"),
+                             5)
+  with np.load(out["npz"]) as npz:
+    assert npz["x"].shape == (5, 28, 28)
+  export.export_generator(str(tmp_path / "run"), str(tmp_path / "saved"))
+  serve = tf.saved_model.load(str(tmp_path / "saved")).signatures[
+      "serving_default"]
+  images = serve(noise=tf.zeros([2, 100]))["images"]
+  assert images.shape == (2, 28, 28, 1)
+
+
+def test_variant_flag_imports_a_class_from_a_module(tmp_path):
+  """`gantape train --variant=mygans:MyGAN` in a process of its own; the
+  workdir is then sampled here, importing the class again from run.json."""
+  package = tmp_path / "pkg"
+  package.mkdir()
+  (package / "mygans.py").write_text(textwrap.dedent(f"""\
+      from tests.training.test_custom_variant import MyGAN as _Base
+
+      class MyGAN(_Base):
+        name = "my_gan_from_a_file"
+      """))
+  data = make_fake_mnist(num_train=32)
+  np.savez(tmp_path / "mnist.npz", x_train=data.x_train, y_train=data.y_train,
+           x_test=data.x_test, y_test=data.y_test)
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2",
+             PYTHONPATH=os.pathsep.join([str(package), REPO_ROOT]))
+  workdir = tmp_path / "run"
+  process = subprocess.run(
+      [sys.executable, "-m", "gantape", "train", "--variant=mygans:MyGAN",
+       f"--workdir={workdir}", f"--data_path={tmp_path / 'mnist.npz'}",
+       "--steps=2", "--batch_size=8", "--iterations_per_call=1",
+       "--sample_every=2", "--checkpoint_every=2", "--log_every=1"],
+      env=env, capture_output=True, text=True, timeout=300, check=False)
+  assert process.returncode == 0, process.stderr
+  assert "Training mygans:MyGAN" in process.stdout
+  with open(workdir / "run.json") as f:
+    assert json.load(f)["variant"] == "mygans:MyGAN"
+  sys.path.insert(0, str(package))
+  try:
+    restored = checkpoints.restore_from_workdir(str(workdir))
+  finally:
+    sys.path.remove(str(package))
+  assert type(restored.variant).name == "my_gan_from_a_file"
+  assert restored.step == 2
+
+
+@pytest.mark.parametrize("name, message", [
+    ("no_such_module_here:MyGAN", "cannot import variant "
+     "'no_such_module_here:MyGAN': No module named"),
+    (f"{__name__}:Nope", f"module '{__name__}' has no 'Nope'"),
+    (f"{__name__}:Generator", "not a subclass of gantape.variants.Variant"),
+    ("gantape.variants.base:Variant", "leaves abstract methods "
+     "unimplemented: discriminator_loss, generator_loss"),
+])
+def test_names_that_are_not_variants_are_refused(name, message):
+  with pytest.raises(UsageError, match=message):
+    variants.get_class(name)
+
+
+def test_registered_classes_keep_their_names():
+  assert variants.register(variants.get_class("cgan")) == "cgan"
+  assert variants.register(MyGAN) == f"{__name__}:MyGAN"
+  assert variants.get_class(f"{__name__}:MyGAN") is MyGAN
+  with pytest.raises(UsageError, match="not a subclass"):
+    variants.register(dict)
