@@ -41,41 +41,13 @@ def _dataset_names() -> List[str]:
 class TrainConfig:
   """Everything that defines a training run.
 
-  Attributes:
-    workdir: where checkpoints, samples, summaries and metrics go.
-    variant: a registered variant name (`gantape.variants.names()`).
-    steps: GAN iterations in all; None takes the variant's seed default.
-    batch_size: global batch size (the seed's 64).
-    preset: the variant's named settings (`Variant.presets`) that fill every
-      field below left at None: "gantape" (the default, chosen from the
-      measurements in docs/quality.md) or "seed" (the blog post's).
-    learning_rate, beta_1, beta_2: Adam settings; None takes the preset's.
-    updates_per_batch: updates per network per batch, one per equal slice
-      (the seed's fit() makes 2); None takes the preset's.
-    seed: seeds the data order, the noise and the networks' initial weights.
-    data_path: MNIST `.npz` or IDX folder; None uses Keras's downloader.
-    variant_options: keyword options for the variant (e.g. num_labeled);
-      they win over the preset's (`Preset.variant_options`).
-    iterations_per_call: iterations per `tf.function` call.
-    log_every: iterations between metric records and progress lines.
-    sample_every: iterations between sample grids.
-    checkpoint_every: iterations between checkpoints.
-    keep_checkpoints: how many checkpoints to keep.
-    jit_compile: compile the step with XLA.
-    ema_decay: keep an exponential moving average of the generator's weights
-      with this per-iteration decay (e.g. 0.999) and sample and evaluate with
-      it; 0 (the seed) samples the live generator; None takes the preset's.
-      See gantape/ema.py.
-    eval_every: iterations between cheap sample-quality evaluations (FCD,
-      classifier score, coverage; see gantape/evaluation/); None: never.
-    eval_samples: images generated per such evaluation.
-    resume_from: a checkpoint prefix of another run (e.g.
-      OTHER/checkpoints/ckpt-12000) that a workdir without checkpoints of
-      its own starts from: networks, optimizer state, EMA, iteration, data
-      order and noise stream continue from it, under this config's learning
-      rate and variant options. The other run's metrics up to that iteration
-      are copied, so curves read on. Ignored once the workdir has
-      checkpoints: rerunning the command resumes them.
+  Each field's help text, next to it below, is also its flag's help
+  (`gantape train --helpfull`). Fields left at None take the preset's value
+  (`Variant.presets`: "gantape", chosen from the measurements in
+  docs/quality.md, or "seed", the blog post's) or the variant's default.
+  `variant_options`, the one field that is not a flag, holds keyword options
+  of the variant (`Variant.options`, one flag each); they win over the
+  preset's (`Preset.variant_options`).
   """
   workdir: str = _setting(
       dataclasses.MISSING, "Run folder: checkpoints, samples, logs; rerunning "
