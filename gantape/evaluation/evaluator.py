@@ -39,11 +39,24 @@ def _batched(fn: Callable[[np.ndarray], Sequence[np.ndarray]],
 
 def _per_class_fcd(features: np.ndarray, labels: np.ndarray,
                    test_features: np.ndarray, test_labels: np.ndarray,
-                   num_classes: int) -> List[float]:
-  """FCD of each class's features against its test features, by class."""
-  return [metrics.feature_distance(features[labels == c],
-                                   test_features[test_labels == c])
-          for c in range(num_classes)]
+                   num_classes: int) -> List[Optional[float]]:
+  """FCD of each class's features against its test features, by class.
+
+  None for a class with fewer than two images on either side (a covariance
+  needs two), which only happens with a few samples per class.
+  """
+  by_class = []
+  for c in range(num_classes):
+    ours, theirs = features[labels == c], test_features[test_labels == c]
+    by_class.append(metrics.feature_distance(ours, theirs)
+                    if min(len(ours), len(theirs)) >= 2 else None)
+  return by_class
+
+
+def _mean(values: List[Optional[float]]) -> Optional[float]:
+  """The mean of the values that are not None; None if none is."""
+  known = [v for v in values if v is not None]
+  return float(np.mean(known)) if known else None
 
 
 class Evaluator:
@@ -153,7 +166,7 @@ class Evaluator:
       if per_class:
         by_class = _per_class_fcd(features, labels, test_features,
                                   self._reference()[1], self.num_classes)
-        result["per_class_fcd"] = float(np.mean(by_class))
+        result["per_class_fcd"] = _mean(by_class)
         result["per_class_fcd_by_digit"] = by_class
     return result
 
@@ -181,9 +194,9 @@ class Evaluator:
     test_features, _ = self.test_features()
     result = {"floor_fcd": metrics.feature_distance(features, test_features)}
     if per_class and self.scores_classes:
-      result["per_class_floor_fcd"] = float(np.mean(_per_class_fcd(
+      result["per_class_floor_fcd"] = _mean(_per_class_fcd(
           features, y_train[index], test_features, self._reference()[1],
-          self.num_classes)))
+          self.num_classes))
     return result
 
   def evaluate_variant(self, variant: base.Variant, num_samples: int, *,

@@ -18,6 +18,7 @@ import matplotlib
 matplotlib.use("Agg")
 from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
 
+from gantape import data as data_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
 from gantape import files  # pylint: disable=g-import-not-at-top,wrong-import-position
 from gantape.errors import UsageError  # pylint: disable=g-import-not-at-top,wrong-import-position
 from gantape.evaluation import workdir as workdir_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
@@ -75,6 +76,7 @@ def quality_row(workdir: str, name: Optional[str] = None,
          "iterations": result.get("step"), "seed": run.get("seed"),
          "num_samples": result.get("num_samples")}
   row.update({k: run.get(k) for k in _SETTINGS})
+  row["num_classes"] = len(result.get("class_histogram") or ()) or None
   for key in ("fcd", "floor_fcd", "fcd_over_floor", "classifier_score",
               "coverage", "conditional_accuracy", "per_class_fcd",
               "per_class_floor_fcd", "test_error", "sampling"):
@@ -133,7 +135,8 @@ def markdown_table(rows: Sequence[Dict[str, Any]]) -> str:
     cond = "n/a"
     if r.get("conditional_accuracy") is not None:
       ratio = (r["per_class_fcd"] / r["per_class_floor_fcd"]
-               if r.get("per_class_floor_fcd") else None)
+               if r.get("per_class_floor_fcd")
+               and r.get("per_class_fcd") is not None else None)
       cond = (f"{r['conditional_accuracy']:.2%} / "
               f"{_number(r['per_class_fcd'], '.2f')} "
               f"({_number(ratio, '.1f')}x)")
@@ -141,10 +144,13 @@ def markdown_table(rows: Sequence[Dict[str, Any]]) -> str:
     # semi-supervised classifier the column is about.
     error = (f"{r['test_error']:.2%}" if r["variant"] == "ssgan"
              and r.get("test_error") is not None else "n/a")
+    classes = r.get("num_classes") or data_lib.NUM_CLASSES
+    coverage = (f"{r['coverage']}/{classes}"
+                if r.get("coverage") is not None else "n/a")
     lines.append(
         f"| {r['name']} | {_settings_text(r)} | {r['iterations']} | {fcd} | "
         f"{_number(r.get('live_fcd'), '.2f')} | "
-        f"{_number(r['classifier_score'], '.2f')} | {r['coverage']}/10 | "
+        f"{_number(r['classifier_score'], '.2f')} | {coverage} | "
         f"{cond} | {error} |")
   return "\n".join(lines)
 

@@ -238,3 +238,15 @@ def test_evaluate_workdir_with_a_keras_classifier_and_unlabelled_data(
   assert "fcd" in result and "coverage" not in result
   with open(os.path.join(workdir, workdir_lib.RESULT_FILE)) as f:
     assert json.load(f)["skipped"] == result["skipped"]
+
+
+def test_per_class_fcd_leaves_out_classes_with_too_few_images():
+  # 12 samples over 10 classes: most classes hold one, too few for an FCD.
+  cifar = make_fake_dataset((32, 32, 3), num_test=40)
+  evaluator = evaluator_lib.Evaluator(
+      cifar, classifier_lib.build_classifier(TINY, (32, 32, 3)))
+  result = evaluator.evaluate_images(cifar.x_train[:12],
+                                     labels=np.arange(12) % 10)
+  by_class = result["per_class_fcd_by_digit"]
+  assert by_class[2:] == [None] * 8 and None not in by_class[:2]
+  assert result["per_class_fcd"] == pytest.approx(np.mean(by_class[:2]))
