@@ -5,7 +5,8 @@
 Rerunning the same command (or `--flagfile=WORKDIR/flags.txt`) resumes from
 the workdir's latest checkpoint; `--resume_from=OTHER/checkpoints/ckpt-N`
 starts a new workdir from another run's checkpoint. Ctrl-C or SIGTERM saves a
-checkpoint first.
+checkpoint first. `--variant=package.module:MyGAN` trains a `Variant` subclass
+of your own (its package on PYTHONPATH; docs/variants.md).
 Exit codes: 0 done, 1 NaN/Inf loss, 2 bad flags or data, 128 + signal number
 when stopped by a signal.
 

@@ -1,6 +1,6 @@
 """A variant of your own, end to end: a subclassed generator and a
 discriminator that returns logits train with R1 through `train()`, with EMA,
-checkpoints, sample grids, sampling and export; `--variant=module:Class`
+checkpoints, sample grids, sampling, export and evaluation; `--variant=module:Class`
 through `gantape train`; and names that are not variants are refused.
 """
 
@@ -19,6 +19,8 @@ from gantape import losses
 from gantape import train as train_lib
 from gantape import variants
 from gantape.errors import UsageError
+from gantape.evaluation import classifier as classifier_lib
+from gantape.evaluation import workdir as evaluation_workdir
 from gantape.training import checkpoints
 from gantape.training import export
 from tests.conftest import REPO_ROOT, make_fake_mnist
@@ -96,10 +98,11 @@ def config(workdir, **overrides):
   return train_lib.TrainConfig(**options)
 
 
-def test_own_variant_trains_with_r1_ema_and_samples_and_exports(tmp_path):
+def test_own_variant_trains_with_r1_ema_and_samples_exports_evaluates(
+    tmp_path, monkeypatch):
+  data = make_fake_mnist(num_train=64)
   result = train_lib.train(config(tmp_path / "run"), log=lambda line: None,
-                           mnist=make_fake_mnist(num_train=64),
-                           variant=MyGAN)
+                           mnist=data, variant=MyGAN)
   assert result.iterations == 4
   assert result.final_metrics["r1_penalty"] > 0.0  # the penalty is on
   assert np.isfinite(result.final_metrics["d_loss"])
@@ -126,6 +129,17 @@ def test_own_variant_trains_with_r1_ema_and_samples_and_exports(tmp_path):
       "serving_default"]
   images = serve(noise=tf.zeros([2, 100]))["images"]
   assert images.shape == (2, 28, 28, 1)
+  # Evaluated with a classifier that trains in a second, on the run's data.
+  tiny = classifier_lib.ClassifierConfig(width=4, feature_dim=8, epochs=1,
+                                         batch_size=16)
+  monkeypatch.setenv(classifier_lib.CACHE_ENV, str(tmp_path / "cache"))
+  monkeypatch.setattr(evaluation_workdir, "load_run_dataset",
+                      lambda run, data_path=None: data)
+  classifier_lib.load_or_train_classifier(data, tiny, log=lambda line: None)
+  scores = evaluation_workdir.evaluate_workdir(
+      str(tmp_path / "run"), num_samples=20, log=lambda line: None,
+      classifier=classifier_lib.classifier_path(data, tiny))
+  assert np.isfinite(scores["fcd"]) and np.isfinite(scores["kid"])
 
 
 def test_variant_flag_imports_a_class_from_a_module(tmp_path):
