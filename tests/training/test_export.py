@@ -106,7 +106,7 @@ def test_write_samples_conditional(tmp_path, runs):
 
 @pytest.mark.parametrize("variant, kwargs, message", [
     ("gan", dict(label=3), "--label works with conditional variants only"),
-    ("cgan", dict(label=10), "label must be a digit in 0..9, got 10"),
+    ("cgan", dict(label=10), "label must be a class in 0..9, got 10"),
     ("cgan", dict(num=0), "num must be a positive integer, got 0"),
     ("gan", dict(output="samples.png"), "output must be an .npz path"),
 ])
