@@ -196,11 +196,7 @@ def train_classifier(dataset: data_lib.Mnist,
   Raises:
     UsageError: the dataset is unlabelled.
   """
-  if _num_classes(dataset) is None:
-    raise UsageError(
-        f"dataset {dataset_name(dataset)} is unlabelled: the evaluation "
-        "classifier needs class labels (class subfolders for a folder); pass "
-        "--classifier=MODEL to score with your own.")
+  _check_labelled(dataset)
   keras.utils.set_random_seed(config.seed)
   model = build_classifier(config, dataset_image_shape(dataset),
                            _num_classes(dataset))
@@ -223,6 +219,16 @@ def train_classifier(dataset: data_lib.Mnist,
   test_accuracy = classifier_accuracy(model, images, labels)
   log(f"classifier {split} accuracy: {test_accuracy:.4f}")
   return model, test_accuracy
+
+
+def _check_labelled(dataset) -> None:
+  """Raises a UsageError for unlabelled data: the classifier learns labels."""
+  if _num_classes(dataset) is None:
+    raise UsageError(
+        f"dataset {getattr(dataset, 'name', 'mnist')} is unlabelled: "
+        "gantape's evaluation classifier learns its class labels (one "
+        "subfolder per class for a folder); score with a classifier of your "
+        "own instead, `gantape evaluate --classifier=MODEL`.")
 
 
 def classifier_accuracy(classifier: keras.Model, images: np.ndarray,
@@ -329,6 +335,7 @@ def load_or_train_classifier(dataset: data_lib.Mnist,
   config = config or (ClassifierConfig(**sidecar["config"]) if sidecar
                       else ClassifierConfig())
   path = path or classifier_path(dataset, config)
+  _check_labelled(dataset)
   if not os.path.exists(path) and not train_if_missing:
     raise UsageError(
         f"no evaluation classifier at {path!r}; train it once with "
@@ -339,11 +346,6 @@ def load_or_train_classifier(dataset: data_lib.Mnist,
     model, test_accuracy = train_classifier(dataset, config, log=log)
     _save_classifier(model, path, config, dataset, test_accuracy)
     return model
-  if _num_classes(dataset) is None:
-    raise UsageError(
-        f"dataset {dataset_name(dataset)} is unlabelled: gantape's "
-        "classifier weights need its class count; pass a full Keras model "
-        "(.keras) or a SavedModel as --classifier instead.")
   model = build_classifier(config, dataset_image_shape(dataset),
                            _num_classes(dataset))
   try:

@@ -147,6 +147,9 @@ def test_unlabelled_data_is_scored_in_part(tmp_path):
                                     "test_accuracy"}
   assert "no --classifier" in result["skipped"]["fcd"]
   assert bare.floor(40) == {}
+  with pytest.raises(UsageError, match="unlabelled: gantape's evaluation "
+                     "classifier learns its class labels"):
+    classifier_lib.load_or_train_classifier(faces, TINY, log=lambda s: None)
   with pytest.raises(UsageError, match="unlabelled dataset folder:.*"
                      "--classifier"):
     training_lib.TrainingEvaluator(faces, num_samples=20, log=lambda s: None)
