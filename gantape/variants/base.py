@@ -230,6 +230,11 @@ class Variant(abc.ABC):
   image_shape: Tuple[int, int, int] = networks.IMAGE_SHAPE
   num_classes: int = networks.NUM_CLASSES
 
+  def __init_subclass__(cls, **kwargs):
+    super().__init_subclass__(**kwargs)
+    if not hasattr(cls, "name"):  # a variant of your own that names none
+      cls.name = cls.__name__
+
   def __init__(self, *, generator: keras.Model, discriminator: keras.Model):
     self.generator = generator
     self.discriminator = discriminator

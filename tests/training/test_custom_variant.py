@@ -197,3 +197,11 @@ def test_registered_classes_keep_their_names():
   assert variants.get_class(f"{__name__}:MyGAN") is MyGAN
   with pytest.raises(UsageError, match="not a subclass"):
     variants.register(dict)
+
+
+def test_a_variant_without_a_name_is_named_by_its_class():
+  class Unnamed(variants.Variant):
+    discriminator_loss = generator_loss = None
+
+  assert Unnamed.name == "Unnamed"
+  assert MyGAN.name == "my_gan"
