@@ -305,8 +305,8 @@ def generate_samples(variant: base.Variant, num_samples: int, *,
     (images, labels): labels are the classes asked for (cycling 0..K-1) for
     a conditional variant, else None.
   """
-  labels = (samples_lib.cycling_labels(num_samples) if variant.conditional
-            else None)
+  labels = (samples_lib.cycling_labels(num_samples, variant.num_classes)
+            if variant.conditional else None)
   if log is not None:
     variant = _ProgressView(variant, num_samples, log)
   images = samples_lib.generate(variant, num_samples, seed=seed,

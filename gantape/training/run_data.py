@@ -61,7 +61,8 @@ def fit_to_data(config: TrainConfig, shape: DataShape,
   standard DCGAN pair where the variant offers it (`networks_offered`).
 
   Raises:
-    UsageError: a variant that needs labels on unlabelled data.
+    UsageError: a variant that needs labels, or `eval_every` (its FCD needs
+      a classifier of the data's classes), on unlabelled data.
   """
   cls = variants.get_class(config.variant)
   name = getattr(dataset, "name", config.dataset)
@@ -70,6 +71,11 @@ def fit_to_data(config: TrainConfig, shape: DataShape,
         f"variant {config.variant!r} trains on class labels and the "
         f"{name} images have none; give --data_path one subfolder per "
         f"class, or train an unconditional variant (gan, dcgan, wgan_gp).")
+  if config.eval_every is not None and shape.num_classes is None:
+    raise UsageError(
+        f"--eval_every measures FCD with a classifier of the data's classes, "
+        f"and the {name} images have none; leave --eval_every out, and score "
+        f"the run afterwards with `gantape evaluate --classifier=MODEL`.")
   if ("networks" not in config.variant_options
       and shape.image_shape != networks_lib.IMAGE_SHAPE
       and "dcgan" in cls.networks_offered):

@@ -209,7 +209,7 @@ def harness(tmp_path_factory):
     ("workdir_is_a_file", "mnist.npz' (Not a directory); pass a writable "
      "--workdir."),
     ("other_variant", "holds a run with variant='gan', not 'dcgan'; use a new "
-     "--workdir, or the same variant to resume it."),
+     "--workdir, or the same variant to resume it (--variant=gan)."),
     ("sample_label_unconditional", "error: --label works with conditional "
      "variants only;"),
     ("sample_no_output", "error: flag --output=None: Flag --output must have "

@@ -129,6 +129,15 @@ def test_unlabelled_images_are_refused_for_a_variant_needing_labels(
   assert not os.listdir(tmp_path)  # refused before the first write
 
 
+def test_eval_every_on_unlabelled_images_is_refused_first(tmp_path):
+  with pytest.raises(UsageError, match="--eval_every measures FCD with a "
+                     "classifier of the data's classes, and the fake_colour "
+                     "images have none"):
+    train_lib.train(config(tmp_path, "dcgan", eval_every=2), log=quiet,
+                    mnist=fake_colour(labelled=False))
+  assert not os.listdir(tmp_path)  # refused before the first write
+
+
 def test_a_variant_without_the_shape_is_refused(tmp_path):
   with pytest.raises(UsageError, match=r"variant 'ssgan' trains on \(28, 28, "
                      r"1\) images only, not \(32, 32, 3\)"):
