@@ -132,29 +132,38 @@ def evaluate_workdir(workdir: str, *, num_samples: int = 10_000,
                                              feature_layer, log=log)
   evaluator = evaluator_lib.Evaluator(dataset, model)
   _log_skipped(evaluator.skipped, log)
-  variant = restored.ema_variant or restored.variant
   result = _run_info(restored, seed)
   result["dataset"] = getattr(dataset, "name", "mnist")
   if model is not None:
     result.update(model.info)
+  _score(result, evaluator, restored, num_samples, seed, log,
+         with_classifier=model is not None)
+  if "test_accuracy" in result:
+    _add_discriminator_scores(result, restored, dataset)
+  files.write_json(os.path.join(workdir, result_file(checkpoint)), result)
+  return result
+
+
+def _score(result: Dict[str, Any], evaluator, restored, num_samples: int,
+           seed: int, log, *, with_classifier: bool) -> None:
+  """Adds the sample scores, the real-data floor and, for a run with an
+  EMA, the plain generator's scores to `result`."""
+  variant = restored.ema_variant or restored.variant
   log(f"Evaluating {restored.checkpoint} (iteration {restored.step}): "
       f"{num_samples} images from the "
       f"{'EMA generator' if restored.ema_variant else 'generator'}.")
   result.update(evaluator.evaluate_variant(variant, num_samples, seed=seed,
                                            log=log))
-  if model is not None:
-    log("Scoring training images for the real-data floor.")
-    result.update(evaluator.floor(num_samples, seed=seed,
-                                  per_class=variant.conditional))
-    result["fcd_over_floor"] = result["fcd"] / max(result["floor_fcd"], 1e-12)
-    result["reference"] = evaluator.reference
-  if "test_accuracy" in result:
-    _add_discriminator_scores(result, restored, dataset)
-  if restored.ema_variant is not None and model is not None:
+  if not with_classifier:
+    return
+  log("Scoring training images for the real-data floor.")
+  result.update(evaluator.floor(num_samples, seed=seed,
+                                per_class=variant.conditional))
+  result["fcd_over_floor"] = result["fcd"] / max(result["floor_fcd"], 1e-12)
+  result["reference"] = evaluator.reference
+  if restored.ema_variant is not None:
     log(f"{num_samples} images from the plain generator, for comparison.")
     raw = evaluator.evaluate_variant(restored.variant, num_samples, seed=seed,
                                      log=log)
     result["raw_generator"] = {k: raw[k] for k in _RAW_GENERATOR_KEYS
                                if k in raw}
-  files.write_json(os.path.join(workdir, result_file(checkpoint)), result)
-  return result

@@ -151,6 +151,29 @@ def _train(config, strategy, log, mnist, flags_text, stop_signals, lock):
   workdir_lib.write_records(config, flags_text, shape.record())
 
   sink = summaries.MetricsSink(config.workdir)
+  actions, saver, grids = _actions(config, run, mnist, manager, sink,
+                                   chief_workdir, strategy, log)
+  runner = runner_lib.Runner(
+      run.step, run.iterator, actions, total=total,
+      iterations_per_call=config.iterations_per_call,
+      should_stop=lambda: _should_stop(runner, run.step, stop_signals))
+  log(_start_line(config, strategy, int(run.step.global_step.numpy()), total,
+                  shape))
+  started = time.perf_counter()
+  result = _finish(runner.run(), run, config, saver, grids, sink,
+                   stop_signals, log)
+  log(_end_line(result, total, saver, time.perf_counter() - started))
+  return result
+
+
+def _actions(config: TrainConfig, run: _Run, mnist, manager, sink,
+             chief_workdir: str, strategy, log):
+  """The run's actions, in the order they run after a call.
+
+  Returns:
+    (actions, the checkpoint saver, the sample-grid writer): the last two
+    also finish the run.
+  """
   grids = actions_lib.SampleGrids(
       config.sample_every, run.sampler,
       os.path.join(config.workdir, workdir_lib.SAMPLE_DIR), sink,
@@ -175,17 +198,7 @@ def _train(config, strategy, log, mnist, flags_text, stop_signals, lock):
   saturation = actions_lib.SaturationWarning(log, variant_name=config.variant)
   actions = [a for a in (update_ema, guard, logger, saturation, evaluate,
                          grids, saver) if a is not None]
-  runner = runner_lib.Runner(
-      run.step, run.iterator, actions, total=total,
-      iterations_per_call=config.iterations_per_call,
-      should_stop=lambda: _should_stop(runner, run.step, stop_signals))
-  log(_start_line(config, strategy, int(run.step.global_step.numpy()), total,
-                  shape))
-  started = time.perf_counter()
-  result = _finish(runner.run(), run, config, saver, grids, sink,
-                   stop_signals, log)
-  log(_end_line(result, total, saver, time.perf_counter() - started))
-  return result
+  return actions, saver, grids
 
 
 def _should_stop(runner: runner_lib.Runner, train_step: step_lib.TrainStep,
