@@ -30,10 +30,10 @@ from keras import layers
 import tensorflow as tf
 
 from gantape import fast_layers
+from gantape.data import NUM_CLASSES
 from gantape.errors import UsageError
 
 NOISE_DIM = 100
-NUM_CLASSES = 10
 IMAGE_SHAPE = (28, 28, 1)
 # Attribute of a discriminator whose outputs are logits (`returns_logits`).
 RETURNS_LOGITS = "returns_logits"

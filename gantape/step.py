@@ -32,8 +32,6 @@ import tensorflow as tf
 from gantape.errors import UsageError
 from gantape.variants import base
 
-Metrics = Dict[str, tf.Tensor]
-
 
 def make_optimizers(variant: base.Variant, *,
                     preset: str = base.DEFAULT_PRESET,
@@ -315,7 +313,7 @@ class TrainStep:
 
   # ---- one network's update (per replica) ----------------------------
 
-  def discriminator_step(self, batch, inputs) -> Metrics:
+  def discriminator_step(self, batch, inputs) -> base.Metrics:
     """One discriminator update on one replica's batch and random inputs.
 
     Differentiates `variant.discriminator_loss` w.r.t.
@@ -332,14 +330,15 @@ class TrainStep:
                    self.variant.discriminator_variables, self.d_optimizer,
                    batch, inputs)
 
-  def generator_step(self, batch, inputs) -> Metrics:
+  def generator_step(self, batch, inputs) -> base.Metrics:
     """One generator update; the mirror of `discriminator_step`."""
     return _update("g", self.variant.generator_loss,
                    self.variant.generator_variables, self.g_optimizer,
                    batch, inputs)
 
 
-def _update(prefix, loss_fn, variables, optimizer, batch, inputs) -> Metrics:
+def _update(prefix, loss_fn, variables, optimizer, batch,
+            inputs) -> base.Metrics:
   """Differentiates `loss_fn` w.r.t. `variables` only and applies it."""
   with tf.GradientTape() as tape:
     out = loss_fn(batch, inputs)

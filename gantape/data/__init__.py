@@ -16,7 +16,6 @@ from gantape.data.dataset import Mnist
 from gantape.data.dataset import check_training_set
 from gantape.data.dataset import pixels
 from gantape.data.load import DATASETS
-from gantape.data.load import IMAGE_SHAPE
 from gantape.data.load import load_dataset
 from gantape.data.load import load_mnist
 from gantape.data.pipeline import balanced_subset

@@ -26,7 +26,7 @@ from gantape.errors import DataError, UsageError
 
 DATASETS = ("mnist", "fashion_mnist", "cifar10", "folder")
 # The shape of one MNIST (and Fashion-MNIST) image as the files store it.
-IMAGE_SHAPE = (28, 28)
+MNIST_SHAPE = (28, 28)
 _CIFAR_ARCHIVE = "cifar-10-python.tar.gz"
 _TAR_SUFFIXES = (".tar.gz", ".tgz", ".tar")
 
@@ -48,10 +48,10 @@ def _idx_fix(title: str, npz_name: str) -> str:
 
 
 _KNOWN = {
-    "mnist": _Known("MNIST", IMAGE_SHAPE, "mnist.npz", tuple("0123456789"),
+    "mnist": _Known("MNIST", MNIST_SHAPE, "mnist.npz", tuple("0123456789"),
                     _idx_fix("MNIST", "mnist.npz")),
     "fashion_mnist": _Known(
-        "Fashion-MNIST", IMAGE_SHAPE, "fashion_mnist.npz",
+        "Fashion-MNIST", MNIST_SHAPE, "fashion_mnist.npz",
         ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
          "Shirt", "Sneaker", "Bag", "Ankle boot"),
         _idx_fix("Fashion-MNIST", "fashion_mnist.npz")),
