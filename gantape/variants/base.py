@@ -356,8 +356,8 @@ class Variant(abc.ABC):
 
     With `r1_gamma` = 0 this is `discriminator(images)` and no penalty, the
     seed's graph. Otherwise the logits come from `networks.logits_view` (the
-    discriminator itself when it returns logits) under a tape on `images`, and the penalty is gamma / 2 * ||d f / d x||^2
-    (`losses.r1_penalty`). With BatchNorm in the discriminator, f of one
+    discriminator itself when it returns logits) under a tape on `images`,
+    and the penalty is gamma / 2 * ||d f / d x||^2 (`losses.r1_penalty`). With BatchNorm in the discriminator, f of one
     image depends on its batch; the gradient is that of the batch's sum of
     f, as in Mescheder et al.'s and StyleGAN's code.
 
