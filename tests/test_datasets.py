@@ -1,10 +1,8 @@
 """Every dataset `load_dataset` reads, from small files in their real layout."""
 
-import gzip
 import os
 import pickle
 import re
-import struct
 import tarfile
 
 import keras
@@ -16,6 +14,7 @@ from gantape import data as data_lib
 from gantape.data import folder as folder_lib
 from gantape.data import sources
 from gantape.errors import DataError, UsageError
+from tests.test_data import write_idx
 
 SPLITS = ("x_train", "y_train", "x_test", "y_test")
 
@@ -34,14 +33,6 @@ def assert_arrays(dataset, arrays):
     loaded = getattr(dataset, key)
     np.testing.assert_array_equal(loaded,
                                   np.reshape(arrays[key], loaded.shape))
-
-
-def write_idx(path, array, compress):
-  header = struct.pack(">HBB", 0, 0x08, array.ndim)
-  header += struct.pack(f">{array.ndim}I", *array.shape)
-  opener = gzip.open if compress else open
-  with opener(path + (".gz" if compress else ""), "wb") as f:
-    f.write(header + array.astype(np.uint8).tobytes())
 
 
 def cifar_batch(x, y, protocol=2):
