@@ -32,8 +32,14 @@ def gantape_train(args):
 
 
 def snapshot(workdir):
-  """The checkpoint files' names and the metrics lines of `workdir`."""
-  ckpts = sorted(os.listdir(os.path.join(workdir, "checkpoints")))
+  """The checkpoint files' names and the metrics lines of `workdir`.
+
+  A save that a kill -9 cut short leaves `ckpt-N_temp*` files, which the
+  next start removes by design: they are not checkpoints, so not listed.
+  """
+  ckpts = sorted(name for name in
+                 os.listdir(os.path.join(workdir, "checkpoints"))
+                 if "_temp" not in name)
   with open(os.path.join(workdir, "metrics.jsonl")) as f:
     return ckpts, f.read().splitlines()
 
@@ -63,8 +69,10 @@ def test_second_run_on_a_workdir_in_use_is_refused(tmp_path):
     first.proc.send_signal(signal.SIGKILL)
     first.finish()
   before = snapshot(workdir)
-  latest = max(int(p.rsplit("-", 1)[1]) for p in
-               checkpoint_files.found_on_disk(f"{workdir}/checkpoints"))
+  # The newest checkpoint the state file lists: a kill between writing a
+  # checkpoint's files and listing it leaves files of a newer one.
+  latest = int(checkpoint_files.listed(f"{workdir}/checkpoints")[-1]
+               .rsplit("-", 1)[1])
 
   # kill -9 leaves no stale lock: the rerun resumes at once.
   rerun = Run([f"--flagfile={workdir}/flags.txt", f"--steps={latest + 2}"])
