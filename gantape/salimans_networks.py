@@ -13,6 +13,7 @@ import keras
 from keras import layers
 import tensorflow as tf
 
+from gantape.data import NUM_CLASSES
 from gantape.errors import UsageError
 from gantape.networks import (IMAGE_SHAPE, NOISE_DIM, ImageShape,
                               check_image_shape, image_size)
@@ -29,19 +30,30 @@ class WeightNormDense(layers.Layer):
   noise of a fixed stddev meaningful throughout training; their output layer
   trains g (`train_scale=True`). g and b start at 1 and 0; for their
   data-dependent start, see `initialize_weight_norm`.
+
+  `zero_logit=True` appends one output fixed at 0 after the `units` trained
+  ones (before the activation): their K-class discriminator whose "fake"
+  logit is 0, so that P(fake|x) = 1 / (1 + sum_k exp(l_k)) and only a
+  confident class makes an image real.
   """
 
   def __init__(self, units: int, activation: Optional[str] = None,
-               train_scale: bool = False, **kwargs):
+               train_scale: bool = False, zero_logit: bool = False,
+               kernel_initializer="v_default", **kwargs):
     super().__init__(**kwargs)
     self.units = units
     self.activation = keras.activations.get(activation)
     self.train_scale = train_scale
+    self.zero_logit = zero_logit
+    self.kernel_initializer = (
+        keras.initializers.RandomNormal(stddev=0.05)
+        if kernel_initializer == "v_default"
+        else keras.initializers.get(kernel_initializer))
 
   def build(self, input_shape):
     self.v = self.add_weight(
         shape=(input_shape[-1], self.units), name="v",
-        initializer=keras.initializers.RandomNormal(stddev=0.05))
+        initializer=self.kernel_initializer)
     # Under a multi-replica strategy the data-dependent init assigns g and b
     # in each replica: they take the replicas' mean.
     self.g = self.add_weight(shape=(self.units,), name="g", initializer="ones",
@@ -53,8 +65,12 @@ class WeightNormDense(layers.Layer):
         aggregation="only_first_replica")
 
   def linear(self, inputs):
-    """(x @ v / ||v||) * g + b: the output before the activation."""
-    return self.pre_activation(inputs) + self.b
+    """(x @ v / ||v||) * g + b: the output before the activation (with the
+    zero logit appended for `zero_logit`)."""
+    out = self.pre_activation(inputs) + self.b
+    if not self.zero_logit:
+      return out
+    return tf.concat([out, tf.zeros_like(out[:, :1])], axis=-1)
 
   def pre_activation(self, inputs):
     """(x @ v / ||v||) * g, before the bias and the activation."""
@@ -65,12 +81,14 @@ class WeightNormDense(layers.Layer):
     return self.activation(self.linear(inputs))
 
   def compute_output_shape(self, input_shape):
-    return tuple(input_shape[:-1]) + (self.units,)
+    return tuple(input_shape[:-1]) + (self.units + int(self.zero_logit),)
 
   def get_config(self):
     return {**super().get_config(), "units": self.units,
             "activation": keras.activations.serialize(self.activation),
-            "train_scale": self.train_scale}
+            "train_scale": self.train_scale, "zero_logit": self.zero_logit,
+            "kernel_initializer": keras.initializers.serialize(
+                self.kernel_initializer)}
 
 
 def initialize_weight_norm(model: keras.Model, images) -> None:
@@ -138,21 +156,22 @@ def salimans_generator(noise_dim: int = NOISE_DIM, *,
   ], name="salimans_generator")
 
 
-def salimans_discriminator(num_outputs: int = 11,
+def salimans_discriminator(num_classes: int = NUM_CLASSES,
                            output_activation: Optional[str] = "softmax", *,
                            image_shape: ImageShape = IMAGE_SHAPE
                            ) -> keras.Model:
-  """Salimans et al. 2016's MNIST discriminator: [B, H, W, C] -> [B, 11].
+  """Salimans et al. 2016's MNIST discriminator: [B, H, W, C] -> [B, K + 1].
 
   Gaussian noise (stddev 0.3) on the pixels, then WeightNormDense(units,
   relu) -> Gaussian noise (0.5) for units = 1000, 500, 250, 250, 250, then
-  WeightNormDense(num_outputs, output_activation, train_scale=True): their
-  code's MLP. Their 10 logits with the fake logit fixed at 0 are here 11 free
-  ones, as the seed's. The noise layers act in training mode only and draw
-  from Keras's seeded generators (`keras.utils.set_random_seed`), not from
-  `Variant.sample_inputs`; their state is not checkpointed, so a resumed run
-  draws other noise than an uninterrupted one. The SSGAN variant initializes
-  the layers from its first real batch (`initialize_weight_norm`).
+  WeightNormDense(num_classes, output_activation, train_scale=True,
+  zero_logit=True): their code's MLP, with K = num_classes trained logits
+  and the "fake" logit fixed at 0 as the last of K + 1 outputs. The noise
+  layers act in training mode only and draw from Keras's seeded generators
+  (`keras.utils.set_random_seed`), not from `Variant.sample_inputs`; their
+  state is not checkpointed, so a resumed run draws other noise than an
+  uninterrupted one. The SSGAN variant initializes the layers from its first
+  real batch (`initialize_weight_norm`).
   """
   def hidden(units):
     return [WeightNormDense(units, activation="relu"),
@@ -163,6 +182,6 @@ def salimans_discriminator(num_outputs: int = 11,
       layers.Flatten(),
       layers.GaussianNoise(0.3),
       *hidden(1000), *hidden(500), *hidden(250), *hidden(250), *hidden(250),
-      WeightNormDense(num_outputs, activation=output_activation,
-                      train_scale=True),
+      WeightNormDense(num_classes, activation=output_activation,
+                      train_scale=True, zero_logit=True),
   ], name="salimans_discriminator")

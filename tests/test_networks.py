@@ -135,10 +135,12 @@ def test_salimans_networks():
   assert ((images > 0) & (images < 1)).all()
 
   d = salimans_networks.salimans_discriminator()
-  units = [784, 1000, 500, 250, 250, 250, 11]
-  # Per WeightNormDense: v, b, g and the `initialized` flag.
+  units = [784, 1000, 500, 250, 250, 250, 10]
+  # Per WeightNormDense: v, b, g and the `initialized` flag; the 11th
+  # output, "fake", is a constant 0 logit with no weights.
   assert d.count_params() == sum(a * b + 2 * b + 1
                                  for a, b in zip(units, units[1:]))
+  assert d.output_shape == (None, 11)
   # Only the output layer trains its scale g.
   assert len(d.trainable_variables) == 2 * 6 + 1
   x = np.random.default_rng(0).uniform(size=(3, 28, 28, 1)).astype(np.float32)
@@ -157,6 +159,25 @@ def test_salimans_networks():
   np.testing.assert_array_equal(before_noise(x, training=False).numpy(),
                                 networks.features_view(d)(
                                     x, training=False).numpy())
+
+
+def test_zero_logit_is_a_constant_last_logit():
+  layer = salimans_networks.WeightNormDense(3, zero_logit=True)
+  model = keras.Sequential([keras.Input((4,)), layer,
+                            keras.layers.Activation("softmax")])
+  x = np.random.default_rng(0).normal(size=(5, 4)).astype(np.float32)
+  logits = layer.linear(x).numpy()
+  assert logits.shape == (5, 4)
+  np.testing.assert_array_equal(logits[:, 3], 0.0)
+  np.testing.assert_allclose(logits[:, :3], layer.pre_activation(x).numpy()
+                             + layer.b.numpy(), rtol=1e-6)
+  probs = model(x).numpy()
+  np.testing.assert_allclose(
+      probs[:, 3], 1 / (1 + np.exp(logits[:, :3].astype(np.float64)).sum(1)),
+      rtol=1e-5)
+  assert layer.v.shape == (4, 3)
+  restored = salimans_networks.WeightNormDense.from_config(layer.get_config())
+  assert restored.zero_logit and restored.units == 3
 
 
 def test_weight_norm_dense_and_its_data_dependent_init():

@@ -155,9 +155,9 @@ SEED_VARIABLES = {
         ('salimans_discriminator/weight_norm_dense_4/g', (250,)),
         ('salimans_discriminator/weight_norm_dense_4/initialized', ()),
         ('seed_generator_5/seed_generator_state', (2,)),
-        ('salimans_discriminator/weight_norm_dense_5/v', (250, 11)),
-        ('salimans_discriminator/weight_norm_dense_5/g', (11,)),
-        ('salimans_discriminator/weight_norm_dense_5/b', (11,)),
+        ('salimans_discriminator/weight_norm_dense_5/v', (250, 10)),
+        ('salimans_discriminator/weight_norm_dense_5/g', (10,)),
+        ('salimans_discriminator/weight_norm_dense_5/b', (10,)),
         ('salimans_discriminator/weight_norm_dense_5/initialized', ()),
     ],
 }
