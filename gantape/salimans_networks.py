@@ -31,6 +31,11 @@ class WeightNormDense(layers.Layer):
   trains g (`train_scale=True`). g and b start at 1 and 0; for their
   data-dependent start, see `initialize_weight_norm`.
 
+  v starts from N(0, 0.1^2), their `nn.DenseLayer`'s. Its scale matters
+  although the output does not depend on it: Adam moves each entry of v by
+  about the learning rate, so the smaller v is, the faster its direction
+  turns.
+
   `zero_logit=True` appends one output fixed at 0 after the `units` trained
   ones (before the activation): their K-class discriminator whose "fake"
   logit is 0, so that P(fake|x) = 1 / (1 + sum_k exp(l_k)) and only a
@@ -46,7 +51,7 @@ class WeightNormDense(layers.Layer):
     self.train_scale = train_scale
     self.zero_logit = zero_logit
     self.kernel_initializer = (
-        keras.initializers.RandomNormal(stddev=0.05)
+        keras.initializers.RandomNormal(stddev=0.1)
         if kernel_initializer == "v_default"
         else keras.initializers.get(kernel_initializer))
 
