@@ -141,10 +141,11 @@ def salimans_generator(noise_dim: int = NOISE_DIM, *,
                        synchronized_batch_norm: bool = False) -> keras.Model:
   """Salimans et al. 2016's MNIST generator: [B, noise_dim] -> [B, H, W, C].
 
-  Dense(500, no bias) -> BN(no scale) -> softplus, twice, then Dense(H*W*C,
-  sigmoid) -> Reshape(H, W, C): the MLP of their semi-supervised MNIST code
-  (openai/improved-gan), without the weight normalization of its last layer
-  (a trained scale there; the hidden layers' BatchNorm already sets theirs).
+  Dense(500, no bias) -> BN(no scale) -> softplus, twice, then
+  WeightNormDense(H*W*C, sigmoid, trained scale) -> Reshape(H, W, C): the MLP
+  of their semi-supervised MNIST code (openai/improved-gan), whose output
+  layer is `nn.l2normalize`d: weight-normalized with a trained scale from 1,
+  its v from Lasagne's default Glorot-uniform, and no data-dependent init.
   `synchronized_batch_norm` as in `conv_generator`.
   """
   def hidden():
@@ -156,7 +157,8 @@ def salimans_generator(noise_dim: int = NOISE_DIM, *,
   return keras.Sequential([
       keras.Input((noise_dim,), name="noise"),
       *hidden(), *hidden(),
-      layers.Dense(image_size(image_shape), activation="sigmoid"),
+      WeightNormDense(image_size(image_shape), activation="sigmoid",
+                      train_scale=True, kernel_initializer="glorot_uniform"),
       layers.Reshape(check_image_shape(image_shape)),
   ], name="salimans_generator")
 

@@ -127,9 +127,11 @@ def test_conditional_generator_conditions_on_one_hot_labels():
 
 def test_salimans_networks():
   g = salimans_networks.salimans_generator()
-  # Two Dense(500, no bias) + BN(beta, moving mean/var), then Dense(784).
+  # Two Dense(500, no bias) + BN(beta, moving mean/var), then
+  # WeightNormDense(784): v, g, b and its `initialized` flag.
   assert g.count_params() == (100 * 500 + 3 * 500 + 500 * 500 + 3 * 500
-                              + 500 * 784 + 784)
+                              + 500 * 784 + 2 * 784 + 1)
+  assert g.layers[-2].train_scale
   images = g(np.zeros((2, 100), np.float32), training=False).numpy()
   assert images.shape == (2, 28, 28, 1)
   assert ((images > 0) & (images < 1)).all()

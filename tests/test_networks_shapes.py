@@ -125,8 +125,10 @@ SEED_VARIABLES = {
         ('salimans_generator/batch_normalization_1/beta', (500,)),
         ('salimans_generator/batch_normalization_1/moving_mean', (500,)),
         ('salimans_generator/batch_normalization_1/moving_variance', (500,)),
-        ('salimans_generator/dense_2/kernel', (500, 784)),
-        ('salimans_generator/dense_2/bias', (784,)),
+        ('salimans_generator/weight_norm_dense/v', (500, 784)),
+        ('salimans_generator/weight_norm_dense/g', (784,)),
+        ('salimans_generator/weight_norm_dense/b', (784,)),
+        ('salimans_generator/weight_norm_dense/initialized', ()),
     ],
     'salimans_discriminator': [
         ('seed_generator/seed_generator_state', (2,)),
