@@ -37,7 +37,8 @@ def make_optimizers(variant: base.Variant, *,
                     preset: str = base.DEFAULT_PRESET,
                     learning_rate: Optional[float] = None,
                     beta_1: Optional[float] = None,
-                    beta_2: Optional[float] = None
+                    beta_2: Optional[float] = None,
+                    adam_epsilon: Optional[float] = None
                     ) -> Tuple[keras.optimizers.Optimizer,
                                keras.optimizers.Optimizer]:
   """Adam for the discriminator and for the generator.
@@ -53,7 +54,8 @@ def make_optimizers(variant: base.Variant, *,
   kwargs = dict(
       learning_rate=d.learning_rate if learning_rate is None else learning_rate,
       beta_1=d.beta_1 if beta_1 is None else beta_1,
-      beta_2=d.beta_2 if beta_2 is None else beta_2)
+      beta_2=d.beta_2 if beta_2 is None else beta_2,
+      epsilon=d.adam_epsilon if adam_epsilon is None else adam_epsilon)
   if kwargs["learning_rate"] <= 0:
     raise UsageError(
         f"learning_rate must be positive, got {kwargs['learning_rate']}.")

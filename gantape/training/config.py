@@ -73,6 +73,9 @@ class TrainConfig:
                                      "preset's).")
   beta_2: Optional[float] = _setting(None, "Adam beta_2 (default: the "
                                      "preset's).")
+  adam_epsilon: Optional[float] = _setting(
+      None, "Adam epsilon, added to sqrt(v) (default: the preset's: Keras's "
+      "1e-7, or 1e-4 for ssgan's salimans preset).")
   updates_per_batch: Optional[int] = _setting(
       None, "Updates per network per batch, one per equal slice; the seed's "
       "fit() makes 2 (default: the preset's).")
@@ -166,6 +169,9 @@ class TrainConfig:
           f"{self.learning_rate!r}; pass "
           f"e.g. --learning_rate=0.001, or leave it unset for the variant's "
           f"default.")
+    if self.adam_epsilon is not None and not self.adam_epsilon > 0:
+      raise UsageError(f"adam_epsilon must be positive, got "
+                       f"{self.adam_epsilon!r}; e.g. --adam_epsilon=1e-7.")
     for field in ("beta_1", "beta_2"):
       value = getattr(self, field)
       if value is not None and not 0.0 <= value < 1.0:

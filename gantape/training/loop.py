@@ -250,7 +250,7 @@ def _build(config: TrainConfig, strategy: tf.distribute.Strategy,
     variant = build()
     d_opt, g_opt = step_lib.make_optimizers(
         variant, learning_rate=config.learning_rate, beta_1=config.beta_1,
-        beta_2=config.beta_2)
+        beta_2=config.beta_2, adam_epsilon=config.adam_epsilon)
     train_step = step_lib.TrainStep(
         variant, d_opt, g_opt, seed=config.seed, strategy=strategy,
         jit_compile=config.jit_compile,

@@ -59,6 +59,7 @@ class Preset:
 
   Attributes:
     learning_rate, beta_1, beta_2: Adam, the same for both networks.
+    adam_epsilon: Adam's epsilon, added to sqrt(v); 1e-7 is Keras's.
     updates_per_batch: each network takes this many updates per batch, one
       per equal slice of it: all discriminator updates, then all generator
       updates. 2 reproduces the seed, whose `fit()` on 64 examples runs
@@ -74,6 +75,7 @@ class Preset:
   learning_rate: float
   beta_1: float = 0.9
   beta_2: float = 0.999
+  adam_epsilon: float = 1e-7
   updates_per_batch: int = 1
   ema_decay: float = 0.0
   variant_options: Mapping[str, Any] = dataclasses.field(
