@@ -152,11 +152,16 @@ def ssgan_non_saturating_generator_loss(fake_probs: tf.Tensor,
 
 
 def feature_matching_generator_loss(real_features: tf.Tensor,
-                                    fake_features: tf.Tensor) -> tf.Tensor:
+                                    fake_features: tf.Tensor, *,
+                                    average_features: bool = False
+                                    ) -> tf.Tensor:
   """Feature matching (Salimans et al. 2016, "Improved Techniques for Training
   GANs", eq. 4).
 
-  L_G = || mean_x f(x) - mean_z f(G(z)) ||^2,  f = a discriminator layer.
+  L_G = || mean_x f(x) - mean_z f(G(z)) ||^2,  f = a discriminator layer,
+  or that divided by the number of features F for `average_features` (their
+  code's `mean(square(...))`). The scale matters to Adam only through its
+  epsilon.
 
   The loss is a property of the batch, not of one example: it is returned
   broadcast to [B] so that averaging over the batch gives it back.
@@ -164,7 +169,8 @@ def feature_matching_generator_loss(real_features: tf.Tensor,
   diff = (tf.reduce_mean(tf.stop_gradient(real_features), axis=0)
           - tf.reduce_mean(fake_features, axis=0))
   batch = tf.shape(fake_features)[0]
-  return tf.fill([batch], tf.reduce_sum(tf.square(diff)))
+  reduce = tf.reduce_mean if average_features else tf.reduce_sum
+  return tf.fill([batch], reduce(tf.square(diff)))
 
 
 # ---- SSGAN from logits -------------------------------------------------

@@ -107,6 +107,9 @@ def test_feature_matching_loss():
   expected = np.sum((real.mean(0) - fake.mean(0)) ** 2)
   out = losses.feature_matching_generator_loss(real, fake).numpy()
   np.testing.assert_allclose(out, np.full(6, expected), rtol=1e-5)
+  averaged = losses.feature_matching_generator_loss(
+      real, fake, average_features=True).numpy()
+  np.testing.assert_allclose(averaged, np.full(6, expected / 3), rtol=1e-5)
 
 
 def test_wasserstein_losses():

@@ -219,7 +219,9 @@ class SSGAN(base.Variant):
     if self.generator_objective == "feature_matching":
       real_features = self._features(batch["image"], training=True)
       fake_features = self._features(fake, training=True)
-      loss = losses.feature_matching_generator_loss(real_features, fake_features)
+      loss = losses.feature_matching_generator_loss(
+          real_features, fake_features,
+          average_features=self.loss_form == "salimans")
       return base.LossOutput(loss, {})
     fake_out = self._discriminate(fake)
     non_saturating = self.generator_objective == "non_saturating"
