@@ -157,6 +157,9 @@ class TrainStep:
       # once, and the first call does not create variables inside tf.function.
       d_optimizer.build(variant.discriminator_variables)
       g_optimizer.build(variant.generator_variables)
+    # Lazy R1 counts discriminator updates with the optimizer's own
+    # checkpointed counter, so a resumed run penalizes the same updates.
+    variant.count_updates_with(d_optimizer.iterations)
     # Drawn in the cross-replica context only (one global draw per
     # iteration): such a draw gives the numbers this seed gives on one
     # device, whether or not the generator was made in a strategy's scope

@@ -135,6 +135,14 @@ def _check_r1_gamma(gamma: float) -> None:
         f"value >= 0 (e.g. 1), or 0 for none.")
 
 
+def _check_r1_every(every: int) -> None:
+  if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+    raise UsageError(
+        f"r1_every={every!r} is not a positive integer; it is the interval "
+        f"in discriminator updates between R1 penalties (e.g. 16), or 1 for "
+        f"every update.")
+
+
 def _check_label_smoothing(s: float) -> None:
   if not 0.0 <= s < 1.0:
     raise UsageError(
@@ -153,6 +161,11 @@ R1_GAMMA = Option(
     "weight gamma of the R1 penalty gamma/2 ||grad_x f(x)||^2 on the "
     "discriminator's logit at real images (Mescheder et al. 2018); 0, the "
     "seed, for none.", check=_check_r1_gamma)
+R1_EVERY = Option(
+    "r1_every", int, 1,
+    "lazy R1 (Karras et al. 2020): the R1 penalty on one discriminator "
+    "update in N, weighted by N, which saves most of its cost; 1 for every "
+    "update.", check=_check_r1_every)
 SYNC_BATCH_NORM = Option(
     "sync_batch_norm", bool, False,
     "BatchNorm over the global batch across replicas under a multi-replica "
@@ -223,9 +236,14 @@ class Variant(abc.ABC):
   # Whether training suggests this variant when another's loss turns NaN or
   # Inf: its loss has no log to saturate.
   suggested_for_divergence: ClassVar[bool] = False
-  # Weight of the R1 penalty in `real_probabilities`; variants that take the
-  # option set it.
+  # Weight of the R1 penalty in `real_probabilities`, and the interval in
+  # discriminator updates between penalties (lazy R1); variants that take
+  # the options set them.
   r1_gamma: float = 0.0
+  r1_every: int = 1
+  # The discriminator's update counter that lazy R1 reads
+  # (`count_updates_with`); the train step sets it.
+  update_counter: Optional[tf.Variable] = None
   # The constructor's options that scripts and the benchmark may set.
   options: ClassVar[Tuple[Option, ...]] = ()
   # What the networks make and read; constructors take them (DATA_ARGUMENTS).
@@ -251,6 +269,13 @@ class Variant(abc.ABC):
       return
     inputs = self.sample_inputs(tf.random.Generator.from_seed(0), 2)
     self.discriminator(self.generate(inputs, training=False), training=False)
+
+  def count_updates_with(self, counter: tf.Variable) -> None:
+    """Makes lazy R1 (`r1_every` > 1) read `counter`, an int variable that
+    counts the discriminator's updates and is checkpointed, e.g. the
+    discriminator optimizer's `iterations` (`TrainStep` passes it): a run
+    resumed from a checkpoint then penalizes the same updates."""
+    self.update_counter = counter
 
   # ---- variables the step differentiates -------------------------------
 
@@ -359,9 +384,16 @@ class Variant(abc.ABC):
     With `r1_gamma` = 0 this is `discriminator(images)` and no penalty, the
     seed's graph. Otherwise the logits come from `networks.logits_view` (the
     discriminator itself when it returns logits) under a tape on `images`,
-    and the penalty is gamma / 2 * ||d f / d x||^2 (`losses.r1_penalty`). With BatchNorm in the discriminator, f of one
-    image depends on its batch; the gradient is that of the batch's sum of
-    f, as in Mescheder et al.'s and StyleGAN's code.
+    and the penalty is gamma / 2 * ||d f / d x||^2 (`losses.r1_penalty`).
+    With BatchNorm in the discriminator, f of one image depends on its
+    batch; the gradient is that of the batch's sum of f, as in Mescheder et
+    al.'s and StyleGAN's code.
+
+    With `r1_every` = N > 1 (lazy regularization, Karras et al. 2020,
+    "Analyzing and Improving the Image Quality of StyleGAN") the penalty is
+    computed only when `update_counter` is a multiple of N, weighted by N,
+    and is zero otherwise; a `tf.cond` on the counter chooses, so the trace
+    is the same for every update.
 
     Args:
       images: a real batch.
@@ -371,6 +403,9 @@ class Variant(abc.ABC):
 
     Returns:
       probabilities (training mode) and the [B] penalty, or None.
+
+    Raises:
+      UsageError: `r1_every` > 1 and no `update_counter` was given.
     """
     if not self.r1_gamma:  # a Python float: 0 builds exactly the seed's graph
       return self.discriminate(images, activation), None
@@ -378,9 +413,29 @@ class Variant(abc.ABC):
       # Built on first use; a view creates no variables, so building it
       # while a tf.function traces is safe.
       self._discriminator_logits = networks.logits_view(self.discriminator)
+    if self.r1_every == 1:
+      return self._penalized(images, activation, realness, self.r1_gamma)
+    if self.update_counter is None:
+      raise UsageError(
+          f"variant {self.name!r} has r1_every={self.r1_every} (lazy R1) but "
+          f"no update counter; call variant.count_updates_with("
+          f"d_optimizer.iterations) (gantape.step.TrainStep does).")
+
+    def unpenalized():
+      probabilities = activation(self._discriminator_logits(images,
+                                                            training=True))
+      return probabilities, tf.zeros_like(probabilities[:, 0])
+    return tf.cond(
+        self.update_counter % self.r1_every == 0,
+        lambda: self._penalized(images, activation, realness,
+                                self.r1_gamma * self.r1_every),
+        unpenalized)
+
+  def _penalized(self, images, activation, realness, gamma):
+    """Probabilities on `images` and their R1 penalty of weight `gamma`."""
     with tf.GradientTape() as tape:
       tape.watch(images)
       logits = self._discriminator_logits(images, training=True)
       total_realness = tf.reduce_sum(realness(logits))
     gradients = tape.gradient(total_realness, images)
-    return activation(logits), losses.r1_penalty(gradients, self.r1_gamma)
+    return activation(logits), losses.r1_penalty(gradients, gamma)

@@ -34,11 +34,12 @@ class CGAN(base.Variant):
   conditional = True
   networks_offered = NETWORKS
   needs_labels = True
-  options = (base.LABEL_SMOOTHING, base.R1_GAMMA, base.SYNC_BATCH_NORM,
-             base.NETWORKS)
+  options = (base.LABEL_SMOOTHING, base.R1_GAMMA, base.R1_EVERY,
+             base.SYNC_BATCH_NORM, base.NETWORKS)
   eps = 1e-3
 
   def __init__(self, *, label_smoothing: float = 0.0, r1_gamma: float = 0.0,
+               r1_every: int = 1,
                sync_batch_norm: bool = False, networks: str = "seed",
                image_shape: Sequence[int] = networks_lib.IMAGE_SHAPE,
                num_classes: int = networks_lib.NUM_CLASSES,
@@ -51,6 +52,9 @@ class CGAN(base.Variant):
         real target (1 - s); 0, the seed, for none.
       r1_gamma: weight gamma of the R1 penalty on the discriminator's
         gradient at real data; 0, the seed, for none.
+      r1_every: the penalty on one discriminator update in this many,
+        weighted by it (lazy R1, `Variant.real_probabilities`); 1 for every
+        update.
       sync_batch_norm: under a multi-replica `tf.distribute` strategy,
         normalize over the global batch (synchronized BatchNorm) instead of
         each replica's slice (the default, Keras's). No effect on one device.
@@ -88,6 +92,7 @@ class CGAN(base.Variant):
     self.networks = networks
     self.label_smoothing = base.LABEL_SMOOTHING.checked(label_smoothing)
     self.r1_gamma = base.R1_GAMMA.checked(r1_gamma)
+    self.r1_every = base.R1_EVERY.checked(r1_every)
     self.build_networks()
 
   def sample_inputs(self, rng, batch_size):

@@ -27,8 +27,8 @@ class DCGAN(gan.GAN):
   flat_images = False
   default_iterations = 10_000
   networks_offered = NETWORKS
-  options = (base.LABEL_SMOOTHING, base.R1_GAMMA, base.SYNC_BATCH_NORM,
-             base.NETWORKS)
+  options = (base.LABEL_SMOOTHING, base.R1_GAMMA, base.R1_EVERY,
+             base.SYNC_BATCH_NORM, base.NETWORKS)
   # gantape's DCGAN adds the R1 penalty (gamma 1) to the shared defaults: the
   # lowest FCD at every evaluation of two seeds to 10k, and 25k iterations
   # without the late collapse of the seed's settings (docs/quality.md). The seed preset keeps the seed's losses.
@@ -37,6 +37,7 @@ class DCGAN(gan.GAN):
              "seed": base.SEED_PRESET}
 
   def __init__(self, *, label_smoothing: float = 0.0, r1_gamma: float = 0.0,
+               r1_every: int = 1,
                sync_batch_norm: bool = False, networks: str = "seed",
                image_shape: Sequence[int] = networks_lib.IMAGE_SHAPE,
                generator: Optional[keras.Model] = None,
@@ -48,6 +49,9 @@ class DCGAN(gan.GAN):
         real target (1 - s); 0, the seed, for none.
       r1_gamma: weight gamma of the R1 penalty on the discriminator's
         gradient at real data; 0, the seed, for none.
+      r1_every: the penalty on one discriminator update in this many,
+        weighted by it (lazy R1, `Variant.real_probabilities`); 1 for every
+        update.
       sync_batch_norm: under a multi-replica `tf.distribute` strategy,
         normalize over the global batch (synchronized BatchNorm) instead of
         each replica's slice (the default, Keras's). No effect on one device.
@@ -70,6 +74,7 @@ class DCGAN(gan.GAN):
           image_shape, 1, synchronized_batch_norm=sync)
     super().__init__(
         label_smoothing=label_smoothing, r1_gamma=r1_gamma,
+        r1_every=r1_every,
         image_shape=image_shape,
         generator=generator or networks_lib.conv_generator(
             image_shape=image_shape, synchronized_batch_norm=sync),

@@ -25,11 +25,12 @@ class GAN(base.Variant):
   name = "gan"
   flat_images = True
   default_iterations = 20_000
-  options = (base.LABEL_SMOOTHING, base.R1_GAMMA)
+  options = (base.LABEL_SMOOTHING, base.R1_GAMMA, base.R1_EVERY)
   # The seed's clip floor for GAN and DCGAN.
   eps = 1e-6
 
   def __init__(self, *, label_smoothing: float = 0.0, r1_gamma: float = 0.0,
+               r1_every: int = 1,
                image_shape: Sequence[int] = networks.IMAGE_SHAPE,
                generator: Optional[keras.Model] = None,
                discriminator: Optional[keras.Model] = None):
@@ -40,6 +41,9 @@ class GAN(base.Variant):
         real target (1 - s); 0, the seed, for none.
       r1_gamma: weight gamma of the R1 penalty on the discriminator's
         gradient at real data; 0, the seed, for none.
+      r1_every: the penalty on one discriminator update in this many,
+        weighted by it (lazy R1, `Variant.real_probabilities`); 1 for every
+        update.
       image_shape: [H, W, C] of the images (the dataset's); the MLPs read
         and write H*W*C pixels.
       generator: replaces the MLP generator.
@@ -54,6 +58,7 @@ class GAN(base.Variant):
             image_shape=self.image_shape))
     self.label_smoothing = base.LABEL_SMOOTHING.checked(label_smoothing)
     self.r1_gamma = base.R1_GAMMA.checked(r1_gamma)
+    self.r1_every = base.R1_EVERY.checked(r1_every)
     self.build_networks()
 
   def discriminator_loss(self, batch, inputs):

@@ -1,0 +1,117 @@
+"""Lazy R1 (`r1_every`): the penalty on one discriminator update in N,
+weighted by N, driven by the discriminator optimizer's checkpointed counter."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from gantape import step as step_lib
+from gantape import variants
+from gantape.errors import UsageError
+
+BATCH = 8
+GAMMA = 3.0
+
+
+def linear_discriminator():
+  """D(x) = sigmoid(w . x): the R1 gradient is w for every image."""
+  model = keras.Sequential([keras.Input([784]), keras.layers.Dense(1)])
+  model.returns_logits = True
+  return model
+
+
+def lazy_step(mnist, every, seed=0):
+  keras.utils.set_random_seed(seed)
+  variant = variants.build("gan", r1_gamma=GAMMA, r1_every=every,
+                           discriminator=linear_discriminator())
+  d_opt, g_opt = step_lib.make_optimizers(variant)
+  step = step_lib.TrainStep(variant, d_opt, g_opt, seed=seed)
+  iterator = step.make_iterator(
+      variant.make_dataset(mnist, batch_size=BATCH, seed=seed))
+  return step, iterator
+
+
+def d_updates(step, iterator, update, count):
+  """`count` discriminator updates; each one's R1 metric and its hand value
+  gamma * N / 2 * ||w||^2 for the weights it saw, or 0 off the interval."""
+  seen, expected = [], []
+  for _ in range(count):
+    kernel = step.variant.discriminator.layers[-1].kernel.numpy()
+    n = step.variant.r1_every
+    on = int(step.d_optimizer.iterations.numpy()) % n == 0
+    expected.append(0.5 * GAMMA * n * float((kernel.astype(np.float64) ** 2)
+                                            .sum()) if on else 0.0)
+    metrics = update(next(iterator),
+                     step.variant.sample_inputs(step.rng, BATCH))
+    seen.append(float(metrics["r1_penalty"]))
+  return seen, expected
+
+
+def test_penalty_weighs_n_on_every_nth_update_and_zero_between(fake_mnist):
+  step, iterator = lazy_step(fake_mnist, every=3)
+  update = tf.function(step.discriminator_step)
+  seen, expected = d_updates(step, iterator, update, 7)
+  assert [e > 0 for e in expected] == [True, False, False] * 2 + [True]
+  np.testing.assert_allclose(seen, expected, rtol=1e-5)
+  # One trace for penalized and unpenalized updates alike.
+  assert update.experimental_get_tracing_count() == 1
+
+
+def test_the_step_is_traced_once_and_counts_d_updates(fake_mnist):
+  step, iterator = lazy_step(fake_mnist, every=4)
+  for count in (1, 3, 2):
+    step(iterator, count)
+  assert step._train.experimental_get_tracing_count() == 1  # pylint: disable=protected-access
+  assert int(step.d_optimizer.iterations.numpy()) == 6
+  assert int(step.global_step.numpy()) == 6
+
+
+def test_a_restored_run_penalizes_the_same_updates(fake_mnist, tmp_path):
+  step, iterator = lazy_step(fake_mnist, every=3)
+  update = tf.function(step.discriminator_step)
+  d_updates(step, iterator, update, 4)
+  path = tf.train.Checkpoint(**step.checkpoint_items(),
+                             iterator=iterator).save(str(tmp_path / "ckpt"))
+  continued, _ = d_updates(step, iterator, update, 3)
+
+  restored, restored_iterator = lazy_step(fake_mnist, every=3, seed=5)
+  tf.train.Checkpoint(**restored.checkpoint_items(),
+                      iterator=restored_iterator).restore(
+                          path).assert_consumed()
+  assert int(restored.d_optimizer.iterations.numpy()) == 4
+  resumed, expected = d_updates(restored, restored_iterator,
+                                tf.function(restored.discriminator_step), 3)
+  assert [e > 0 for e in expected] == [False, False, True]
+  assert resumed == continued  # bitwise: the same updates, the same values
+
+
+def test_every_update_is_the_graph_without_the_option(fake_mnist):
+  """r1_every=1 builds no tf.cond and gives the numbers of no option."""
+  losses, graphs = [], []
+  for options in ({}, {"r1_every": 1}):
+    keras.utils.set_random_seed(0)
+    variant = variants.build("dcgan", r1_gamma=1.0, **options)
+    batch = next(iter(variant.make_dataset(fake_mnist, batch_size=BATCH,
+                                           seed=0)))
+    inputs = variant.sample_inputs(tf.random.Generator.from_seed(0), BATCH)
+    loss = tf.function(
+        lambda b, i, v=variant: v.discriminator_loss(b, i).per_example)
+    losses.append(loss(batch, inputs).numpy())
+    graph = loss.get_concrete_function(batch, inputs).graph
+    graphs.append(sorted(op.type for op in graph.get_operations()))
+  np.testing.assert_array_equal(losses[0], losses[1])
+  assert graphs[0] == graphs[1]
+  assert not {"If", "StatelessIf"} & set(graphs[0])
+
+
+def test_lazy_r1_needs_a_counter_and_a_positive_interval(fake_mnist):
+  variant = variants.build("gan", r1_gamma=1.0, r1_every=2)
+  batch = next(iter(variant.make_dataset(fake_mnist, batch_size=BATCH,
+                                         seed=0)))
+  inputs = variant.sample_inputs(tf.random.Generator.from_seed(0), BATCH)
+  with pytest.raises(UsageError, match="count_updates_with"):
+    variant.discriminator_loss(batch, inputs)
+  for bad in (0, -16, 2.5):
+    with pytest.raises(UsageError, match="r1_every=.* is not a positive"):
+      variants.build("dcgan", r1_every=bad)
