@@ -29,6 +29,7 @@ from typing import Dict, Optional, Tuple
 import keras
 import tensorflow as tf
 
+from gantape import data as data_lib
 from gantape.errors import UsageError
 from gantape.variants import base
 
@@ -185,7 +186,64 @@ class TrainStep:
         and, on each, into `updates_per_batch` slices.
     """
     replicas = self.strategy.num_replicas_in_sync
-    batch = tf.nest.flatten(dataset.element_spec)[0].shape[0]
+    self._check_batch(tf.nest.flatten(dataset.element_spec)[0].shape[0])
+    if replicas > 1:
+      options = tf.data.Options()
+      options.experimental_distribute.auto_shard_policy = (
+          tf.data.experimental.AutoShardPolicy.DATA)
+      dataset = self.strategy.experimental_distribute_dataset(
+          dataset.with_options(options))
+    return iter(dataset)
+
+  def make_input(self, data: data_lib.Dataset, *, batch_size: int, seed: int,
+                 input_pipeline: str = "host"):
+    """An iterator of the variant's real batches of `data`, for `__call__`.
+
+    Both pipelines give the same batches for the same seed. "host" is
+    `make_iterator(variant.make_dataset(...))`. "device" keeps the arrays on
+    the device and gathers each batch inside the step
+    (`data.DeviceBatches` over `variant.input_streams`): no `tf.data`
+    element or host-to-device copy per batch. Checkpoint either iterator
+    beside `checkpoint_items()` for an exact resume.
+
+    Args:
+      data: the in-memory dataset.
+      batch_size: the global batch size.
+      seed: seeds the data order.
+      input_pipeline: one of `data.INPUT_PIPELINES`.
+
+    Raises:
+      UsageError: an unknown pipeline, or a batch that does not split over
+        the replicas and updates; "device" under a multi-replica strategy
+        or for a variant that overrides `make_dataset`.
+    """
+    variant = self.variant
+    if input_pipeline not in data_lib.INPUT_PIPELINES:
+      raise UsageError(
+          f"unknown input_pipeline {input_pipeline!r}; choose one of "
+          f"{', '.join(data_lib.INPUT_PIPELINES)}.")
+    if input_pipeline == "host":
+      return self.make_iterator(variant.make_dataset(
+          data, batch_size=batch_size, seed=seed))
+    replicas = self.strategy.num_replicas_in_sync
+    if replicas > 1:
+      raise UsageError(
+          f"input_pipeline='device' feeds one replica, and this strategy has "
+          f"{replicas}; use input_pipeline='host' (--input_pipeline=host), "
+          f"whose batches are split over the replicas.")
+    if type(variant).make_dataset is not base.Variant.make_dataset:
+      raise UsageError(
+          f"variant {variant.name!r} builds its own tf.data pipeline "
+          f"(make_dataset), which cannot move to the device; define "
+          f"input_streams instead, or use input_pipeline='host'.")
+    self._check_batch(batch_size)
+    return data_lib.DeviceBatches(variant.input_streams(data, seed=seed),
+                                  batch_size=batch_size)
+
+  def _check_batch(self, batch: Optional[int]) -> None:
+    """Raises UsageError unless the global batch `batch` splits evenly over
+    the replicas and, on each, into `updates_per_batch` slices."""
+    replicas = self.strategy.num_replicas_in_sync
     if batch is not None and batch % replicas:
       raise UsageError(
           f"the global batch of {batch} does not split evenly over "
@@ -197,13 +255,6 @@ class TrainStep:
           f"the global batch of {batch} does not split into "
           f"{self.updates_per_batch} updates on each of {replicas} "
           f"replica(s); use a batch_size that is a multiple of {slices}.")
-    if replicas > 1:
-      options = tf.data.Options()
-      options.experimental_distribute.auto_shard_policy = (
-          tf.data.experimental.AutoShardPolicy.DATA)
-      dataset = self.strategy.experimental_distribute_dataset(
-          dataset.with_options(options))
-    return iter(dataset)
 
   def __call__(self, iterator, num_iterations=1) -> Dict[str, tf.Tensor]:
     """Runs `num_iterations` GAN iterations in one `tf.function` call.

@@ -5,7 +5,9 @@ that feed the train step.
   uint8 images and integer labels (or none), from files or `keras.datasets`
   (`load`, `sources` for the file formats, `folder` for image folders);
 - `batches` turns images and labels into the seeded, endless `tf.data`
-  stream a variant trains on (`pipeline`);
+  stream a variant trains on, `stream_batches` a variant's `Stream`s
+  (`pipeline`); `DeviceBatches` gathers the same batches on the device
+  (`device`);
 - `pixels` and `check_training_set` refuse data that would train on nothing
   useful (`dataset`).
 """
@@ -15,9 +17,13 @@ from gantape.data.dataset import Dataset
 from gantape.data.dataset import Mnist
 from gantape.data.dataset import check_training_set
 from gantape.data.dataset import pixels
+from gantape.data.device import INPUT_PIPELINES
+from gantape.data.device import DeviceBatches
 from gantape.data.load import DATASETS
 from gantape.data.load import load_dataset
 from gantape.data.load import load_mnist
+from gantape.data.pipeline import Stream
 from gantape.data.pipeline import balanced_subset
 from gantape.data.pipeline import batches
+from gantape.data.pipeline import stream_batches
 from gantape.data.pipeline import to_float_images

@@ -110,6 +110,11 @@ class TrainConfig:
                                    "resume.")
   jit_compile: bool = _setting(False, "Compile the step with XLA. May "
                                "change on resume.")
+  input_pipeline: str = _setting(
+      "host", "Where real batches are made: host (a tf.data pipeline) or "
+      "device (the training set held on the accelerator, each batch "
+      "gathered inside the step; one replica only). Same batches for the "
+      "same seed.", choices=lambda: list(data_lib.INPUT_PIPELINES))
   ema_decay: Optional[float] = _setting(
       None, "Sample and evaluate with an exponential moving average of the "
       "generator's weights at this decay (e.g. 0.999); 0 samples the live "
@@ -188,6 +193,11 @@ class TrainConfig:
                        f"{self.image_size!r}; e.g. --image_size=32.")
     if self.channels not in (None, 1, 3):
       raise UsageError(f"channels must be 1 or 3, got {self.channels!r}.")
+    if self.input_pipeline not in data_lib.INPUT_PIPELINES:
+      raise UsageError(
+          f"input_pipeline must be one of "
+          f"{', '.join(data_lib.INPUT_PIPELINES)}, got "
+          f"{self.input_pipeline!r}.")
     if not self.workdir:
       raise UsageError("workdir must be set, e.g. --workdir=/tmp/gantape/dcgan.")
     if self.resume_from is not None and not checkpoints.exists(

@@ -255,9 +255,9 @@ def _build(config: TrainConfig, strategy: tf.distribute.Strategy,
         variant, d_opt, g_opt, seed=config.seed, strategy=strategy,
         jit_compile=config.jit_compile,
         updates_per_batch=config.updates_per_batch)
-  dataset = variant.make_dataset(mnist, batch_size=config.batch_size,
-                                 seed=config.seed)
-  iterator = train_step.make_iterator(dataset)
+  iterator = train_step.make_input(mnist, batch_size=config.batch_size,
+                                   seed=config.seed,
+                                   input_pipeline=config.input_pipeline)
   items = train_step.checkpoint_items()
   ema, sampler = None, variant
   if config.ema_decay:

@@ -316,15 +316,27 @@ class Variant(abc.ABC):
 
   # ---- data ------------------------------------------------------------
 
+  def input_streams(self, mnist: data_lib.Mnist, *,
+                    seed: int) -> Dict[str, data_lib.Stream]:
+    """The in-memory streams the real batches are made of, by key prefix.
+
+    The default is the training set under `""`: batches `{"image",
+    "label"}`. Override to add what the losses need (SSGAN adds a labelled
+    stream under "labeled_"). Both input pipelines are built from it: the
+    host's (`make_dataset`) and the device's (`data.DeviceBatches`).
+    """
+    return {"": data_lib.Stream(mnist.x_train, mnist.y_train, seed,
+                                self.flat_images)}
+
   def make_dataset(self, mnist: data_lib.Mnist, *, batch_size: int,
                    seed: int) -> tf.data.Dataset:
-    """The endless stream of real batches this variant trains on.
+    """The endless `tf.data` stream of real batches this variant trains on.
 
-    The default is `{"image", "label"}` batches of the training set. Override
-    to add what the losses need (SSGAN adds a labelled stream).
+    Made of `input_streams`. A variant may override this instead, with a
+    pipeline of its own; it then trains on host input only.
     """
-    return data_lib.batches(mnist.x_train, mnist.y_train, batch_size=batch_size,
-                            seed=seed, flat=self.flat_images)
+    return data_lib.stream_batches(self.input_streams(mnist, seed=seed),
+                                   batch_size=batch_size)
 
   def sample_inputs(self, rng: tf.random.Generator, batch_size) -> Metrics:
     """Random inputs of one iteration: `{"noise": U(-1, 1) [B, noise_dim]}`.

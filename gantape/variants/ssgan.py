@@ -153,17 +153,13 @@ class SSGAN(base.Variant):
     return data_lib.balanced_subset(mnist.y_train, self.num_labeled,
                                     self.label_seed)
 
-  def make_dataset(self, mnist, *, batch_size, seed):
-    unlabeled = super().make_dataset(mnist, batch_size=batch_size, seed=seed)
+  def input_streams(self, mnist, *, seed):
+    streams = super().input_streams(mnist, seed=seed)
     indices = self.labeled_indices(mnist)
-    if indices is None:
-      return unlabeled
-    labeled = data_lib.batches(
-        mnist.x_train[indices], mnist.y_train[indices], batch_size=batch_size,
-        seed=seed + 1, flat=False)
-    return tf.data.Dataset.zip(unlabeled, labeled).map(
-        lambda u, l: {"image": u["image"], "label": u["label"],
-                      "labeled_image": l["image"], "labeled_label": l["label"]})
+    if indices is not None:
+      streams["labeled_"] = data_lib.Stream(
+          mnist.x_train[indices], mnist.y_train[indices], seed + 1, False)
+    return streams
 
   def _discriminate(self, images):
     """The discriminator in training mode: its logits, or its softmax for
