@@ -22,6 +22,7 @@ import tensorflow as tf
 
 from gantape import distribute as distribute_lib
 from gantape import ema as ema_lib
+from gantape import learning_rates
 from gantape import step as step_lib
 from gantape import variants
 from gantape.errors import NonFiniteLossError
@@ -277,11 +278,9 @@ class NonFiniteGuard(Action):
       return None
     # The checkpoint holds the learning rates it was saved with, which a
     # resume may have changed: replay at this run's.
-    optimizers = (self._step.d_optimizer, self._step.g_optimizer)
-    rates = [float(o.learning_rate.numpy()) for o in optimizers]
-    self._checkpoint.restore(latest)
-    for optimizer, rate in zip(optimizers, rates):
-      optimizer.learning_rate = rate
+    with learning_rates.rates_kept((self._step.d_optimizer,
+                                    self._step.g_optimizer)):
+      self._checkpoint.restore(latest)
     start = int(self._step.global_step.numpy())
     if start < before:
       out = self._step(self._iterator, before - start)

@@ -7,7 +7,7 @@ field's default, so a setting is written once.
 
 import dataclasses
 import math
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from gantape import checkpoints
 from gantape import data as data_lib
@@ -76,6 +76,12 @@ class TrainConfig:
   adam_epsilon: Optional[float] = _setting(
       None, "Adam epsilon, added to sqrt(v) (default: the preset's: Keras's "
       "1e-7, or 1e-4 for ssgan's salimans preset).")
+  lr_decay_start: Optional[int] = _setting(
+      None, "Iteration from which the learning rate falls linearly, to 0 at "
+      "--lr_decay_end; default: constant. May change on resume.")
+  lr_decay_end: Optional[int] = _setting(
+      None, "Iteration where the --lr_decay_start decay reaches 0 (default: "
+      "--steps). May change on resume.")
   updates_per_batch: Optional[int] = _setting(
       None, "Updates per network per batch, one per equal slice; the seed's "
       "fit() makes 2 (default: the preset's).")
@@ -174,6 +180,17 @@ class TrainConfig:
           f"{self.learning_rate!r}; pass "
           f"e.g. --learning_rate=0.001, or leave it unset for the variant's "
           f"default.")
+    if self.lr_decay_end is not None and self.lr_decay_start is None:
+      raise UsageError("lr_decay_end is set without lr_decay_start; pass "
+                       "--lr_decay_start too (the iteration the decay "
+                       "begins at).")
+    if self.lr_decay_start is not None:
+      end = lr_decay_range(self)[1]
+      if not 0 <= self.lr_decay_start < end:
+        raise UsageError(
+            f"lr_decay_start={self.lr_decay_start} must be >= 0 and before "
+            f"the decay's end, iteration {end} (--lr_decay_end, or "
+            f"--steps).")
     if self.adam_epsilon is not None and not self.adam_epsilon > 0:
       raise UsageError(f"adam_epsilon must be positive, got "
                        f"{self.adam_epsilon!r}; e.g. --adam_epsilon=1e-7.")
@@ -213,3 +230,12 @@ def total_iterations(config: TrainConfig) -> int:
   if config.steps is not None:
     return config.steps
   return variants.get_class(config.variant).default_iterations
+
+
+def lr_decay_range(config: TrainConfig) -> Optional[Tuple[int, int]]:
+  """(start, end) of the learning rate's linear decay, or None: constant."""
+  if config.lr_decay_start is None:
+    return None
+  end = (config.lr_decay_end if config.lr_decay_end is not None
+         else total_iterations(config))
+  return config.lr_decay_start, end

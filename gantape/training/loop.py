@@ -28,6 +28,7 @@ import tensorflow as tf
 from gantape import data as data_lib
 from gantape import distribute as distribute_lib
 from gantape import ema as ema_lib
+from gantape import learning_rates
 from gantape import networks as networks_lib
 from gantape import step as step_lib
 from gantape import variants
@@ -44,6 +45,7 @@ from gantape.training import runner as runner_lib
 from gantape.training import signals
 from gantape.training import summaries
 from gantape.training import workdir as workdir_lib
+from gantape.training import config as config_lib
 from gantape.training.config import TrainConfig, total_iterations
 from gantape.variants import base
 
@@ -250,7 +252,9 @@ def _build(config: TrainConfig, strategy: tf.distribute.Strategy,
     variant = build()
     d_opt, g_opt = step_lib.make_optimizers(
         variant, learning_rate=config.learning_rate, beta_1=config.beta_1,
-        beta_2=config.beta_2, adam_epsilon=config.adam_epsilon)
+        beta_2=config.beta_2, adam_epsilon=config.adam_epsilon,
+        lr_decay=config_lib.lr_decay_range(config),
+        updates_per_batch=config.updates_per_batch)
     train_step = step_lib.TrainStep(
         variant, d_opt, g_opt, seed=config.seed, strategy=strategy,
         jit_compile=config.jit_compile,
@@ -294,17 +298,16 @@ def _restore(run: _Run, config: TrainConfig, chief_workdir: str,
   # Every worker has listed the chief's checkpoints before the chief saves.
   distribute_lib.barrier(strategy)
   if manager.checkpoints or config.resume_from is not None:
-    # The optimizers' learning rates are variables, so a restore would bring
-    # back the old ones; this run's flags win.
-    learning_rates = [float(o.learning_rate.numpy()) for o in run.optimizers]
-    if manager.checkpoints:
-      restored = workdir_lib.restore_latest(run.items, manager, config, log)
-      log(f"Resumed from {restored} at iteration "
-          f"{int(run.step.global_step.numpy())}.")
-    else:
-      workdir_lib.start_from(run.items, config, log)
-    for opt, lr in zip(run.optimizers, learning_rates):
-      opt.learning_rate = lr
+    # A restore brings back the checkpoint's learning rates; this run's
+    # flags win.
+    with learning_rates.rates_kept(run.optimizers):
+      if manager.checkpoints:
+        restored = workdir_lib.restore_latest(run.items, manager, config,
+                                              log)
+        log(f"Resumed from {restored} at iteration "
+            f"{int(run.step.global_step.numpy())}.")
+      else:
+        workdir_lib.start_from(run.items, config, log)
   if not manager.checkpoints:
     checkpoint_files.save(manager, int(run.step.global_step.numpy()))
   return manager

@@ -40,7 +40,8 @@ SAMPLE_DIR = "samples"
 # the run's first command, since it decides the checkpoints' shapes, the data
 # order or the optimization itself.
 MAY_CHANGE_ON_RESUME = (
-    "steps", "learning_rate", "data_path", "iterations_per_call", "log_every",
+    "steps", "learning_rate", "lr_decay_start", "lr_decay_end", "data_path",
+    "iterations_per_call", "log_every",
     "sample_every", "checkpoint_every", "keep_checkpoints", "jit_compile",
     "eval_every", "eval_samples", "resume_from")
 FIXED_ON_RESUME = tuple(
