@@ -19,6 +19,12 @@ The implementations:
 - `keras_fit`: what a Keras 3 user would write instead (`keras_fit`): a
   `keras.Model` subclass overriding `train_step` (the variant's networks and
   losses), trained with `fit(steps_per_execution=iterations_per_call)`.
+- `input_only` (asked for by name): the input pipeline alone, the batches
+  of `iterations_per_call` iterations per call and nothing trained.
+
+`input_pipeline` picks the gantape implementations' input (host `tf.data`
+or device-resident, `TrainStep.make_input`) and `precision` their dtype
+policy. `device_suite` is the accelerator grid (`--suite=device`).
 
 Method (`suite`): each implementation is built, warmed up (tracing and
 compilation, reported on its own line), calibrated so one timed block lasts
@@ -37,11 +43,12 @@ implementation's share of the peak is iterations/s x FLOPs / peak.
 
 Modules: `config` (what to run), `machine`, `flops`, `runners` (the runner
 interface and gantape's and the seed's runners), `keras_fit`, `seed_fit` (the
-post's code), `suite` (measure and run), `profile` (op-type profile of
+post's code), `suite` (measure and run), `device_suite`, `profile` (op-type profile of
 `gantape_k`), `table` (the printed table).
 """
 
-from gantape.benchmark.config import (IMPLEMENTATIONS, BenchmarkConfig,
+from gantape.benchmark.config import (ALL_IMPLEMENTATIONS, IMPLEMENTATIONS,
+                                      INPUT_ONLY, PRECISIONS, BenchmarkConfig,
                                       parse_list, parse_memory_iterations)
 from gantape.benchmark.suite import measure, run
 from gantape.benchmark.table import format_table

@@ -3,11 +3,19 @@
 import dataclasses
 from typing import Any, Dict, Optional, Sequence, Tuple
 
+from gantape import data as data_lib
 from gantape import variants
 from gantape.errors import UsageError
 
 IMPLEMENTATIONS = ("gantape", "gantape_k", "gantape_xla", "gantape_k_xla",
                    "seed_fit", "keras_fit")
+# The input pipeline alone (`runners.InputRunner`): the real batches of
+# `iterations_per_call` iterations per call, nothing trained. Asked for by
+# name; not part of the default list, since it has no FLOPs.
+INPUT_ONLY = "input_only"
+ALL_IMPLEMENTATIONS = IMPLEMENTATIONS + (INPUT_ONLY,)
+# Keras dtype policies a `TrainStep` may train under.
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 # Iterations for the memory measurement when not set: the issue's 20,000 for
 # the MLP GAN, fewer for the convolutional variants (seconds per iteration).
 DEFAULT_MEMORY_ITERATIONS = {"gan": 20_000}
@@ -48,6 +56,11 @@ class BenchmarkConfig:
     output_json: where to write the JSON report; None writes none.
     profile: also profile `gantape_k` per variant and report the op types
       that take its time.
+    input_pipeline: where the gantape implementations and `input_only`
+      make real batches: one of `data.INPUT_PIPELINES` (keras_fit always
+      reads the host pipeline, seed_fit NumPy).
+    precision: the gantape implementations' dtype policy, one of
+      `PRECISIONS` (`TrainStep`'s `precision`).
   """
   variants: Tuple[str, ...] = ("gan", "dcgan")
   variant_options: Dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -64,6 +77,8 @@ class BenchmarkConfig:
   smoke: bool = False
   output_json: Optional[str] = None
   profile: bool = False
+  input_pipeline: str = "host"
+  precision: str = "float32"
 
   def validate(self) -> None:
     """Raises UsageError naming the first bad field."""
@@ -71,11 +86,17 @@ class BenchmarkConfig:
       raise UsageError("--variants is empty; name at least one variant.")
     for name in self.variants:
       variants.check_options(name, self.variant_options)
-    unknown = [i for i in self.implementations if i not in IMPLEMENTATIONS]
+    unknown = [i for i in self.implementations
+               if i not in ALL_IMPLEMENTATIONS]
     if unknown or not self.implementations:
       raise UsageError(
           f"unknown implementation(s) {unknown}; choose from "
-          f"{', '.join(IMPLEMENTATIONS)}.")
+          f"{', '.join(ALL_IMPLEMENTATIONS)}.")
+    for field, allowed in (("input_pipeline", data_lib.INPUT_PIPELINES),
+                           ("precision", PRECISIONS)):
+      if getattr(self, field) not in allowed:
+        raise UsageError(f"unknown {field} {getattr(self, field)!r}; choose "
+                         f"from {', '.join(allowed)}.")
     for field in ("batch_size", "iterations_per_call", "updates_per_batch",
                   "timed_blocks"):
       if getattr(self, field) < 1:

@@ -7,6 +7,8 @@ This module holds gantape's own runners and the seed's; the Keras 3 `fit`
 runner is in `keras_fit`.
 """
 
+import inspect
+
 import tensorflow as tf
 
 from gantape import data as data_lib
@@ -47,13 +49,16 @@ class GantapeRunner(Runner):
                config: BenchmarkConfig, k: int, jit: bool):
     self.variant = variants.build(name, **config.variant_options)
     d_opt, g_opt = step_lib.make_optimizers(self.variant)
+    precision = ({} if config.precision == "float32"
+                 else {"precision": config.precision})
     self.step = step_lib.TrainStep(self.variant, d_opt, g_opt,
                                    seed=config.seed, jit_compile=jit,
-                                   updates_per_batch=config.updates_per_batch)
-    dataset = self.variant.make_dataset(mnist, batch_size=config.batch_size,
-                                        seed=config.seed)
-    self.element_spec = dataset.element_spec
-    self.iterator = self.step.make_iterator(dataset)
+                                   updates_per_batch=config.updates_per_batch,
+                                   **precision)
+    self.iterator = self.step.make_input(
+        mnist, batch_size=config.batch_size, seed=config.seed,
+        input_pipeline=config.input_pipeline)
+    self.element_spec = self.iterator.element_spec
     self.unit = k
     self._k = tf.constant(k, tf.int32)
 
@@ -61,6 +66,43 @@ class GantapeRunner(Runner):
     for _ in range(n // self.unit):
       metrics = self.step(self.iterator, self._k)
     metrics["d_loss"].numpy()  # waits for the last call
+
+
+def step_takes_precision() -> bool:
+  """Whether `TrainStep` takes a `precision` (a Keras dtype policy)."""
+  return "precision" in inspect.signature(step_lib.TrainStep).parameters
+
+
+class InputRunner(Runner):
+  """The input pipeline alone: `run(n)` draws the real batches of n
+  iterations (n x n_critic) inside one `tf.function` per call of `unit`,
+  and trains nothing; its rate is the iterations/s the pipeline can feed."""
+
+  def __init__(self, name: str, mnist: data_lib.Mnist,
+               config: BenchmarkConfig, k: int):
+    variant = variants.build(name, **config.variant_options)
+    d_opt, g_opt = step_lib.make_optimizers(variant)
+    step = step_lib.TrainStep(variant, d_opt, g_opt, seed=config.seed)
+    self.iterator = step.make_input(
+        mnist, batch_size=config.batch_size, seed=config.seed,
+        input_pipeline=config.input_pipeline)
+    self.unit = k
+    self._batches = tf.constant(k * variant.n_critic, tf.int32)
+    self._draw = tf.function(_draw_batches)
+
+  def run(self, n: int) -> None:
+    for _ in range(n // self.unit):
+      total = self._draw(self.iterator, self._batches)
+    total.numpy()
+
+
+def _draw_batches(iterator, num_batches):
+  """Draws `num_batches` batches; sums them, so none is optimised away."""
+  total = tf.constant(0.0)
+  for _ in tf.range(num_batches):
+    for t in tf.nest.flatten(next(iterator)):
+      total += tf.reduce_sum(tf.cast(t, tf.float32))
+  return total
 
 
 class SeedFitRunner(Runner):

@@ -25,7 +25,7 @@ from gantape.benchmark import runners
 from gantape.benchmark import seed_fit
 from gantape.benchmark.config import (DEFAULT_MEMORY_ITERATIONS,
                                       DEFAULT_MEMORY_ITERATIONS_CONV,
-                                      BenchmarkConfig)
+                                      INPUT_ONLY, BenchmarkConfig)
 from gantape.benchmark.table import format_table
 from gantape.errors import DataError
 
@@ -110,7 +110,24 @@ def make_runner(implementation: str, name: str, mnist: data_lib.Mnist,
     return runners.GantapeRunner(name, mnist, config, k, jit=True)
   if implementation == "keras_fit":
     return keras_fit.KerasFitRunner(name, mnist, config, k)
+  if implementation == INPUT_ONLY:
+    return runners.InputRunner(name, mnist, config, k)
   return runners.SeedFitRunner(name, mnist, config)
+
+
+def skip_reason(implementation: str, config: BenchmarkConfig
+                ) -> Optional[str]:
+  """Why `implementation` cannot run under `config`, or None if it can."""
+  gantape = implementation.startswith("gantape")
+  if config.precision != "float32" and not gantape:
+    return f"not applicable: {implementation} runs float32 only"
+  if gantape and config.precision != "float32" and (
+      not runners.step_takes_precision()):
+    return "skipped: TrainStep takes no precision in this version"
+  if (config.input_pipeline != "host"
+      and implementation in ("keras_fit", "seed_fit")):
+    return f"not applicable: {implementation} reads its own input"
+  return None
 
 
 def load_data(config: BenchmarkConfig, log: Log) -> data_lib.Mnist:
@@ -159,7 +176,10 @@ def _have_tf_keras(config: BenchmarkConfig, log: Log) -> bool:
 def _count_flops(name: str, mnist: data_lib.Mnist, config: BenchmarkConfig,
                  log: Log) -> int:
   """FLOPs of one iteration of `name`'s gantape step, logged."""
-  counter = runners.GantapeRunner(name, mnist, config, 1, jit=False)
+  # Float32: a dtype policy changes no matmul or convolution.
+  counter = runners.GantapeRunner(
+      name, mnist, dataclasses.replace(config, precision="float32"), 1,
+      jit=False)
   count = flops_lib.iteration_flops(counter.step, counter.element_spec,
                                     config.batch_size)
   log(f"{name}: {count / 1e9:.3f} GFLOP per iteration (matmuls "
@@ -203,7 +223,11 @@ def _variant_results(name: str, mnist: data_lib.Mnist,
   for implementation in config.implementations:
     row = {"variant": name, "implementation": implementation,
            "iterations_per_s": None, "mb_per_1k_iterations": None}
-    if implementation == "seed_fit" and not seed_fit_applies:
+    reason = skip_reason(implementation, config)
+    if reason is not None:
+      row["status"] = reason
+      log(f"{name} {implementation}: {reason}")
+    elif implementation == "seed_fit" and not seed_fit_applies:
       row["status"] = "not applicable"
       log(f"{name} seed_fit: not applicable (the seed has no {name} code"
           + (f" with {config.variant_options})" if config.variant_options
@@ -230,7 +254,8 @@ def _add_ratios(results: List[Row], flops: Dict[str, int],
     row["speedup_vs_seed_fit"] = (
         row["iterations_per_s"] / seed_row[0]["iterations_per_s"]
         if seed_row else None)
-    f = flops.get(row["variant"])
+    f = (None if row["implementation"] == INPUT_ONLY
+         else flops.get(row["variant"]))
     row["flops_per_iteration"] = f
     row["fraction_of_matmul_peak"] = (
         row["iterations_per_s"] * f / (peak * 1e9) if f else None)

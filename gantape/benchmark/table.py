@@ -50,6 +50,10 @@ def _config_lines(config: Dict[str, Any]) -> List[str]:
   if config["variant_options"]:
     lines.append("variant options: " + ", ".join(
         f"{k}={v}" for k, v in sorted(config["variant_options"].items())))
+  if config.get("input_pipeline", "host") != "host" or (
+      config.get("precision", "float32") != "float32"):
+    lines.append(f"gantape implementations: {config['input_pipeline']} "
+                 f"input, {config['precision']}.")
   updates = config["updates_per_batch"]
   lines.append(f"gantape implementations: {updates} update(s) of "
                f"{config['batch_size'] // updates} per network per iteration "

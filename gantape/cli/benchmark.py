@@ -5,26 +5,57 @@
     gantape benchmark --smoke   # every part, a few iterations
     gantape benchmark --variants=dcgan --r1_gamma=1 \
         --implementations=gantape_k   # the cost of an option
+    gantape benchmark --variants=gan --input_pipeline=device \
+        --implementations=input_only,gantape_k_xla   # the input alone
+    gantape benchmark --suite=device --output_json=/tmp/device.json
+    gantape benchmark --suite=device --smoke --batch_sizes=8,16  # CPU proof
 
 The variant options are `gantape train`'s (--r1_gamma, --n_critic, ...); the
 seed's compile/fit code has none, so with any of them seed_fit is not
 applicable. Prints iterations/s and memory growth per implementation (see
 `gantape.benchmark` for the method); seed_fit needs `pip install -e .[bench]`.
+`--suite=device` runs the accelerator grid of `gantape.benchmark.device_suite`
+instead; flags it does not take are ignored, and the ones it shares default
+to its own values when not given.
 """
 
 from absl import flags
 
 from gantape import benchmark
+from gantape import data as data_lib
 from gantape import variants
+from gantape.benchmark import device_suite
 from gantape.cli import common
 from gantape.cli import config_flags
+from gantape.errors import UsageError
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("variants", "gan,dcgan", "Comma-separated variants: "
                     + ", ".join(variants.names()) + ".")
+flags.DEFINE_enum("suite", "default", ["default", "device"], "default: "
+                  "every implementation per variant, with memory and FLOPs; "
+                  "device: the accelerator grid (batch sizes x "
+                  "implementations x precisions x input pipelines) within "
+                  "--budget_seconds.")
 flags.DEFINE_string("implementations", ",".join(benchmark.IMPLEMENTATIONS),
                     "Comma-separated subset of: "
-                    + ", ".join(benchmark.IMPLEMENTATIONS) + ".")
+                    + ", ".join(benchmark.ALL_IMPLEMENTATIONS) + " (device "
+                    "suite default: gantape_k,gantape_k_xla,keras_fit).")
+flags.DEFINE_enum("input_pipeline", "host", list(data_lib.INPUT_PIPELINES),
+                  "Where the gantape implementations and input_only make "
+                  "real batches: host (tf.data) or device (gathered "
+                  "in-graph).")
+flags.DEFINE_enum("precision", "float32", list(benchmark.PRECISIONS),
+                  "The gantape implementations' Keras dtype policy.")
+flags.DEFINE_string("batch_sizes", "64,256,1024", "Device suite: "
+                    "comma-separated batch sizes.")
+flags.DEFINE_string("precisions", "float32,mixed_float16", "Device suite: "
+                    "comma-separated subset of "
+                    + ", ".join(benchmark.PRECISIONS) + ".")
+flags.DEFINE_string("input_pipelines", ",".join(data_lib.INPUT_PIPELINES),
+                    "Device suite: comma-separated input pipelines.")
+flags.DEFINE_float("budget_seconds", 400.0, "Device suite: cells that would "
+                   "start after this many seconds are skipped.")
 config_flags.define_variant_option_flags()
 flags.DEFINE_integer("batch_size", 64, "Examples per batch (the seed's 64).")
 flags.DEFINE_integer("iterations_per_call", 50, "K for gantape_k and "
@@ -56,7 +87,8 @@ def _config() -> benchmark.BenchmarkConfig:
                                     "variant"),
       variant_options=config_flags.option_values(),
       implementations=benchmark.parse_list(
-          FLAGS.implementations, benchmark.IMPLEMENTATIONS, "implementation"),
+          FLAGS.implementations, benchmark.ALL_IMPLEMENTATIONS,
+          "implementation"),
       batch_size=FLAGS.batch_size,
       iterations_per_call=FLAGS.iterations_per_call,
       updates_per_batch=FLAGS.updates_per_batch,
@@ -65,12 +97,44 @@ def _config() -> benchmark.BenchmarkConfig:
           FLAGS.memory_iterations),
       memory_seconds=FLAGS.memory_seconds, data_path=FLAGS.data_path,
       seed=FLAGS.seed, smoke=FLAGS.smoke, output_json=FLAGS.output_json,
-      profile=FLAGS.profile)
+      profile=FLAGS.profile, input_pipeline=FLAGS.input_pipeline,
+      precision=FLAGS.precision)
+
+
+def _device_config() -> device_suite.DeviceSuiteConfig:
+  """The device suite's config; its defaults where a shared flag is unset."""
+  given = {name: getattr(FLAGS, name) for name in (
+      "iterations_per_call", "timed_blocks", "block_seconds")
+           if FLAGS[name].present}
+  if FLAGS["implementations"].present:
+    given["implementations"] = benchmark.parse_list(
+        FLAGS.implementations, benchmark.ALL_IMPLEMENTATIONS,
+        "implementation")
+  if FLAGS.smoke and "iterations_per_call" not in given:
+    given["iterations_per_call"] = 2
+  try:
+    batch_sizes = tuple(int(b) for b in FLAGS.batch_sizes.split(","))
+  except ValueError:
+    raise UsageError(f"--batch_sizes={FLAGS.batch_sizes!r}: give numbers, "
+                     f"e.g. 64,256,1024.") from None
+  return device_suite.DeviceSuiteConfig(
+      variants=benchmark.parse_list(FLAGS.variants, variants.names(),
+                                    "variant"),
+      batch_sizes=batch_sizes,
+      precisions=benchmark.parse_list(FLAGS.precisions, benchmark.PRECISIONS,
+                                      "precision"),
+      input_pipelines=benchmark.parse_list(
+          FLAGS.input_pipelines, data_lib.INPUT_PIPELINES, "input pipeline"),
+      budget_seconds=FLAGS.budget_seconds, data_path=FLAGS.data_path,
+      seed=FLAGS.seed, smoke=FLAGS.smoke, output_json=FLAGS.output_json,
+      **given)
 
 
 def main(argv):
   """Benchmarks per the flags; returns the exit code."""
   del argv
+  if FLAGS.suite == "device":
+    return common.run(lambda: device_suite.run(_device_config()))
   return common.run(lambda: benchmark.run(_config()))
 
 
