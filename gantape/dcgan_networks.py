@@ -107,7 +107,8 @@ def dcgan_generator(image_shape: ImageShape = DCGAN_SHAPE,
                 _bn(synchronized_batch_norm), layers.ReLU()]
     model.append(layers.Conv2D(channels, 3, padding="same",
                                activation="sigmoid",
-                               kernel_initializer=_init()))
+                               kernel_initializer=_init(),
+                               dtype=networks.OUTPUT_DTYPE))
     return keras.Sequential(model, name=body_name)
 
   if num_classes is None:
@@ -154,5 +155,6 @@ def dcgan_discriminator(image_shape: ImageShape = DCGAN_SHAPE,
   model += conv(BASE_FILTERS << count, 3, 1)
   model += [layers.Flatten(),
             layers.Dense(num_outputs, activation=output_activation,
-                         kernel_initializer=_init())]
+                         kernel_initializer=_init(),
+                         dtype=networks.OUTPUT_DTYPE)]
   return keras.Sequential(model, name=name)

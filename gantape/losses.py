@@ -11,6 +11,8 @@ Notation: `D(x)` a discriminator probability, `P(k|x)` the k-th softmax output,
 
 import tensorflow as tf
 
+from gantape import precision
+
 FAKE_CLASS = 10
 
 
@@ -309,14 +311,16 @@ def gradient_penalty(critic_fn, real: tf.Tensor, fake: tf.Tensor,
     weight: lambda; the paper uses 10.
 
   Returns:
-    [B] per-example penalty.
+    [B] per-example penalty, float32; under float16 the inner gradient is
+    loss-scaled (`precision.scale_inner`).
   """
   eps = tf.reshape(epsilon, [-1] + [1] * (len(real.shape) - 1))
   interpolated = eps * real + (1.0 - eps) * fake
   with tf.GradientTape() as tape:
     tape.watch(interpolated)
-    scores = critic_fn(interpolated)
-  grads = tape.gradient(scores, interpolated)
+    scores = precision.scale_inner(precision.to_float32(
+        critic_fn(interpolated)))
+  grads = precision.unscale_inner(tape.gradient(scores, interpolated))
   norms = safe_norm(grads, axis=list(range(1, len(real.shape))))
   return weight * tf.square(norms - 1.0)
 

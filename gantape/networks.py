@@ -37,6 +37,10 @@ NOISE_DIM = 100
 IMAGE_SHAPE = (28, 28, 1)
 # Attribute of a discriminator whose outputs are logits (`returns_logits`).
 RETURNS_LOGITS = "returns_logits"
+# The dtype of every network's output layer under any Keras dtype policy
+# (`gantape.precision`): a float16 sigmoid rounds D(x) above 0.9995 to 1,
+# which the losses' clipped logs would then see as certainty.
+OUTPUT_DTYPE = "float32"
 
 ImageShape = Sequence[int]
 
@@ -79,7 +83,8 @@ def mlp_generator(noise_dim: int = NOISE_DIM, *,
   return keras.Sequential([
       keras.Input((noise_dim,), name="noise"),
       layers.Dense(128, activation="relu"),
-      layers.Dense(image_size(image_shape), activation="sigmoid"),
+      layers.Dense(image_size(image_shape), activation="sigmoid",
+                   dtype=OUTPUT_DTYPE),
   ], name="mlp_generator")
 
 
@@ -89,7 +94,7 @@ def mlp_discriminator(*, image_shape: ImageShape = IMAGE_SHAPE
   return keras.Sequential([
       keras.Input((image_size(image_shape),), name="image"),
       layers.Dense(128, activation="relu"),
-      layers.Dense(1, activation="sigmoid"),
+      layers.Dense(1, activation="sigmoid", dtype=OUTPUT_DTYPE),
   ], name="mlp_discriminator")
 
 
@@ -135,7 +140,7 @@ def conv_generator(input_dim: int = NOISE_DIM, name: str = "conv_generator", *,
       layers.LeakyReLU(),
       layers.UpSampling2D(2),
       layers.Conv2DTranspose(channels, 3, padding="same",
-                             activation="sigmoid"),
+                             activation="sigmoid", dtype=OUTPUT_DTYPE),
   ], name=name)
 
 
@@ -178,7 +183,8 @@ def conv_discriminator(num_outputs: int = 1, *,
       layers.MaxPool2D(2),
       layers.Flatten(),
       layers.Dense(128), *norm(), layers.LeakyReLU(),
-      layers.Dense(num_outputs, activation=output_activation),
+      layers.Dense(num_outputs, activation=output_activation,
+                   dtype=OUTPUT_DTYPE),
   ], name=name)
 
 

@@ -31,6 +31,7 @@ import tensorflow as tf
 
 from gantape import data as data_lib
 from gantape import learning_rates
+from gantape import precision as precision_lib
 from gantape.errors import UsageError
 from gantape.variants import base
 
@@ -134,7 +135,8 @@ class TrainStep:
                seed: int = 0,
                strategy: Optional[tf.distribute.Strategy] = None,
                jit_compile: bool = False,
-               updates_per_batch: int = 1):
+               updates_per_batch: int = 1,
+               precision: Optional[str] = None):
     """Builds the step; variables and optimizer slots are created here.
 
     Args:
@@ -149,13 +151,22 @@ class TrainStep:
         this many equal slices and update each network once per slice (all
         discriminator updates, then all generator updates); 2 is the seed's
         schedule. The per-replica batch must divide evenly.
+      precision: "float32", "mixed_float16" or "mixed_bfloat16", the Keras
+        dtype policy the variant's networks were built under
+        (`gantape.precision.policy`); None: theirs. mixed_float16 wraps
+        both optimizers in a dynamic `keras.optimizers.LossScaleOptimizer`,
+        which `d_optimizer`, `g_optimizer` and the checkpoint then hold.
 
     Raises:
       UsageError: the variable lists overlap or miss a variable, XLA is
-        asked for on a multi-replica non-TPU strategy, or updates_per_batch
-        is not a positive integer.
+        asked for on a multi-replica non-TPU strategy, updates_per_batch
+        is not a positive integer, or the networks were built under another
+        precision.
     """
     check_variable_partition(variant)
+    self.precision = precision_lib.of_variant(variant, precision)
+    d_optimizer = precision_lib.with_loss_scaling(d_optimizer, self.precision)
+    g_optimizer = precision_lib.with_loss_scaling(g_optimizer, self.precision)
     if not isinstance(updates_per_batch, int) or updates_per_batch < 1:
       raise UsageError(f"updates_per_batch must be a positive integer, got "
                        f"{updates_per_batch!r}.")
@@ -414,14 +425,27 @@ class TrainStep:
 
 def _update(prefix, loss_fn, variables, optimizer, batch,
             inputs) -> base.Metrics:
-  """Differentiates `loss_fn` w.r.t. `variables` only and applies it."""
-  with tf.GradientTape() as tape:
+  """Differentiates `loss_fn` w.r.t. `variables` only and applies it.
+
+  Under a `LossScaleOptimizer` the loss, and the inner gradient of a
+  penalty (`precision.scale_inner`), are multiplied by its loss scale; the
+  metrics then add `<prefix>_loss_scale`, and an update it skips for
+  non-finite gradients reports a gradient norm of 0.
+  """
+  scale = precision_lib.loss_scale(optimizer)
+  with tf.GradientTape() as tape, precision_lib.inner_scale(scale):
     out = loss_fn(batch, inputs)
-    loss = _average(out.per_example)
-  grads = tape.gradient(loss, variables)
+    loss = _average(precision_lib.to_float32(out.per_example))
+    scaled = loss if scale is None else optimizer.scale_loss(loss)
+  grads = tape.gradient(scaled, variables)
   optimizer.apply_gradients(zip(grads, variables))
-  return {f"{prefix}_loss": _replica_mean(loss),
-          f"{prefix}_grad_norm": tf.linalg.global_norm(grads), **out.metrics}
+  norm = tf.linalg.global_norm(grads)
+  metrics = {f"{prefix}_loss": _replica_mean(loss),
+             f"{prefix}_grad_norm": norm, **out.metrics}
+  if scale is not None:
+    metrics.update(precision_lib.scaled_update_metrics(prefix, norm, scale,
+                                                       optimizer))
+  return metrics
 
 
 def _replica_mean(global_average: tf.Tensor) -> tf.Tensor:

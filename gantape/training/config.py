@@ -11,6 +11,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from gantape import checkpoints
 from gantape import data as data_lib
+from gantape import precision as precision_lib
 from gantape import variants
 from gantape.errors import UsageError
 
@@ -114,6 +115,12 @@ class TrainConfig:
   keep_checkpoints: int = _setting(3, "How many checkpoints to keep (older "
                                    "ones are deleted). May change on "
                                    "resume.")
+  precision: str = _setting(
+      "float32", "Keras dtype policy of the networks: float32, or "
+      "mixed_float16 / mixed_bfloat16 (float32 weights and losses, float16 "
+      "or bfloat16 math; float16 with dynamic loss scaling). Faster on GPUs "
+      "and TPUs with low-precision units.",
+      choices=lambda: list(precision_lib.PRECISIONS))
   jit_compile: bool = _setting(False, "Compile the step with XLA. May "
                                "change on resume.")
   input_pipeline: str = _setting(

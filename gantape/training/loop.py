@@ -30,6 +30,7 @@ from gantape import distribute as distribute_lib
 from gantape import ema as ema_lib
 from gantape import learning_rates
 from gantape import networks as networks_lib
+from gantape import precision as precision_lib
 from gantape import step as step_lib
 from gantape import variants
 from gantape.errors import Interrupted
@@ -245,9 +246,10 @@ def _build(config: TrainConfig, strategy: tf.distribute.Strategy,
            mnist: data_lib.Mnist, shape: run_data.DataShape) -> _Run:
   """The variant, its optimizers, the step, the EMA and the data iterator."""
   def build():
-    return variants.build(config.variant, image_shape=shape.image_shape,
-                          num_classes=shape.num_classes,
-                          **config.variant_options)
+    with precision_lib.policy(config.precision):
+      return variants.build(config.variant, image_shape=shape.image_shape,
+                            num_classes=shape.num_classes,
+                            **config.variant_options)
   with strategy.scope():
     variant = build()
     d_opt, g_opt = step_lib.make_optimizers(
@@ -258,7 +260,8 @@ def _build(config: TrainConfig, strategy: tf.distribute.Strategy,
     train_step = step_lib.TrainStep(
         variant, d_opt, g_opt, seed=config.seed, strategy=strategy,
         jit_compile=config.jit_compile,
-        updates_per_batch=config.updates_per_batch)
+        updates_per_batch=config.updates_per_batch,
+        precision=config.precision)
   iterator = train_step.make_input(mnist, batch_size=config.batch_size,
                                    seed=config.seed,
                                    input_pipeline=config.input_pipeline)

@@ -24,6 +24,7 @@ from typing import Any, Dict, List, Optional
 import tensorflow as tf
 
 from gantape import files
+from gantape import precision as precision_lib
 from gantape import variants
 from gantape.errors import UsageError
 from gantape.training import checkpoint_files
@@ -76,6 +77,8 @@ def check(config: TrainConfig) -> None:
   # Runs from before presets wrote ema_decay=None for "no EMA", no preset.
   previous["ema_decay"] = previous.get("ema_decay") or 0.0
   previous.setdefault("preset", config.preset)
+  # Runs from before dtype policies trained in float32.
+  previous.setdefault("precision", precision_lib.FLOAT32)
   # Options that equal the variant's defaults build the same variant,
   # whether a flag or nothing set them.
   previous["variant_options"] = variants.nondefault_options(

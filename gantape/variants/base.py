@@ -25,6 +25,7 @@ import tensorflow as tf
 from gantape import data as data_lib
 from gantape import losses
 from gantape import networks
+from gantape import precision
 from gantape.errors import UsageError
 from gantape.networks import NOISE_DIM
 
@@ -382,9 +383,10 @@ class Variant(abc.ABC):
           f"{', '.join(cls.presets)}.") from None
 
   def discriminate(self, images: tf.Tensor, activation) -> tf.Tensor:
-    """The discriminator's outputs in training mode, with `activation`
-    applied when it returns logits (`networks.returns_logits`)."""
-    outputs = self.discriminator(images, training=True)
+    """The discriminator's outputs in training mode, as float32 under any
+    dtype policy, with `activation` applied when it returns logits
+    (`networks.returns_logits`)."""
+    outputs = precision.to_float32(self.discriminator(images, training=True))
     if networks.returns_logits(self.discriminator):
       return activation(outputs)
     return outputs
@@ -434,8 +436,8 @@ class Variant(abc.ABC):
           f"d_optimizer.iterations) (gantape.step.TrainStep does).")
 
     def unpenalized():
-      probabilities = activation(self._discriminator_logits(images,
-                                                            training=True))
+      probabilities = activation(precision.to_float32(
+          self._discriminator_logits(images, training=True)))
       return probabilities, tf.zeros_like(probabilities[:, 0])
     return tf.cond(
         self.update_counter % self.r1_every == 0,
@@ -444,10 +446,13 @@ class Variant(abc.ABC):
         unpenalized)
 
   def _penalized(self, images, activation, realness, gamma):
-    """Probabilities on `images` and their R1 penalty of weight `gamma`."""
+    """Probabilities on `images` and their R1 penalty of weight `gamma`,
+    both float32; under float16 the inner gradient is loss-scaled
+    (`precision.scale_inner`)."""
     with tf.GradientTape() as tape:
       tape.watch(images)
-      logits = self._discriminator_logits(images, training=True)
-      total_realness = tf.reduce_sum(realness(logits))
-    gradients = tape.gradient(total_realness, images)
+      logits = precision.to_float32(
+          self._discriminator_logits(images, training=True))
+      total_realness = precision.scale_inner(tf.reduce_sum(realness(logits)))
+    gradients = precision.unscale_inner(tape.gradient(total_realness, images))
     return activation(logits), losses.r1_penalty(gradients, gamma)

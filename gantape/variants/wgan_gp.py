@@ -20,6 +20,7 @@ import tensorflow as tf
 from gantape import dcgan_networks
 from gantape import losses
 from gantape import networks as networks_lib
+from gantape import precision
 from gantape.errors import UsageError
 from gantape.variants import base
 
@@ -104,11 +105,16 @@ class WGANGP(base.Variant):
     inputs["epsilon"] = rng.uniform([batch_size], 0.0, 1.0)
     return inputs
 
+  def _scores(self, images):
+    """The critic's scores in training mode, float32 under any policy."""
+    return precision.to_float32(self.discriminator(images, training=True))
+
   def discriminator_loss(self, batch, inputs):
     real = batch["image"]
-    fake = tf.stop_gradient(self.generate(inputs, training=True))
-    real_scores = self.discriminator(real, training=True)
-    fake_scores = self.discriminator(fake, training=True)
+    fake = precision.to_float32(
+        tf.stop_gradient(self.generate(inputs, training=True)))
+    real_scores = self._scores(real)
+    fake_scores = self._scores(fake)
     penalty = losses.gradient_penalty(
         lambda x: self.discriminator(x, training=True), real, fake,
         inputs["epsilon"], self.gp_weight)
@@ -120,7 +126,6 @@ class WGANGP(base.Variant):
          "wasserstein_estimate": tf.reduce_mean(real_scores - fake_scores)})
 
   def generator_loss(self, batch, inputs):
-    fake_scores = self.discriminator(self.generate(inputs, training=True),
-                                     training=True)
+    fake_scores = self._scores(self.generate(inputs, training=True))
     return base.LossOutput(losses.wasserstein_generator_loss(fake_scores),
                            {"g_fake": tf.reduce_mean(fake_scores)})
