@@ -1,13 +1,16 @@
-"""An exponential moving average (EMA) of the generator's weights, for sampling.
+"""Exponential moving averages (EMA) of a network's weights, for evaluation.
 
 GAN generators oscillate around a good solution rather than converge to it;
 averaging their weights over time (Yazici et al. 2019, "The Unusual
 Effectiveness of Averaging in GAN Training"; Karras et al. 2018) smooths the
-oscillation out at no training cost. The average never feeds back into
-training: it is only used for sample grids and evaluation.
+oscillation out at no training cost. The same holds for a discriminator that
+is also a classifier: Salimans et al. 2016 measure SSGAN's test error with
+an average of its weights. An average never feeds back into training: it is
+only used for sample grids and evaluation.
 
-The average covers all generator weights, BatchNorm's moving statistics
-included, so the averaged generator runs in inference mode like the live one.
+The average covers all of a network's floating-point weights, BatchNorm's
+moving statistics included, so the averaged network runs in inference mode
+like the live one; integer state (a noise layer's seed) is not averaged.
 
 The decay warms up as in `tf.train.ExponentialMovingAverage` with
 `num_updates`: iteration t uses min(decay, (1 + t) / (10 + t)), so early
@@ -32,12 +35,12 @@ from gantape.errors import UsageError
 from gantape.variants import base
 
 
-class GeneratorEma:
+class ModelEma:
   """Keeps `average` = EMA of `source`'s weights.
 
   Attributes:
-    source: the live generator.
-    average: a generator of the same architecture holding the average
+    source: the live network.
+    average: a network of the same architecture holding the average
       (checkpoint it to resume the average).
     decay: per-iteration decay in [0, 1).
   """
@@ -46,8 +49,8 @@ class GeneratorEma:
     """Copies `source`'s weights into `average`.
 
     Args:
-      source: the generator being trained.
-      average: a separately built generator of the same architecture.
+      source: the network being trained.
+      average: a separately built network of the same architecture.
       decay: per-iteration decay, e.g. 0.999.
 
     Raises:
@@ -57,17 +60,19 @@ class GeneratorEma:
       raise UsageError(f"ema_decay must be in [0, 1), got {decay!r}.")
     shapes = [tuple(w.shape) for w in source.weights]
     if shapes != [tuple(w.shape) for w in average.weights]:
-      raise UsageError("the EMA generator's architecture differs from the "
-                       "generator's.")
+      raise UsageError(f"the average's architecture differs from "
+                       f"{source.name!r}'s.")
     self.source = source
     self.average = average
     self.decay = decay
-    for a, s in zip(average.weights, source.weights):
+    self._pairs = [(a, s) for a, s in zip(average.weights, source.weights)
+                   if tf.as_dtype(a.dtype).is_floating]
+    for a, s in self._pairs:
       a.assign(s)
     self._update = tf.function(self._update_fn)
 
   def _update_fn(self, decay):
-    for a, s in zip(self.average.weights, self.source.weights):
+    for a, s in self._pairs:
       a.assign(decay * a + (1.0 - decay) * tf.cast(s, a.dtype))
 
   def decay_at(self, iteration: int) -> float:
@@ -91,12 +96,20 @@ class GeneratorEma:
     self._update(tf.constant(decay, tf.float32))
 
 
-def sampling_view(variant: base.Variant, generator: keras.Model
+def sampling_view(variant: base.Variant,
+                  generator: Optional[keras.Model] = None, *,
+                  discriminator: Optional[keras.Model] = None
                   ) -> base.Variant:
-  """A shallow copy of `variant` that generates with `generator` (the average).
+  """A shallow copy of `variant` with `generator` and/or `discriminator`
+  (averages) in place of its own.
 
-  Sharing everything else, it samples and evaluates like `variant`.
+  Sharing everything else, it samples and evaluates like `variant`: grids and
+  scores from the average generator, the test accuracy of a classifying
+  discriminator from the average discriminator.
   """
   view = copy.copy(variant)
-  view.generator = generator
+  if generator is not None:
+    view.generator = generator
+  if discriminator is not None:
+    view.discriminator = discriminator
   return view

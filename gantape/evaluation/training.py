@@ -85,8 +85,9 @@ class TrainingEvaluator:
     Args:
       variant: what samples are drawn from (the EMA view when there is one).
       step: the iteration, for log lines.
-      live_variant: the live generator's variant when `variant` samples an
-        average; it is scored too (`eval/live_*`), so the average's gain is
+      live_variant: the live networks' variant when `variant` holds an
+        average; it is scored too (`eval/live_*`, with its test accuracy
+        when the discriminator is averaged), so the average's gain is
         measured, not assumed. Warnings follow `variant`.
       best_fcd: the lowest FCD of the run so far, for the jump warning; None
         before the first evaluation.
@@ -95,7 +96,8 @@ class TrainingEvaluator:
       Scalars `eval/fcd`, `eval/fcd_over_floor`, `eval/floor_fcd`, where
       they apply (labelled data) `eval/classifier_score`, `eval/coverage`,
       `eval/conditional_accuracy`, `eval/test_accuracy`, and with
-      `live_variant` `eval/live_fcd`, `eval/live_coverage`.
+      `live_variant` `eval/live_fcd`, `eval/live_coverage`,
+      `eval/live_test_accuracy`.
     """
     result = self._evaluate(variant, _TEST_IMAGES)
     for line in evaluator_lib.degeneration_warnings(result, best_fcd, step):
@@ -106,10 +108,13 @@ class TrainingEvaluator:
     scalars.update({k: float(result[k]) for k in _OPTIONAL_KEYS
                     if k in result})
     if live_variant is not None:
-      live = self._evaluate(live_variant, 0)
+      # The live discriminator's accuracy too, where an average replaces it.
+      averaged = live_variant.discriminator is not variant.discriminator
+      live = self._evaluate(live_variant, _TEST_IMAGES if averaged else 0)
       scalars["live_fcd"] = live["fcd"]
-      if "coverage" in live:
-        scalars["live_coverage"] = float(live["coverage"])
+      for key in ("coverage", "test_accuracy"):
+        if key in live:
+          scalars[f"live_{key}"] = float(live[key])
     histogram = (f" histogram={result['class_histogram']}"
                  if "class_histogram" in result else "")
     self.log(f"[eval] step {step}: " + " ".join(

@@ -52,12 +52,18 @@ def _run_info(restored: checkpoints.RestoredRun, seed: int) -> Dict[str, Any]:
 def _add_discriminator_scores(result: Dict[str, Any],
                               restored: checkpoints.RestoredRun,
                               dataset: data_lib.Mnist) -> None:
-  """Adds the test error, and the accuracy with per-batch BatchNorm statistics.
+  """Adds the test error (and the live discriminator's, when the run keeps an
+  average), and the accuracy with per-batch BatchNorm statistics.
 
   The second uses each batch's own statistics, as the seed's discriminator
   did, on the restored copy (it moves that copy's BatchNorm statistics).
   """
   result["test_error"] = 1.0 - result["test_accuracy"]
+  sampler = restored.sampler
+  if sampler.discriminator is not restored.variant.discriminator:
+    # test_error is the average discriminator's; the live one's beside it.
+    result["live_test_error"] = 1.0 - evaluator_lib.discriminator_test_accuracy(
+        restored.variant, dataset.x_test, dataset.y_test, batch_size=500)
   result["test_accuracy_batch_stats"] = (
       evaluator_lib.discriminator_test_accuracy(
           restored.variant, dataset.x_test, dataset.y_test, batch_size=100,

@@ -16,7 +16,7 @@ has none. `loop.train` builds them, in the order they run:
 import math
 import os
 import time
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, Optional, Sequence
 
 import tensorflow as tf
 
@@ -51,13 +51,14 @@ def plot_curves(workdir: str, title: str, log: Log) -> None:
 
 
 class UpdateEma(Action):
-  """Moves the generator's average by the iterations of the last call."""
+  """Moves the networks' averages by the iterations of the last call."""
 
-  def __init__(self, ema: ema_lib.GeneratorEma):
-    self._ema = ema
+  def __init__(self, averages: Sequence[ema_lib.ModelEma]):
+    self._averages = averages
 
   def __call__(self, progress: Progress) -> None:
-    self._ema.update(progress.iteration - progress.previous,
+    for average in self._averages:
+      average.update(progress.iteration - progress.previous,
                      step=progress.iteration)
 
 

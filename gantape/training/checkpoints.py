@@ -16,7 +16,6 @@ takes `checkpoint="best"` to use it instead of the latest.
 """
 
 import contextlib
-import copy
 import dataclasses
 import gc
 import json
@@ -27,6 +26,7 @@ from typing import Any, Callable, Dict, Optional
 
 import tensorflow as tf
 
+from gantape import ema as ema_lib
 from gantape import variants
 from gantape.errors import UsageError
 from gantape.training import checkpoint_files
@@ -50,9 +50,9 @@ class RestoredRun:
     run: the workdir's run.json.
     checkpoint: the checkpoint restored.
     step: its iteration.
-    ema_variant: a view of `variant` that generates with the exponential
-      moving average of the generator's weights, when the run kept one
-      (`ema_decay`); else None.
+    ema_variant: a view of `variant` with the exponential moving averages
+      of the generator's and/or the discriminator's weights, when the run
+      kept them (`ema_decay`, `discriminator_ema_decay`); else None.
   """
   variant: base.Variant
   run: Dict[str, Any]
@@ -135,13 +135,6 @@ def try_restore(items: Dict[str, Any], path: str, *,
       reason = f"{type(e).__name__}: {str(e).strip().splitlines()[0][:200]}"
     gc.collect()
   return reason
-
-
-def _view(variant: base.Variant, generator) -> base.Variant:
-  """A shallow copy of `variant` that generates with `generator` instead."""
-  view = copy.copy(variant)
-  view.generator = generator
-  return view
 
 
 class BestCheckpoint:
@@ -258,11 +251,15 @@ def restore_from_workdir(workdir: str, checkpoint: Optional[str] = None, *,
   variant = variants.build(run["variant"], **data, **options)
   items = {"generator": variant.generator,
            "discriminator": variant.discriminator}
-  ema_variant = None
-  if run.get("ema_decay"):  # None or 0: no EMA
-    ema_variant = _view(variant, variants.build(run["variant"], **data,
-                                                **options).generator)
-    items["ema_generator"] = ema_variant.generator
+  averages = {}
+  for network in ("generator", "discriminator"):
+    prefix = "" if network == "generator" else "discriminator_"
+    if run.get(f"{prefix}ema_decay"):  # None or 0: no average
+      averages[network] = getattr(
+          variants.build(run["variant"], **data, **options), network)
+      items[f"ema_{network}"] = averages[network]
+  ema_variant = (ema_lib.sampling_view(variant, **averages) if averages
+                 else None)
   global_step = tf.Variable(0, dtype=tf.int64, name="global_step")
   errors = []
   for path in candidates:

@@ -132,6 +132,10 @@ class TrainConfig:
       None, "Sample and evaluate with an exponential moving average of the "
       "generator's weights at this decay (e.g. 0.999); 0 samples the live "
       "generator, as the seed (default: the preset's).")
+  discriminator_ema_decay: Optional[float] = _setting(
+      None, "Measure a classifying discriminator's test accuracy (SSGAN's) "
+      "with an exponential moving average of its weights at this decay "
+      "(e.g. 0.9999); 0: the live discriminator (default: the preset's).")
   eval_every: Optional[int] = _setting(
       None, "Iterations between sample-quality evaluations (FCD, coverage; "
       "warns on degeneration; keeps the lowest-FCD networks in "
@@ -205,8 +209,10 @@ class TrainConfig:
       value = getattr(self, field)
       if value is not None and not 0.0 <= value < 1.0:
         raise UsageError(f"{field} must be in [0, 1), got {value!r}.")
-    if self.ema_decay is not None and not 0.0 <= self.ema_decay < 1.0:
-      raise UsageError(f"ema_decay must be in [0, 1), got {self.ema_decay!r}.")
+    for field in ("ema_decay", "discriminator_ema_decay"):
+      value = getattr(self, field)
+      if value is not None and not 0.0 <= value < 1.0:
+        raise UsageError(f"{field} must be in [0, 1), got {value!r}.")
     if self.eval_every is not None and not (
         isinstance(self.eval_samples, int) and self.eval_samples >= 20):
       raise UsageError(

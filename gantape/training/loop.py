@@ -67,7 +67,7 @@ class _Run:
   optimizers: List[keras.optimizers.Optimizer]
   step: step_lib.TrainStep
   iterator: Any
-  ema: Optional[ema_lib.GeneratorEma]
+  averages: List[ema_lib.ModelEma]
   sampler: base.Variant
   items: Dict[str, Any]
   checkpoint: tf.train.Checkpoint
@@ -195,7 +195,7 @@ def _actions(config: TrainConfig, run: _Run, mnist, manager, sink,
       run.step, run.iterator, run.checkpoint, manager, log,
       workdir=config.workdir, variant_name=config.variant,
       iterator_saved="iterator" in run.items)
-  update_ema = (actions_lib.UpdateEma(run.ema) if run.ema is not None
+  update_ema = (actions_lib.UpdateEma(run.averages) if run.averages
                 else None)
   # The EMA moves before the guard looks; nothing saves before the guard.
   saturation = actions_lib.SaturationWarning(log, variant_name=config.variant)
@@ -266,17 +266,23 @@ def _build(config: TrainConfig, strategy: tf.distribute.Strategy,
                                    seed=config.seed,
                                    input_pipeline=config.input_pipeline)
   items = train_step.checkpoint_items()
-  ema, sampler = None, variant
-  if config.ema_decay:
-    with strategy.scope():
-      ema = ema_lib.GeneratorEma(variant.generator, build().generator,
-                                 config.ema_decay)
-    items["ema_generator"] = ema.average
-    sampler = ema_lib.sampling_view(variant, ema.average)
+  averages = {}
+  for network, decay in (("generator", config.ema_decay),
+                         ("discriminator", config.discriminator_ema_decay)):
+    if decay:
+      with strategy.scope():
+        averages[network] = ema_lib.ModelEma(
+            getattr(variant, network), getattr(build(), network), decay)
+      items[f"ema_{network}"] = averages[network].average
+  sampler = variant
+  if averages:
+    sampler = ema_lib.sampling_view(
+        variant, **{k: ema.average for k, ema in averages.items()})
   if strategy.num_replicas_in_sync == 1:
     items["iterator"] = iterator  # exact resume: the data order continues
-  return _Run(variant, [d_opt, g_opt], train_step, iterator, ema, sampler,
-              items, tf.train.Checkpoint(**items))
+  return _Run(variant, [d_opt, g_opt], train_step, iterator,
+              list(averages.values()), sampler, items,
+              tf.train.Checkpoint(**items))
 
 
 def _restore(run: _Run, config: TrainConfig, chief_workdir: str,
@@ -326,13 +332,14 @@ def _evaluate_action(config: TrainConfig, run: _Run, mnist: data_lib.Mnist,
   best_dir = os.path.join(config.workdir, checkpoints.BEST_DIR)
   best = checkpoints.BestCheckpoint(
       {k: v for k, v in run.items.items()
-       if k in ("generator", "discriminator", "ema_generator", "global_step")},
+       if k in ("generator", "discriminator", "ema_generator",
+                "ema_discriminator", "global_step")},
       best_dir,
       previous_directory=os.path.join(chief_workdir, checkpoints.BEST_DIR))
   return actions_lib.Evaluate(
       config.eval_every, evaluator, best, best_dir, sink, log,
       sampler=run.sampler,
-      live_variant=run.variant if run.ema is not None else None,
+      live_variant=run.variant if run.averages else None,
       strategy=strategy)
 
 

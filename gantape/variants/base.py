@@ -68,6 +68,8 @@ class Preset:
     ema_decay: sample and evaluate with an exponential moving average of the
       generator's weights at this per-iteration decay; 0 samples the live
       generator (the seed).
+    discriminator_ema_decay: the same for the discriminator, which only its
+      test accuracy (a classifying discriminator, SSGAN's) reads.
     variant_options: options of the variant's constructor that the preset
       sets (e.g. r1_gamma); options given explicitly win
       (`variants.resolve_options`). The constructors' own defaults are the
@@ -79,6 +81,7 @@ class Preset:
   adam_epsilon: float = 1e-7
   updates_per_batch: int = 1
   ema_decay: float = 0.0
+  discriminator_ema_decay: float = 0.0
   variant_options: Mapping[str, Any] = dataclasses.field(
       default_factory=dict)
 

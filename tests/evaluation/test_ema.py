@@ -1,4 +1,4 @@
-"""Tests of gantape.ema's generator average, which evaluation samples from."""
+"""Tests of gantape.ema's weight averages, which evaluation reads."""
 
 import numpy as np
 import pytest
@@ -11,7 +11,7 @@ from gantape.errors import UsageError
 def test_generator_ema_update():
   source = variants.build("gan").generator
   average = variants.build("gan").generator
-  ema = ema_lib.GeneratorEma(source, average, decay=0.5)
+  ema = ema_lib.ModelEma(source, average, decay=0.5)
   start = [w.numpy().copy() for w in source.weights]
   for w in source.weights:
     w.assign(w + 1.0)
@@ -22,13 +22,13 @@ def test_generator_ema_update():
   for a, s in zip(average.weights, start):
     np.testing.assert_allclose(a.numpy(), s + 0.875, rtol=1e-6, atol=1e-6)
   with pytest.raises(UsageError):
-    ema_lib.GeneratorEma(source, average, decay=1.0)
+    ema_lib.ModelEma(source, average, decay=1.0)
 
 
 def test_generator_ema_warm_up():
   source = variants.build("gan").generator
   average = variants.build("gan").generator
-  ema = ema_lib.GeneratorEma(source, average, decay=0.999)
+  ema = ema_lib.ModelEma(source, average, decay=0.999)
   assert ema.decay_at(1) == pytest.approx(2 / 11)
   assert ema.decay_at(100_000) == 0.999
   start = [w.numpy().copy() for w in average.weights]
@@ -38,3 +38,22 @@ def test_generator_ema_warm_up():
   for a, s in zip(average.weights, start):
     np.testing.assert_allclose(a.numpy(), s + 1 - (2 / 11) * (3 / 12),
                                rtol=1e-5, atol=1e-5)
+
+
+def test_discriminator_average_serves_the_evaluation_view():
+  variant = variants.build("ssgan", networks="salimans")
+  average = variants.build("ssgan", networks="salimans").discriminator
+  source = variant.discriminator
+  ema = ema_lib.ModelEma(source, average, decay=0.5)
+  start = [s.numpy().copy() for s in source.weights]
+  for s in source.weights:
+    s.assign(s + 1.0)
+  ema.update(1)
+  for a, s in zip(average.weights, start):
+    np.testing.assert_allclose(a.numpy(), s + 0.5, rtol=1e-6, atol=1e-6)
+
+  view = ema_lib.sampling_view(variant, discriminator=average)
+  assert view.discriminator is average and view.generator is variant.generator
+  assert variant.discriminator is source
+  np.testing.assert_allclose(view.discriminator.weights[0].numpy(),
+                             source.weights[0].numpy() - 0.5, rtol=1e-6)

@@ -60,3 +60,25 @@ def test_a_missing_best_or_named_checkpoint_says_what_to_pass(tmp_path):
     checkpoints.restore_from_workdir(str(tmp_path), checkpoints.BEST)
   with pytest.raises(UsageError, match="ckpt-7.index.*pass latest, best"):
     checkpoints.restore_from_workdir(str(tmp_path), str(tmp_path / "ckpt-7"))
+
+
+def test_a_discriminator_average_is_kept_and_restored(tmp_path, fake_mnist):
+  # Imported here: test_train's helpers build whole runs.
+  from gantape import train as train_lib  # pylint: disable=g-import-not-at-top
+  from tests.training.test_train import config, quiet  # pylint: disable=g-import-not-at-top
+  workdir = tmp_path / "run"
+  train_lib.train(config(workdir, discriminator_ema_decay=0.5, ema_decay=0.0),
+                  mnist=fake_mnist, log=quiet)
+  restored = checkpoints.restore_from_workdir(str(workdir))
+  view = restored.ema_variant
+  assert view.generator is restored.variant.generator
+  assert view.discriminator is not restored.variant.discriminator
+  reader = tf.train.load_checkpoint(restored.checkpoint)
+  saved = sorted(reader.get_tensor(k).tobytes()
+                 for k in reader.get_variable_to_shape_map()
+                 if k.startswith("ema_discriminator/"))
+  assert saved == sorted(w.numpy().tobytes()
+                         for w in view.discriminator.weights)
+  live, average = (restored.variant.discriminator.weights[0].numpy(),
+                   view.discriminator.weights[0].numpy())
+  assert not (live == average).all()
