@@ -7,8 +7,9 @@ Each run is LABEL=WORKDIR, a training workdir scored by `gantape evaluate`;
 LABEL/best=WORKDIR is its best checkpoint (scored with --checkpoint=best), and
 LABEL@ckpt-N=WORKDIR its checkpoints/ckpt-N (scored with --checkpoint=<prefix>).
 The table (markdown, one row per run) goes to stdout; the figure plots the
-`--eval_every` FCD of --figure_runs (default: all runs) against iterations;
-LABEL/live there plots the live generator of a run that sampled an EMA.
+`--eval_every` FCD (or, with --figure_metric=test_error, SSGAN's test error)
+of --figure_runs (default: all runs) against iterations; LABEL/live there
+plots the live network of a run that averaged its weights.
 """
 
 from absl import flags
@@ -21,8 +22,11 @@ FLAGS = flags.FLAGS
 flags.DEFINE_list("runs", None, "LABEL=WORKDIR pairs, comma-separated; "
                   "LABEL/best or LABEL@ckpt-N selects that checkpoint's "
                   "evaluation.")
-flags.DEFINE_string("figure", None, "PNG path for FCD against iterations; "
-                    "default: no figure.")
+flags.DEFINE_string("figure", None, "PNG path for --figure_metric against "
+                    "iterations; default: no figure.")
+flags.DEFINE_enum("figure_metric", "fcd", ["fcd", "test_error"],
+                  "What the figure plots: FCD, or the test error of a "
+                  "classifying discriminator (ssgan).")
 flags.DEFINE_list("figure_runs", None, "Labels of the runs to plot "
                   "(default: all); LABEL/live: that run's live generator.")
 flags.DEFINE_string("title", "", "The figure's title.")
@@ -49,8 +53,9 @@ def main(argv):
     print(report.markdown_table(report.quality_rows(runs)))
     if FLAGS.figure:
       labels = FLAGS.figure_runs or [label for label, _ in runs]
-      report.plot_fcd(report.figure_runs(labels, runs), FLAGS.figure,
-                      title=FLAGS.title)
+      plot = (report.plot_fcd if FLAGS.figure_metric == "fcd"
+              else report.plot_test_error)
+      plot(report.figure_runs(labels, runs), FLAGS.figure, title=FLAGS.title)
   return common.run(write_report)
 
 

@@ -205,6 +205,22 @@ def fcd_axis_label(workdirs: Sequence[str]) -> str:
   return "FCD (mixed sample counts)"
 
 
+def test_error_curve(workdir: str, live: bool = False
+                     ) -> Tuple[List[int], List[float]]:
+  """(iterations, test error) of a classifying discriminator's `--eval_every`
+  evaluations (SSGAN's): 1 - `eval/test_accuracy`.
+
+  Args:
+    workdir: a run trained with `--eval_every`.
+    live: the live discriminator's error (`eval/live_test_accuracy`) of a run
+      that averaged its weights, instead of the average's.
+  """
+  key = "eval/live_test_accuracy" if live else "eval/test_accuracy"
+  records = curves.read_metrics(os.path.join(workdir, curves.METRICS_FILE))
+  points = [(r["step"], 1.0 - r[key]) for r in records if key in r]
+  return [s for s, _ in points], [e for _, e in points]
+
+
 def plot_fcd(runs: Sequence[Tuple[str, str]], png_path: str,
              title: str = "") -> None:
   """FCD against iterations for several runs, on one log-scale axis.
@@ -219,28 +235,66 @@ def plot_fcd(runs: Sequence[Tuple[str, str]], png_path: str,
   Raises:
     UsageError: a run has no `eval/fcd` records.
   """
-  fig, ax = plt.subplots(figsize=(7, 3.6))
-  floor = None
+  series, floor = [], None
   for label, workdir in runs:
     live = label.endswith(LIVE_SUFFIX)
     steps, values, run_floor = fcd_curve(workdir, live=live)
     if not steps:
-      plt.close(fig)
       raise UsageError(
           f"{workdir} has no {'eval/live_fcd' if live else 'eval/fcd'} "
           f"records; train it with --eval_every=N"
           f"{' and --ema_decay > 0' if live else ''}.")
+    series.append((label, steps, values))
+    floor = floor or run_floor
+  lines = []
+  if floor:
+    lines = [(floor, ":", f"real-data floor ({floor:.2f})"),
+             (3 * floor, "--", "3x floor (target)")]
+  _plot(series, lines, fcd_axis_label([workdir for _, workdir in runs]),
+        png_path, title)
+
+
+def plot_test_error(runs: Sequence[Tuple[str, str]], png_path: str,
+                    title: str = "") -> None:
+  """Test error against iterations for several runs, on a log-scale axis.
+
+  Args:
+    runs: (label, workdir) pairs of runs with a classifying discriminator
+      trained with `--eval_every`; a label ending in "/live" plots the live
+      discriminator of a run that averaged its weights.
+    png_path: where the PNG goes (written atomically).
+    title: the figure's title.
+
+  Raises:
+    UsageError: a run has no test-accuracy records.
+  """
+  series = []
+  for label, workdir in runs:
+    live = label.endswith(LIVE_SUFFIX)
+    steps, errors = test_error_curve(workdir, live=live)
+    if not steps:
+      raise UsageError(
+          f"{workdir} has no test-accuracy records; train a variant whose "
+          f"discriminator classifies (ssgan) with --eval_every=N"
+          f"{' and --discriminator_ema_decay > 0' if live else ''}.")
+    series.append((label, steps, [100 * e for e in errors]))
+  _plot(series, [], "test error (%)", png_path, title)
+
+
+def _plot(series: Sequence[Tuple[str, List[int], List[float]]],
+          lines: Sequence[Tuple[float, str, str]], ylabel: str,
+          png_path: str, title: str) -> None:
+  """Curves (label, x, y) and horizontal (y, style, label) lines on one
+  log-scale axis, saved atomically to `png_path`."""
+  fig, ax = plt.subplots(figsize=(7, 3.6))
+  for label, steps, values in series:
     ax.plot(steps, values, marker="o", markersize=3, linewidth=1.2,
             label=label)
-    floor = floor or run_floor
-  if floor:
-    ax.axhline(floor, color="gray", linestyle=":", linewidth=1,
-               label=f"real-data floor ({floor:.2f})")
-    ax.axhline(3 * floor, color="gray", linestyle="--", linewidth=1,
-               label="3x floor (target)")
+  for y, style, label in lines:
+    ax.axhline(y, color="gray", linestyle=style, linewidth=1, label=label)
   ax.set_yscale("log")
   ax.set_xlabel("iteration")
-  ax.set_ylabel(fcd_axis_label([workdir for _, workdir in runs]))
+  ax.set_ylabel(ylabel)
   ax.grid(alpha=0.3, which="both")
   ax.legend(fontsize="small")
   if title:

@@ -1,4 +1,5 @@
-"""The quality table and FCD figure, from hand-made workdirs."""
+"""The quality table and the FCD and test-error figures, from hand-made
+workdirs."""
 
 import json
 
@@ -79,6 +80,30 @@ def test_fcd_figure(tmp_path):
   empty = make_run(tmp_path / "empty", run=SEED_RUN)
   with pytest.raises(UsageError, match="--eval_every"):
     report.plot_fcd([("seed", a), ("empty", empty)], str(png))
+
+
+def test_test_error_figure(tmp_path):
+  path = tmp_path / "ssgan"
+  path.mkdir()
+  (path / "run.json").write_text(json.dumps({**SEED_RUN, "variant": "ssgan"}))
+  records = [{"step": 500, "d_loss": 1.0},
+             {"step": 1000, "eval/test_accuracy": 0.75,
+              "eval/live_test_accuracy": 0.5},
+             {"step": 2000, "eval/test_accuracy": 0.99}]
+  (path / "metrics.jsonl").write_text(
+      "".join(json.dumps(r) + "\n" for r in records))
+  steps, errors = report.test_error_curve(str(path))
+  assert steps == [1000, 2000]
+  assert errors == pytest.approx([0.25, 0.01])
+  assert report.test_error_curve(str(path), live=True) == ([1000], [0.5])
+  png = tmp_path / "error.png"
+  report.plot_test_error([("s0", str(path)), ("s0/live", str(path))],
+                         str(png))
+  assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+  no_eval = make_run(tmp_path / "no_eval", run=SEED_RUN,
+                     fcd_curve=[(1000, 20.0)])
+  with pytest.raises(UsageError, match="has no test-accuracy records"):
+    report.plot_test_error([("cgan", no_eval)], str(png))
 
 
 def test_fcd_axis_names_the_sample_count(tmp_path):
