@@ -4,6 +4,7 @@ import dataclasses
 from typing import Any, Dict, Optional, Sequence, Tuple
 
 from gantape import data as data_lib
+from gantape import precision as precision_lib
 from gantape import variants
 from gantape.errors import UsageError
 
@@ -15,7 +16,7 @@ IMPLEMENTATIONS = ("gantape", "gantape_k", "gantape_xla", "gantape_k_xla",
 INPUT_ONLY = "input_only"
 ALL_IMPLEMENTATIONS = IMPLEMENTATIONS + (INPUT_ONLY,)
 # Keras dtype policies a `TrainStep` may train under.
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+PRECISIONS = precision_lib.PRECISIONS
 # Iterations for the memory measurement when not set: the 20,000 for
 # the MLP GAN, fewer for the convolutional variants (seconds per iteration).
 DEFAULT_MEMORY_ITERATIONS = {"gan": 20_000}

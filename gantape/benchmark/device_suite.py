@@ -7,11 +7,10 @@ One row per cell of variants x batch sizes x implementations x precisions x
 input pipelines (by default the MLP GAN and DCGAN at batch 64, 256 and 1024;
 `gantape_k`, `gantape_k_xla` and `keras_fit`; float32 and mixed_float16;
 host and device input). A cell that cannot run says why in its status
-(`suite.skip_reason`: keras_fit reads its own host input in float32; a
-precision the installed `TrainStep` does not take). Each cell is built,
-warmed up (tracing and compilation, its own column), then timed over
-`timed_blocks` blocks of about `block_seconds`: no memory run and no FLOP
-count, so the grid fits in minutes. Cells run smallest batch first; once
+(`suite.skip_reason`: keras_fit reads its own host input in float32). Each
+cell is built, warmed up (tracing and compilation, its own column), then
+timed over `timed_blocks` blocks of about `block_seconds`: no memory run and
+no FLOP count, so the grid fits in minutes. Cells run smallest batch first; once
 `budget_seconds` have passed, the rest are reported as skipped, so the
 command ends within the budget plus one cell.
 """

@@ -7,11 +7,10 @@ This module holds gantape's own runners and the seed's; the Keras 3 `fit`
 runner is in `keras_fit`.
 """
 
-import inspect
-
 import tensorflow as tf
 
 from gantape import data as data_lib
+from gantape import precision as precision_lib
 from gantape import step as step_lib
 from gantape import variants
 from gantape.benchmark import seed_fit
@@ -47,14 +46,13 @@ class GantapeRunner(Runner):
 
   def __init__(self, name: str, mnist: data_lib.Mnist,
                config: BenchmarkConfig, k: int, jit: bool):
-    self.variant = variants.build(name, **config.variant_options)
+    with precision_lib.policy(config.precision):
+      self.variant = variants.build(name, **config.variant_options)
     d_opt, g_opt = step_lib.make_optimizers(self.variant)
-    precision = ({} if config.precision == "float32"
-                 else {"precision": config.precision})
     self.step = step_lib.TrainStep(self.variant, d_opt, g_opt,
                                    seed=config.seed, jit_compile=jit,
                                    updates_per_batch=config.updates_per_batch,
-                                   **precision)
+                                   precision=config.precision)
     self.iterator = self.step.make_input(
         mnist, batch_size=config.batch_size, seed=config.seed,
         input_pipeline=config.input_pipeline)
@@ -66,11 +64,6 @@ class GantapeRunner(Runner):
     for _ in range(n // self.unit):
       metrics = self.step(self.iterator, self._k)
     metrics["d_loss"].numpy()  # waits for the last call
-
-
-def step_takes_precision() -> bool:
-  """Whether `TrainStep` takes a `precision` (a Keras dtype policy)."""
-  return "precision" in inspect.signature(step_lib.TrainStep).parameters
 
 
 class InputRunner(Runner):

@@ -121,9 +121,6 @@ def skip_reason(implementation: str, config: BenchmarkConfig
   gantape = implementation.startswith("gantape")
   if config.precision != "float32" and not gantape:
     return f"not applicable: {implementation} runs float32 only"
-  if gantape and config.precision != "float32" and (
-      not runners.step_takes_precision()):
-    return "skipped: TrainStep takes no precision in this version"
   if (config.input_pipeline != "host"
       and implementation in ("keras_fit", "seed_fit")):
     return f"not applicable: {implementation} reads its own input"

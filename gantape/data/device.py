@@ -11,9 +11,9 @@ The state is small and checkpointed with the run: per stream a queue of
 indices not yet batched (the rest of the current epoch, and of the next when
 a batch crosses the boundary), where it starts and how many it holds, and
 the index stream's `tf.data` iterator (its epoch and shuffle seeds). The
-queue is a ring of `batch_size + N` slots: a batch takes the first
-`batch_size` queued indices, after appending whole permutations while fewer
-are queued.
+queue is a ring of `batch_size + C` slots, C = N x ceil(batch_size / N)
+(whole epochs): a batch takes the first `batch_size` queued indices, after
+appending the next C when fewer than a batch are queued.
 """
 
 from typing import Dict, Mapping, Optional

@@ -74,11 +74,7 @@ def test_skip_reasons():
   assert "float32 only" in reason("keras_fit", precision="mixed_float16")
   assert "own input" in reason("keras_fit", input_pipeline="device")
   assert "own input" in reason("seed_fit", input_pipeline="device")
-  mixed = reason("gantape_k", precision="mixed_float16")
-  if runners.step_takes_precision():
-    assert mixed is None
-  else:
-    assert "takes no precision" in mixed
+  assert reason("gantape_k", precision="mixed_float16") is None
 
 
 def test_a_run_writes_json_and_markdown(tmp_path, instant_runners):
@@ -130,3 +126,13 @@ def test_the_default_suite_times_the_input_alone_and_device_input():
   assert rows["keras_fit"]["status"].startswith("not applicable")
   assert "gantape implementations: device input, float32." in "\n".join(
       lines)
+
+
+def test_a_gantape_cell_runs_in_mixed_precision():
+  report = benchmark.run(
+      benchmark.BenchmarkConfig(
+          variants=("gan",), iterations_per_call=2, smoke=True,
+          implementations=("gantape_k",), precision="mixed_bfloat16"),
+      log=lambda line: None)
+  (row,) = report["results"]
+  assert row["status"] == "ok" and row["iterations_per_s"] > 0
