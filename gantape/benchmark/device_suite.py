@@ -132,13 +132,17 @@ def _row_fields(cell: BenchmarkConfig) -> Row:
           "iterations_per_s": None}
 
 
-def _run_cell(cell: BenchmarkConfig, mnist, log: Log) -> Row:
-  """Measures one cell, or records why it does not run."""
+def _run_cell(cell: BenchmarkConfig, mnist, log: Log,
+              budget_spent: Optional[float]) -> Row:
+  """Measures one cell, or records why it does not run: it cannot, or the
+  budget of `budget_spent` seconds (None while some is left) is spent."""
   (name,), (implementation,) = cell.variants, cell.implementations
   row = _row_fields(cell)
   label = (f"{name} b{cell.batch_size} {implementation} {cell.precision} "
            f"{cell.input_pipeline}")
   reason = suite.skip_reason(implementation, cell)
+  if reason is None and budget_spent is not None:
+    reason = f"skipped: the {budget_spent:.0f} s budget was spent"
   if reason is not None:
     log(f"{label}: {reason}")
     return {**row, "status": reason}
@@ -170,11 +174,9 @@ def run(config: DeviceSuiteConfig, log: Log = print) -> Dict[str, Any]:
   started = time.perf_counter()
   results = []
   for cell in cells:
-    if time.perf_counter() - started > config.budget_seconds:
-      results.append({**_row_fields(cell), "status": (
-          f"skipped: the {config.budget_seconds:.0f} s budget was spent")})
-      continue
-    results.append(_run_cell(cell, mnist, log))
+    spent = time.perf_counter() - started > config.budget_seconds
+    results.append(_run_cell(cell, mnist, log,
+                             config.budget_seconds if spent else None))
     keras.backend.clear_session()  # one cell's graphs do not pile up
     gc.collect()
   report = {"machine": machine_info, "config": dataclasses.asdict(config),

@@ -102,12 +102,15 @@ def test_a_spent_budget_skips_the_remaining_cells(instant_runners,
   monkeypatch.setattr(device_suite.time, "perf_counter", lambda: next(clock))
   config = device_suite.DeviceSuiteConfig(
       variants=("gan",), batch_sizes=(8, 16), precisions=("float32",),
-      input_pipelines=("host",), implementations=("gantape_k",),
+      input_pipelines=("device",), implementations=("gantape_k", "keras_fit"),
       budget_seconds=150, smoke=True)
   report = device_suite.run(config, log=lambda line: None)
   statuses = [r["status"] for r in report["results"]]
   assert statuses[0] == "ok"
-  assert statuses[-1].startswith("skipped: the 150 s budget")
+  assert statuses[2].startswith("skipped: the 150 s budget")
+  # A cell that could not run anyway says so, budget or not.
+  assert statuses[1].startswith("not applicable")
+  assert statuses[3].startswith("not applicable")
 
 
 def test_the_default_suite_times_the_input_alone_and_device_input():
