@@ -21,6 +21,7 @@ from gantape import step
 from gantape import variants
 from gantape.errors import (DataError, GantapeError, NonFiniteLossError,
                             UsageError)
-from gantape.step import TrainStep, make_optimizers
+from gantape.optimizers import make_optimizers
+from gantape.step import TrainStep
 
 __version__ = "0.1.0"

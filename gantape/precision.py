@@ -2,7 +2,7 @@
 
     with gantape.precision.policy("mixed_float16"):
       variant = gantape.variants.build("dcgan")   # float16 math, float32 weights
-    d_opt, g_opt = gantape.step.make_optimizers(variant)
+    d_opt, g_opt = gantape.optimizers.make_optimizers(variant)
     step = gantape.step.TrainStep(variant, d_opt, g_opt,
                                   precision="mixed_float16")
 

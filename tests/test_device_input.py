@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 
 from gantape import data as data_lib
+from gantape import optimizers as optimizers_lib
 from gantape import step as step_lib
 from gantape import train as train_lib
 from gantape import variants
@@ -103,7 +104,7 @@ def test_a_variants_streams_give_its_host_batches(name, options, fake_mnist):
 
 def _step(name="gan", **options):
   variant = variants.build(name, **options)
-  d_opt, g_opt = step_lib.make_optimizers(variant)
+  d_opt, g_opt = optimizers_lib.make_optimizers(variant)
   return step_lib.TrainStep(variant, d_opt, g_opt, seed=0)
 
 
@@ -137,7 +138,7 @@ def test_device_input_refusals(fake_mnist):
       return super().make_dataset(mnist, batch_size=batch_size, seed=seed)
 
   own = OwnPipeline()
-  d_opt, g_opt = step_lib.make_optimizers(own)
+  d_opt, g_opt = optimizers_lib.make_optimizers(own)
   own_step = step_lib.TrainStep(own, d_opt, g_opt)
   with pytest.raises(UsageError, match="define input_streams"):
     own_step.make_input(fake_mnist, batch_size=16, seed=0,

@@ -99,6 +99,7 @@ _MIRRORED_SCRIPT = textwrap.dedent("""
 
     import keras
     from gantape import data as data_lib
+    from gantape import optimizers as optimizers_lib
     from gantape import step as step_lib
     from gantape import variants
     from gantape.errors import UsageError
@@ -154,7 +155,7 @@ _MIRRORED_SCRIPT = textwrap.dedent("""
 
     with MIRRORED.scope():
       variant = variants.build("gan")
-      step = step_lib.TrainStep(variant, *step_lib.make_optimizers(variant),
+      step = step_lib.TrainStep(variant, *optimizers_lib.make_optimizers(variant),
                                 strategy=MIRRORED)
     try:
       step.make_iterator(data_lib.batches(X, Y, batch_size=63, seed=0,

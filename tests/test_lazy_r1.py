@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from gantape import optimizers as optimizers_lib
 from gantape import step as step_lib
 from gantape import variants
 from gantape.errors import UsageError
@@ -25,7 +26,7 @@ def lazy_step(mnist, every, seed=0):
   keras.utils.set_random_seed(seed)
   variant = variants.build("gan", r1_gamma=GAMMA, r1_every=every,
                            discriminator=linear_discriminator())
-  d_opt, g_opt = step_lib.make_optimizers(variant)
+  d_opt, g_opt = optimizers_lib.make_optimizers(variant)
   step = step_lib.TrainStep(variant, d_opt, g_opt, seed=seed)
   iterator = step.make_iterator(
       variant.make_dataset(mnist, batch_size=BATCH, seed=seed))

@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from gantape import losses
 from gantape import precision
+from gantape import optimizers as optimizers_lib
 from gantape import step as step_lib
 from gantape import train as train_lib
 from gantape import variants
@@ -27,7 +28,7 @@ def make_step(name, mnist, policy=None, options=None, seed=0, **kwargs):
   keras.utils.set_random_seed(seed)
   with precision.policy(policy or precision.FLOAT32):
     variant = variants.build(name, **(options or {}))
-  d_opt, g_opt = step_lib.make_optimizers(variant)
+  d_opt, g_opt = optimizers_lib.make_optimizers(variant)
   step = step_lib.TrainStep(variant, d_opt, g_opt, seed=seed,
                             precision=policy, **kwargs)
   iterator = step.make_iterator(
@@ -174,7 +175,7 @@ def test_a_checkpoint_resumes_the_loss_scale(fake_mnist, tmp_path):
 
 def test_the_step_refuses_networks_of_another_precision():
   variant = variants.build("gan")
-  d_opt, g_opt = step_lib.make_optimizers(variant)
+  d_opt, g_opt = optimizers_lib.make_optimizers(variant)
   with pytest.raises(UsageError, match=r"built under the dtype policy "
                      r"float32, not mixed_float16; build it inside "
                      r"gantape.precision.policy\('mixed_float16'\)"):

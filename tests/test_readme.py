@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from gantape import data as data_lib
+from gantape import optimizers as optimizers_lib
 from gantape import step as step_lib
 from gantape.train import TrainConfig
 from gantape.training import checkpoints
@@ -69,7 +70,7 @@ def test_step_example_trains_as_the_train_command(monkeypatch, capsys):
 
 def test_loss_swap_example_trains(monkeypatch):
   variant = run_block(1, monkeypatch)["variant"]
-  d_opt, g_opt = step_lib.make_optimizers(variant)
+  d_opt, g_opt = optimizers_lib.make_optimizers(variant)
   train_step = step_lib.TrainStep(variant, d_opt, g_opt)
   iterator = train_step.make_iterator(
       variant.make_dataset(make_fake_mnist(), batch_size=8, seed=0))

@@ -8,6 +8,7 @@ import tensorflow as tf
 from gantape import data as data_lib
 from gantape import networks
 from gantape import salimans_networks
+from gantape import optimizers as optimizers_lib
 from gantape import step as step_lib
 from gantape import variants
 from gantape.errors import UsageError
@@ -27,7 +28,7 @@ CASE_IDS = [name + "".join(f"-{v}" for v in options.values())
 def make_step(name, mnist, seed=0, options=None, **kwargs):
   keras.utils.set_random_seed(seed)
   variant = variants.build(name, **(options or {}))
-  d_opt, g_opt = step_lib.make_optimizers(variant)
+  d_opt, g_opt = optimizers_lib.make_optimizers(variant)
   step = step_lib.TrainStep(variant, d_opt, g_opt, seed=seed, **kwargs)
   iterator = step.make_iterator(
       variant.make_dataset(mnist, batch_size=BATCH, seed=seed))
@@ -90,14 +91,14 @@ class OrphanLayerGAN(variants.gan.GAN):
                                          (OrphanLayerGAN, "in neither")])
 def test_step_refuses_bad_variable_partitions(cls, message):
   variant = cls()
-  d_opt, g_opt = step_lib.make_optimizers(variant)
+  d_opt, g_opt = optimizers_lib.make_optimizers(variant)
   with pytest.raises(UsageError, match=message):
     step_lib.TrainStep(variant, d_opt, g_opt)
 
 
 def test_bad_optimizer_and_iteration_arguments(fake_mnist):
   with pytest.raises(UsageError, match="learning_rate"):
-    step_lib.make_optimizers(variants.build("gan"), learning_rate=0.0)
+    optimizers_lib.make_optimizers(variants.build("gan"), learning_rate=0.0)
   step, iterator = make_step("gan", fake_mnist)
   with pytest.raises(UsageError, match="num_iterations"):
     step(iterator, 0)
@@ -128,13 +129,13 @@ def test_updates_per_batch_runs_the_seeds_fit_schedule(fake_mnist):
 
 def test_presets():
   """make_optimizers takes the named preset; the seed's is Keras's Adam(1e-3)."""
-  seed_d, _ = step_lib.make_optimizers(variants.build("dcgan"), preset="seed")
+  seed_d, _ = optimizers_lib.make_optimizers(variants.build("dcgan"), preset="seed")
   assert (float(seed_d.learning_rate), seed_d.beta_1) == pytest.approx((1e-3, 0.9))
-  wgan_d, _ = step_lib.make_optimizers(variants.build("wgan_gp"))
+  wgan_d, _ = optimizers_lib.make_optimizers(variants.build("wgan_gp"))
   assert (float(wgan_d.learning_rate), wgan_d.beta_1, wgan_d.beta_2) == (
       pytest.approx(1e-4), 0.5, 0.9)
   with pytest.raises(UsageError, match="no preset 'seed'; its presets are: gantape"):
-    step_lib.make_optimizers(variants.build("wgan_gp"), preset="seed")
+    optimizers_lib.make_optimizers(variants.build("wgan_gp"), preset="seed")
 
 
 def with_and_without(name, mnist, batch_size, **options):
@@ -235,7 +236,7 @@ def test_r1_penalty_differentiates_the_log_odds_of_the_real_class(name,
 def test_r1_discriminator_step_leaves_the_generator_unchanged(name, fake_mnist):
   keras.utils.set_random_seed(0)
   variant = variants.build(name, r1_gamma=1.0)
-  d_opt, g_opt = step_lib.make_optimizers(variant)
+  d_opt, g_opt = optimizers_lib.make_optimizers(variant)
   step = step_lib.TrainStep(variant, d_opt, g_opt, seed=0)
   iterator = step.make_iterator(variant.make_dataset(fake_mnist,
                                                      batch_size=BATCH, seed=0))
@@ -254,7 +255,7 @@ def test_ssgan_generator_objectives(objective, fake_mnist):
   under it leaves D bitwise unchanged."""
   keras.utils.set_random_seed(0)
   variant = variants.build("ssgan", generator_objective=objective)
-  d_opt, g_opt = step_lib.make_optimizers(variant)
+  d_opt, g_opt = optimizers_lib.make_optimizers(variant)
   step = step_lib.TrainStep(variant, d_opt, g_opt, seed=0)
   batch = next(step.make_iterator(variant.make_dataset(
       fake_mnist, batch_size=BATCH, seed=0)))
@@ -346,7 +347,7 @@ def test_dcgan_learns_on_real_mnist(real_mnist_path):
   mnist = data_lib.load_mnist(real_mnist_path)
   keras.utils.set_random_seed(0)
   variant = variants.build("dcgan")
-  d_opt, g_opt = step_lib.make_optimizers(variant)
+  d_opt, g_opt = optimizers_lib.make_optimizers(variant)
   step = step_lib.TrainStep(variant, d_opt, g_opt, seed=0)
   iterator = step.make_iterator(variant.make_dataset(mnist, batch_size=64, seed=0))
   probe = variant.sample_inputs(tf.random.Generator.from_seed(1), 64)

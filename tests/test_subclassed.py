@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 
 from gantape import networks
+from gantape import optimizers as optimizers_lib
 from gantape import step as step_lib
 from gantape import variants
 from gantape.errors import UsageError
@@ -70,7 +71,7 @@ def random_batches(shape, num_classes=10, seed=0):
 
 
 def train(variant, shape, iterations=3):
-  d_opt, g_opt = step_lib.make_optimizers(variant)
+  d_opt, g_opt = optimizers_lib.make_optimizers(variant)
   step = step_lib.TrainStep(variant, d_opt, g_opt, seed=0)
   iterator = step.make_iterator(random_batches(shape))
   metrics = step(iterator, iterations)

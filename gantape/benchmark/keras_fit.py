@@ -10,7 +10,7 @@ import keras
 import tensorflow as tf
 
 from gantape import data as data_lib
-from gantape import step as step_lib
+from gantape import optimizers as optimizers_lib
 from gantape import variants
 from gantape.benchmark.config import BenchmarkConfig
 from gantape.benchmark.runners import Runner
@@ -62,7 +62,7 @@ class KerasFitRunner(Runner):
   def __init__(self, name: str, mnist: data_lib.Mnist,
                config: BenchmarkConfig, k: int):
     variant = variants.build(name, **config.variant_options)
-    d_opt, g_opt = step_lib.make_optimizers(variant)
+    d_opt, g_opt = optimizers_lib.make_optimizers(variant)
     d_opt.build(variant.discriminator_variables)
     g_opt.build(variant.generator_variables)
     self.model = GANModel(variant, config.seed)

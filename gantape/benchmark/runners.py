@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from gantape import data as data_lib
 from gantape import precision as precision_lib
+from gantape import optimizers as optimizers_lib
 from gantape import step as step_lib
 from gantape import variants
 from gantape.benchmark import seed_fit
@@ -48,7 +49,7 @@ class GantapeRunner(Runner):
                config: BenchmarkConfig, k: int, jit: bool):
     with precision_lib.policy(config.precision):
       self.variant = variants.build(name, **config.variant_options)
-    d_opt, g_opt = step_lib.make_optimizers(self.variant)
+    d_opt, g_opt = optimizers_lib.make_optimizers(self.variant)
     self.step = step_lib.TrainStep(self.variant, d_opt, g_opt,
                                    seed=config.seed, jit_compile=jit,
                                    updates_per_batch=config.updates_per_batch,
@@ -74,7 +75,7 @@ class InputRunner(Runner):
   def __init__(self, name: str, mnist: data_lib.Mnist,
                config: BenchmarkConfig, k: int):
     variant = variants.build(name, **config.variant_options)
-    d_opt, g_opt = step_lib.make_optimizers(variant)
+    d_opt, g_opt = optimizers_lib.make_optimizers(variant)
     step = step_lib.TrainStep(variant, d_opt, g_opt, seed=config.seed)
     self.iterator = step.make_input(
         mnist, batch_size=config.batch_size, seed=config.seed,

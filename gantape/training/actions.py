@@ -22,7 +22,7 @@ import tensorflow as tf
 
 from gantape import distribute as distribute_lib
 from gantape import ema as ema_lib
-from gantape import learning_rates
+from gantape import optimizers as optimizers_lib
 from gantape import step as step_lib
 from gantape import variants
 from gantape.errors import NonFiniteLossError
@@ -279,7 +279,7 @@ class NonFiniteGuard(Action):
       return None
     # The checkpoint holds the learning rates it was saved with, which a
     # resume may have changed: replay at this run's.
-    with learning_rates.rates_kept((self._step.d_optimizer,
+    with optimizers_lib.rates_kept((self._step.d_optimizer,
                                     self._step.g_optimizer)):
       self._checkpoint.restore(latest)
     start = int(self._step.global_step.numpy())

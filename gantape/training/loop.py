@@ -28,7 +28,7 @@ import tensorflow as tf
 from gantape import data as data_lib
 from gantape import distribute as distribute_lib
 from gantape import ema as ema_lib
-from gantape import learning_rates
+from gantape import optimizers as optimizers_lib
 from gantape import networks as networks_lib
 from gantape import precision as precision_lib
 from gantape import step as step_lib
@@ -252,7 +252,7 @@ def _build(config: TrainConfig, strategy: tf.distribute.Strategy,
                             **config.variant_options)
   with strategy.scope():
     variant = build()
-    d_opt, g_opt = step_lib.make_optimizers(
+    d_opt, g_opt = optimizers_lib.make_optimizers(
         variant, learning_rate=config.learning_rate, beta_1=config.beta_1,
         beta_2=config.beta_2, adam_epsilon=config.adam_epsilon,
         lr_decay=config_lib.lr_decay_range(config),
@@ -309,7 +309,7 @@ def _restore(run: _Run, config: TrainConfig, chief_workdir: str,
   if manager.checkpoints or config.resume_from is not None:
     # A restore brings back the checkpoint's learning rates; this run's
     # flags win.
-    with learning_rates.rates_kept(run.optimizers):
+    with optimizers_lib.rates_kept(run.optimizers):
       if manager.checkpoints:
         restored = workdir_lib.restore_latest(run.items, manager, config,
                                               log)

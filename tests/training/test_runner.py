@@ -3,6 +3,7 @@
 import keras
 import pytest
 
+from gantape import optimizers as optimizers_lib
 from gantape import step as step_lib
 from gantape import variants
 from gantape.training import runner as runner_lib
@@ -14,7 +15,7 @@ def gan_step():
   """The MLP GAN's step on fake digits, traced once for the module."""
   keras.utils.set_random_seed(0)
   variant = variants.build("gan")
-  d_opt, g_opt = step_lib.make_optimizers(variant)
+  d_opt, g_opt = optimizers_lib.make_optimizers(variant)
   step = step_lib.TrainStep(variant, d_opt, g_opt, seed=0)
   iterator = step.make_iterator(
       variant.make_dataset(make_fake_mnist(), batch_size=16, seed=0))

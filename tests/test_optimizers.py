@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from gantape import learning_rates
+from gantape import optimizers as optimizers_lib
 from gantape import step as step_lib
 from gantape import train as train_lib
 from gantape import variants
@@ -17,7 +17,7 @@ from tests.training.test_train import op_determinism  # pylint: disable=unused-i
 
 
 def test_linear_decay_is_constant_then_linear_to_zero():
-  schedule = learning_rates.LinearDecay(0.003, start=100, end=300,
+  schedule = optimizers_lib.LinearDecay(0.003, start=100, end=300,
                                         updates_per_iteration=2)
   iterations = np.array([0, 99, 100, 150, 200, 299, 300, 1000])
   expected = 0.003 * np.clip((300 - iterations) / 200, 0, 1)
@@ -26,14 +26,14 @@ def test_linear_decay_is_constant_then_linear_to_zero():
   np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-12)
   np.testing.assert_allclose(got[:3], 0.003)
   assert got[-2:] == [0.0, 0.0]
-  again = learning_rates.LinearDecay.from_config(schedule.get_config())
+  again = optimizers_lib.LinearDecay.from_config(schedule.get_config())
   assert float(again(tf.constant(300))) == pytest.approx(expected[3])
 
 
 @pytest.mark.parametrize("start,end", [(5, 5), (-1, 3), (7, 2)])
 def test_linear_decay_refuses_an_empty_range(start, end):
   with pytest.raises(UsageError, match="must start before it ends"):
-    learning_rates.LinearDecay(1e-3, start, end)
+    optimizers_lib.LinearDecay(1e-3, start, end)
 
 
 @pytest.mark.parametrize("name,updates_per_batch", [("gan", 2),
@@ -44,7 +44,7 @@ def test_both_optimizers_count_gan_iterations(name, updates_per_batch,
   updates_per_batch; both are at the rate of the same iteration."""
   keras.utils.set_random_seed(0)
   variant = variants.build(name)
-  d_opt, g_opt = step_lib.make_optimizers(
+  d_opt, g_opt = optimizers_lib.make_optimizers(
       variant, learning_rate=0.01, lr_decay=(2, 6),
       updates_per_batch=updates_per_batch)
   step = step_lib.TrainStep(variant, d_opt, g_opt,
@@ -63,15 +63,15 @@ def test_both_optimizers_count_gan_iterations(name, updates_per_batch,
 
 def test_a_constant_rate_set_now_survives_a_restore(tmp_path):
   variant = variants.build("gan")
-  d_opt, g_opt = step_lib.make_optimizers(variant, learning_rate=0.01)
+  d_opt, g_opt = optimizers_lib.make_optimizers(variant, learning_rate=0.01)
   d_opt.build(variant.discriminator_variables)
   path = tf.train.Checkpoint(d=d_opt).save(str(tmp_path / "ckpt"))
   d_opt.learning_rate = 0.002
-  with learning_rates.rates_kept([d_opt, g_opt]):
+  with optimizers_lib.rates_kept([d_opt, g_opt]):
     tf.train.Checkpoint(d=d_opt).restore(path)
     assert float(d_opt.learning_rate) == pytest.approx(0.01)
   assert float(d_opt.learning_rate) == pytest.approx(0.002)
-  assert not learning_rates.is_scheduled(d_opt)
+  assert not optimizers_lib.is_scheduled(d_opt)
 
 
 def test_resume_under_a_schedule_is_exact(tmp_path, fake_mnist,

@@ -1,4 +1,5 @@
-"""Learning-rate schedules by GAN iteration, and keeping rates across restores.
+"""The two Adams a GAN trains with: presets, learning-rate schedules by GAN
+iteration, and learning rates kept across checkpoint restores.
 
 A schedule is a function of the optimizer's update count, which the
 optimizer checkpoints (`optimizer.iterations`); the schedule itself is built
@@ -8,12 +9,13 @@ settings follows its new schedule from the iteration it has reached.
 """
 
 import contextlib
-from typing import Iterator, Sequence
+from typing import Iterator, Optional, Sequence, Tuple
 
 import keras
 import tensorflow as tf
 
 from gantape.errors import UsageError
+from gantape.variants import base
 
 
 @keras.saving.register_keras_serializable(package="gantape")
@@ -88,3 +90,51 @@ def rates_kept(optimizers: Sequence[keras.optimizers.Optimizer]
   yield
   for optimizer, rate in kept:
     optimizer.learning_rate = rate
+
+
+def make_optimizers(variant: base.Variant, *,
+                    preset: str = base.DEFAULT_PRESET,
+                    learning_rate: Optional[float] = None,
+                    beta_1: Optional[float] = None,
+                    beta_2: Optional[float] = None,
+                    adam_epsilon: Optional[float] = None,
+                    lr_decay: Optional[Tuple[int, int]] = None,
+                    updates_per_batch: Optional[int] = None
+                    ) -> Tuple[keras.optimizers.Optimizer,
+                               keras.optimizers.Optimizer]:
+  """Adam for the discriminator and for the generator.
+
+  Unset arguments take the variant's `preset` (see `Variant.presets`: the
+  seed's Adam(1e-3) for its four variants, Adam(1e-4, 0.5, 0.9) for WGAN-GP).
+  Call it inside `strategy.scope()` when training distributed.
+
+  Args:
+    lr_decay: (start, end) GAN iterations: the learning rate falls linearly
+      from `learning_rate` at `start` to 0 at `end`
+      (`LinearDecay`); None keeps it constant.
+    updates_per_batch: the `TrainStep`'s, which the schedule needs to count
+      GAN iterations from updates (default: the preset's).
+
+  Returns:
+    (discriminator_optimizer, generator_optimizer).
+  """
+  d = variant.preset(preset)
+  rate = d.learning_rate if learning_rate is None else learning_rate
+  if rate <= 0:
+    raise UsageError(f"learning_rate must be positive, got {rate}.")
+  kwargs = dict(
+      beta_1=d.beta_1 if beta_1 is None else beta_1,
+      beta_2=d.beta_2 if beta_2 is None else beta_2,
+      epsilon=d.adam_epsilon if adam_epsilon is None else adam_epsilon)
+  per_batch = (d.updates_per_batch if updates_per_batch is None
+               else updates_per_batch)
+
+  def adam(name, updates_per_iteration):
+    if lr_decay is not None:
+      kwargs["learning_rate"] = LinearDecay(
+          rate, *lr_decay, updates_per_iteration)
+    return keras.optimizers.Adam(name=name, **kwargs)
+  kwargs["learning_rate"] = rate
+  # One iteration makes n_critic discriminator updates per slice.
+  return (adam("d_adam", variant.n_critic * per_batch),
+          adam("g_adam", per_batch))
