@@ -65,7 +65,8 @@ class TrainConfig:
   preset: str = _setting(
       variants.base.DEFAULT_PRESET, "Named settings for every flag marked "
       "'the preset's' left unset: gantape's defaults, or the seed's (docs/"
-      "quality.md). wgan_gp has only 'gantape'.",
+      "quality.md). wgan_gp has only 'gantape'; ssgan also has 'salimans', "
+      "Salimans et al. 2016's recipe (docs/semi_supervised.md).",
       choices=variants.preset_names)
   learning_rate: Optional[float] = _setting(
       None, "Adam learning rate (default: the preset's: 1e-3, or 1e-4 for "
