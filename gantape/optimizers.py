@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from gantape.errors import UsageError
 from gantape.variants import base
+from gantape.variants import settings
 
 
 @keras.saving.register_keras_serializable(package="gantape")
@@ -93,7 +94,7 @@ def rates_kept(optimizers: Sequence[keras.optimizers.Optimizer]
 
 
 def make_optimizers(variant: base.Variant, *,
-                    preset: str = base.DEFAULT_PRESET,
+                    preset: str = settings.DEFAULT_PRESET,
                     learning_rate: Optional[float] = None,
                     beta_1: Optional[float] = None,
                     beta_2: Optional[float] = None,

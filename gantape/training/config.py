@@ -63,7 +63,7 @@ class TrainConfig:
       "10000 otherwise). May change on resume.")
   batch_size: int = _setting(64, "Global batch size.")
   preset: str = _setting(
-      variants.base.DEFAULT_PRESET, "Named settings for every flag marked "
+      variants.settings.DEFAULT_PRESET, "Named settings for every flag marked "
       "'the preset's' left unset: gantape's defaults, or the seed's (docs/"
       "quality.md). wgan_gp has only 'gantape'; ssgan also has 'salimans', "
       "Salimans et al. 2016's recipe (docs/semi_supervised.md).",

@@ -16,8 +16,7 @@ variant means subclassing `Variant` in one file and adding one line to
 
 import abc
 import dataclasses
-from typing import (Any, Callable, ClassVar, Dict, Mapping, Optional,
-                    Tuple)
+from typing import ClassVar, Dict, Optional, Tuple
 
 import keras
 import tensorflow as tf
@@ -28,6 +27,8 @@ from gantape import networks
 from gantape import precision
 from gantape.errors import UsageError
 from gantape.networks import NOISE_DIM
+from gantape.variants.settings import (DEFAULT_PRESET, GANTAPE_PRESET,
+                                       SEED_PRESET, Option, Preset)
 
 Metrics = Dict[str, tf.Tensor]
 
@@ -54,162 +55,9 @@ class LossOutput:
                       {**self.metrics, "r1_penalty": tf.reduce_mean(penalty)})
 
 
-@dataclasses.dataclass(frozen=True)
-class Preset:
-  """How a variant trains unless told otherwise.
-
-  Attributes:
-    learning_rate, beta_1, beta_2: Adam, the same for both networks.
-    adam_epsilon: Adam's epsilon, added to sqrt(v); 1e-7 is Keras's.
-    updates_per_batch: each network takes this many updates per batch, one
-      per equal slice of it: all discriminator updates, then all generator
-      updates. 2 reproduces the seed, whose `fit()` on 64 examples runs
-      Keras's default batch of 32 twice.
-    ema_decay: sample and evaluate with an exponential moving average of the
-      generator's weights at this per-iteration decay; 0 samples the live
-      generator (the seed).
-    discriminator_ema_decay: the same for the discriminator, which only its
-      test accuracy (a classifying discriminator, SSGAN's) reads.
-    variant_options: options of the variant's constructor that the preset
-      sets (e.g. r1_gamma); options given explicitly win
-      (`variants.resolve_options`). The constructors' own defaults are the
-      seed's losses, so the "seed" presets set none.
-  """
-  learning_rate: float
-  beta_1: float = 0.9
-  beta_2: float = 0.999
-  adam_epsilon: float = 1e-7
-  updates_per_batch: int = 1
-  ema_decay: float = 0.0
-  discriminator_ema_decay: float = 0.0
-  variant_options: Mapping[str, Any] = dataclasses.field(
-      default_factory=dict)
-
-
-@dataclasses.dataclass(frozen=True)
-class Option:
-  """One keyword option of a variant's constructor, declared once.
-
-  The CLI makes a flag of it, the benchmark passes it through, resume
-  compares it, and `variants.build` checks it before building networks.
-
-  Attributes:
-    name: the constructor's keyword (and the flag's name).
-    type: int, float, bool or str: the flag's type.
-    default: the constructor's default; the seed's behaviour.
-    help: one sentence for `--help`, without the default.
-    choices: the allowed values of a str option, or None.
-    check: raises `UsageError` for a bad value that `choices` cannot
-      express (e.g. a negative weight); None for none.
-  """
-  name: str
-  type: type
-  default: Any
-  help: str
-  choices: Optional[Tuple[str, ...]] = None
-  check: Optional[Callable[[Any], None]] = None
-
-  def checked(self, value: Any, variant: str = "") -> Any:
-    """`value` if it is allowed, as `type` (a float for an int).
-
-    Args:
-      value: the option's value; None (unset) is always allowed.
-      variant: the variant's name, for the message.
-
-    Raises:
-      UsageError: a value outside `choices`, or one `check` refuses.
-    """
-    if value is None:
-      return value
-    if self.choices is not None and value not in self.choices:
-      raise UsageError(
-          f"unknown {variant + ' ' if variant else ''}{self.name} {value!r}; "
-          f"choose one of {', '.join(self.choices)}.")
-    if self.type is float and isinstance(value, int):
-      value = float(value)
-    if self.check is not None:
-      self.check(value)
-    return value
-
-
-def _check_r1_gamma(gamma: float) -> None:
-  if not gamma >= 0.0:
-    raise UsageError(
-        f"r1_gamma={gamma} is negative; it weighs a penalty, so use a "
-        f"value >= 0 (e.g. 1), or 0 for none.")
-
-
-def _check_r1_every(every: int) -> None:
-  if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-    raise UsageError(
-        f"r1_every={every!r} is not a positive integer; it is the interval "
-        f"in discriminator updates between R1 penalties (e.g. 16), or 1 for "
-        f"every update.")
-
-
-def _check_label_smoothing(s: float) -> None:
-  if not 0.0 <= s < 1.0:
-    raise UsageError(
-        f"label_smoothing={s} is outside [0, 1); the real target is "
-        f"1 - label_smoothing, so use e.g. 0.1 (or 0 for none).")
-
-
-# Options several variants share.
-LABEL_SMOOTHING = Option(
-    "label_smoothing", float, 0.0,
-    "one-sided label smoothing s: the discriminator's real target becomes "
-    "1 - s (Salimans et al. 2016 use 0.1; 0, the seed, for none).",
-    check=_check_label_smoothing)
-R1_GAMMA = Option(
-    "r1_gamma", float, 0.0,
-    "weight gamma of the R1 penalty gamma/2 ||grad_x f(x)||^2 on the "
-    "discriminator's logit at real images (Mescheder et al. 2018); 0, the "
-    "seed, for none.", check=_check_r1_gamma)
-R1_EVERY = Option(
-    "r1_every", int, 1,
-    "lazy R1 (Karras et al. 2020): the R1 penalty on one discriminator "
-    "update in N, weighted by N, which saves most of its cost; 1 for every "
-    "update.", check=_check_r1_every)
-SYNC_BATCH_NORM = Option(
-    "sync_batch_norm", bool, False,
-    "BatchNorm over the global batch across replicas under a multi-replica "
-    "strategy, instead of each replica's slice (Keras's default).")
-NETWORKS = Option(
-    "networks", str, "seed", "the seed's networks; Salimans et al. 2016's "
-    "MNIST MLPs (ssgan); or the standard DCGAN pair of Radford et al. 2016 "
-    "for 32x32 and 64x64 images (dcgan, cgan, wgan_gp).",
-    choices=("seed", "salimans", "dcgan"))
-
 # Constructor arguments that the dataset gives, not the user: the image
 # shape [H, W, C] and, for the variants that use labels, the class count.
 DATA_ARGUMENTS = ("image_shape", "num_classes")
-
-
-def check_networks(variant: str, value: str,
-                   allowed: Tuple[str, ...]) -> str:
-  """`value` of the `networks` option if the variant `variant` has them.
-
-  Raises:
-    UsageError: an unknown value, or networks the variant does not have.
-  """
-  NETWORKS.checked(value, variant)
-  if value not in allowed:
-    raise UsageError(
-        f"variant {variant!r} has no {value!r} networks; choose one of "
-        f"{', '.join(allowed)}.")
-  return value
-
-
-# The seed's settings for its four variants: Keras's Adam(1e-3), two updates
-# of 32 per network per iteration of 64, no weight averaging.
-SEED_PRESET = Preset(1e-3, 0.9, 0.999, updates_per_batch=2, ema_decay=0.0)
-# gantape's default for the seed's variants, chosen from the measurements in
-# docs/quality.md: the seed's optimizer and 2x32 schedule, which
-# scored better than the DCGAN paper's Adam(2e-4, beta_1=0.5) at one update of
-# 64 at every point measured up to the default 10k iterations, plus an EMA of
-# the generator for sampling.
-GANTAPE_PRESET = dataclasses.replace(SEED_PRESET, ema_decay=0.999)
-DEFAULT_PRESET = "gantape"
 
 
 class Variant(abc.ABC):
@@ -224,7 +72,7 @@ class Variant(abc.ABC):
   conditional: ClassVar[bool] = False
   # Whether the losses read the data's labels: refused on unlabelled data.
   needs_labels: ClassVar[bool] = False
-  # The values of the `networks` option (`NETWORKS`) the variant offers;
+  # The values of the `networks` option (`settings.NETWORKS`) it offers;
   # training picks "dcgan" among them for images other than 28x28x1.
   networks_offered: ClassVar[Tuple[str, ...]] = ()
   flat_images: ClassVar[bool] = False

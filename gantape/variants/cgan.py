@@ -23,6 +23,7 @@ from gantape import dcgan_networks
 from gantape import losses
 from gantape import networks as networks_lib
 from gantape.variants import base
+from gantape.variants import settings
 
 NETWORKS = ("seed", "dcgan")
 
@@ -34,8 +35,8 @@ class CGAN(base.Variant):
   conditional = True
   networks_offered = NETWORKS
   needs_labels = True
-  options = (base.LABEL_SMOOTHING, base.R1_GAMMA, base.R1_EVERY,
-             base.SYNC_BATCH_NORM, base.NETWORKS)
+  options = (settings.LABEL_SMOOTHING, settings.R1_GAMMA, settings.R1_EVERY,
+             settings.SYNC_BATCH_NORM, settings.NETWORKS)
   eps = 1e-3
 
   def __init__(self, *, label_smoothing: float = 0.0, r1_gamma: float = 0.0,
@@ -71,7 +72,7 @@ class CGAN(base.Variant):
     Raises:
       UsageError: a bad option, or networks that cannot take `image_shape`.
     """
-    base.check_networks(self.name, networks, NETWORKS)
+    settings.check_networks(self.name, networks, NETWORKS)
     self.image_shape = networks_lib.check_image_shape(image_shape)
     self.num_classes = num_classes
     sync = sync_batch_norm
@@ -90,9 +91,9 @@ class CGAN(base.Variant):
             output_activation="softmax", synchronized_batch_norm=sync))
     self.sync_batch_norm = sync_batch_norm
     self.networks = networks
-    self.label_smoothing = base.LABEL_SMOOTHING.checked(label_smoothing)
-    self.r1_gamma = base.R1_GAMMA.checked(r1_gamma)
-    self.r1_every = base.R1_EVERY.checked(r1_every)
+    self.label_smoothing = settings.LABEL_SMOOTHING.checked(label_smoothing)
+    self.r1_gamma = settings.R1_GAMMA.checked(r1_gamma)
+    self.r1_every = settings.R1_EVERY.checked(r1_every)
     self.build_networks()
 
   def sample_inputs(self, rng, batch_size):

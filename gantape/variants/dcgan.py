@@ -14,8 +14,8 @@ import keras
 
 from gantape import dcgan_networks
 from gantape import networks as networks_lib
-from gantape.variants import base
 from gantape.variants import gan
+from gantape.variants import settings
 
 NETWORKS = ("seed", "dcgan")
 
@@ -27,14 +27,14 @@ class DCGAN(gan.GAN):
   flat_images = False
   default_iterations = 10_000
   networks_offered = NETWORKS
-  options = (base.LABEL_SMOOTHING, base.R1_GAMMA, base.R1_EVERY,
-             base.SYNC_BATCH_NORM, base.NETWORKS)
+  options = (settings.LABEL_SMOOTHING, settings.R1_GAMMA, settings.R1_EVERY,
+             settings.SYNC_BATCH_NORM, settings.NETWORKS)
   # gantape's DCGAN adds the R1 penalty (gamma 1) to the shared defaults: the
   # lowest FCD at every evaluation of two seeds to 10k, and 25k iterations
   # without the late collapse of the seed's settings (docs/quality.md). The seed preset keeps the seed's losses.
-  presets = {"gantape": dataclasses.replace(base.GANTAPE_PRESET,
+  presets = {"gantape": dataclasses.replace(settings.GANTAPE_PRESET,
                                             variant_options={"r1_gamma": 1.0}),
-             "seed": base.SEED_PRESET}
+             "seed": settings.SEED_PRESET}
 
   def __init__(self, *, label_smoothing: float = 0.0, r1_gamma: float = 0.0,
                r1_every: int = 1,
@@ -65,7 +65,7 @@ class DCGAN(gan.GAN):
     Raises:
       UsageError: a bad option, or networks that cannot take `image_shape`.
     """
-    base.check_networks(self.name, networks, NETWORKS)
+    settings.check_networks(self.name, networks, NETWORKS)
     sync = sync_batch_norm
     if networks == "dcgan":
       generator = generator or dcgan_networks.dcgan_generator(

@@ -17,6 +17,7 @@ import tensorflow as tf
 from gantape import losses
 from gantape import networks
 from gantape.variants import base
+from gantape.variants import settings
 
 
 class GAN(base.Variant):
@@ -25,7 +26,7 @@ class GAN(base.Variant):
   name = "gan"
   flat_images = True
   default_iterations = 20_000
-  options = (base.LABEL_SMOOTHING, base.R1_GAMMA, base.R1_EVERY)
+  options = (settings.LABEL_SMOOTHING, settings.R1_GAMMA, settings.R1_EVERY)
   # The seed's clip floor for GAN and DCGAN.
   eps = 1e-6
 
@@ -56,9 +57,9 @@ class GAN(base.Variant):
             image_shape=self.image_shape),
         discriminator=discriminator or networks.mlp_discriminator(
             image_shape=self.image_shape))
-    self.label_smoothing = base.LABEL_SMOOTHING.checked(label_smoothing)
-    self.r1_gamma = base.R1_GAMMA.checked(r1_gamma)
-    self.r1_every = base.R1_EVERY.checked(r1_every)
+    self.label_smoothing = settings.LABEL_SMOOTHING.checked(label_smoothing)
+    self.r1_gamma = settings.R1_GAMMA.checked(r1_gamma)
+    self.r1_every = settings.R1_EVERY.checked(r1_every)
     self.build_networks()
 
   def discriminator_loss(self, batch, inputs):

@@ -34,6 +34,7 @@ from gantape import networks as networks_lib
 from gantape import salimans_networks
 from gantape.errors import UsageError
 from gantape.variants import base
+from gantape.variants import settings
 
 GENERATOR_OBJECTIVES = ("seed", "non_saturating", "feature_matching")
 # "clipped": the seed's log(clip(P, 1e-3, 1)) of the softmax; "logits": the
@@ -52,20 +53,20 @@ def _check_num_labeled(num_labeled: int) -> None:
         f"{data_lib.NUM_CLASSES}.")
 
 
-NUM_LABELED = base.Option(
+NUM_LABELED = settings.Option(
     "num_labeled", int, None, "labelled training examples, balanced over "
     "classes; unset: all.", check=_check_num_labeled)
-GENERATOR_OBJECTIVE = base.Option(
+GENERATOR_OBJECTIVE = settings.Option(
     "generator_objective", str, "seed", "generator loss: the seed's "
     "log P(fake|G(z)), -log(1 - P(fake|G(z))), or feature matching.",
     choices=GENERATOR_OBJECTIVES)
-NETWORKS_OPTION = base.NETWORKS
-LOSS_FORM = base.Option(
+NETWORKS_OPTION = settings.NETWORKS
+LOSS_FORM = settings.Option(
     "loss_form", str, "clipped", "the seed's clipped log of the "
     "discriminator's softmax; the same losses from its logits, which keep "
     "their gradient where the softmax saturates; or Salimans et al. 2016's "
     "code's losses.", choices=LOSS_FORMS)
-LABEL_SEED = base.Option(
+LABEL_SEED = settings.Option(
     "label_seed", int, 0, "chooses which examples carry labels "
     "(--num_labeled).")
 
@@ -78,14 +79,14 @@ class SSGAN(base.Variant):
   networks_offered = NETWORKS
   needs_labels = True
   options = (NUM_LABELED, GENERATOR_OBJECTIVE, NETWORKS_OPTION, LOSS_FORM,
-             LABEL_SEED, base.SYNC_BATCH_NORM)
+             LABEL_SEED, settings.SYNC_BATCH_NORM)
   # "salimans": Salimans et al. 2016's semi-supervised MNIST recipe
   # (openai/improved-gan, train_mnist_feature_matching.py): their networks
   # and losses, one update per batch of Adam(0.003, beta_1=0.5) with their
   # epsilon, 1e-8 under the square root (about 1e-4 added to sqrt(v)), and
   # the test accuracy of an average of the discriminator's weights at rate
   # 1e-4. Their batch of 100 is --batch_size=100.
-  presets = {**base.Variant.presets, "salimans": base.Preset(
+  presets = {**base.Variant.presets, "salimans": settings.Preset(
       0.003, 0.5, 0.999, adam_epsilon=1e-4, updates_per_batch=1,
       ema_decay=0.0, discriminator_ema_decay=0.9999, variant_options={
           "networks": "salimans", "generator_objective": "feature_matching",
@@ -122,7 +123,7 @@ class SSGAN(base.Variant):
     for option, value in ((GENERATOR_OBJECTIVE, generator_objective),
                           (LOSS_FORM, loss_form), (NUM_LABELED, num_labeled)):
       option.checked(value, self.name)
-    base.check_networks(self.name, networks, NETWORKS)
+    settings.check_networks(self.name, networks, NETWORKS)
     if networks == "salimans":
       generator = generator or salimans_networks.salimans_generator(
           synchronized_batch_norm=sync_batch_norm)

@@ -23,6 +23,7 @@ from gantape import networks as networks_lib
 from gantape import precision
 from gantape.errors import UsageError
 from gantape.variants import base
+from gantape.variants import settings
 
 NETWORKS = ("seed", "dcgan")
 
@@ -37,9 +38,9 @@ def _check_gp_weight(gp_weight: float) -> None:
     raise UsageError(f"gp_weight must be >= 0, got {gp_weight}.")
 
 
-N_CRITIC = base.Option("n_critic", int, 5, "critic steps per generator "
+N_CRITIC = settings.Option("n_critic", int, 5, "critic steps per generator "
                        "step.", check=_check_n_critic)
-GP_WEIGHT = base.Option("gp_weight", float, 10.0, "lambda, the weight of the "
+GP_WEIGHT = settings.Option("gp_weight", float, 10.0, "lambda, the weight of the "
                         "gradient penalty.", check=_check_gp_weight)
 
 
@@ -49,10 +50,10 @@ class WGANGP(base.Variant):
   name = "wgan_gp"
   suggested_for_divergence = True
   # Gulrajani et al. 2017's Adam; the seed has no WGAN-GP, so no "seed" preset.
-  presets = {"gantape": base.Preset(1e-4, 0.5, 0.9, updates_per_batch=1,
+  presets = {"gantape": settings.Preset(1e-4, 0.5, 0.9, updates_per_batch=1,
                                     ema_decay=0.999)}
   networks_offered = NETWORKS
-  options = (N_CRITIC, GP_WEIGHT, base.SYNC_BATCH_NORM, base.NETWORKS)
+  options = (N_CRITIC, GP_WEIGHT, settings.SYNC_BATCH_NORM, settings.NETWORKS)
 
   def __init__(self, *, n_critic: int = 5, gp_weight: float = 10.0,
                sync_batch_norm: bool = False, networks: str = "seed",
@@ -79,7 +80,7 @@ class WGANGP(base.Variant):
     """
     N_CRITIC.checked(n_critic)
     GP_WEIGHT.checked(gp_weight)
-    base.check_networks(self.name, networks, NETWORKS)
+    settings.check_networks(self.name, networks, NETWORKS)
     self.image_shape = networks_lib.check_image_shape(image_shape)
     if networks == "dcgan":
       generator = generator or dcgan_networks.dcgan_generator(

@@ -23,6 +23,7 @@ from gantape.training import actions as actions_lib
 from gantape.training import curves
 from gantape.training import workdir as workdir_lib
 from gantape.variants import base
+from gantape.variants import settings
 from gantape.variants import gan as gan_lib
 
 BATCH = 16
@@ -350,7 +351,7 @@ def test_presets_fill_only_unset_fields(tmp_path):
 
 def test_a_presets_variant_options_yield_to_explicit_ones(tmp_path,
                                                         monkeypatch):
-  with_r1 = dataclasses.replace(base.GANTAPE_PRESET,
+  with_r1 = dataclasses.replace(settings.GANTAPE_PRESET,
                                 variant_options={"r1_gamma": 1.0})
   monkeypatch.setattr(gan_lib.GAN, "presets",
                       {**gan_lib.GAN.presets, "r1": with_r1})
