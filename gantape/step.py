@@ -65,6 +65,20 @@ def check_variable_partition(variant: base.Variant) -> None:
         f"non-trainable.")
 
 
+def _check_schedule(updates_per_batch, jit_compile: bool,
+                    strategy: tf.distribute.Strategy) -> None:
+  """Raises UsageError for a bad updates_per_batch, or XLA asked for on a
+  multi-replica strategy other than TPU."""
+  if not isinstance(updates_per_batch, int) or updates_per_batch < 1:
+    raise UsageError(f"updates_per_batch must be a positive integer, got "
+                     f"{updates_per_batch!r}.")
+  is_tpu = isinstance(strategy, (tf.distribute.TPUStrategy,))
+  if jit_compile and strategy.num_replicas_in_sync > 1 and not is_tpu:
+    raise UsageError(
+        "jit_compile=True runs on one replica (or TPU, which always "
+        "compiles); drop it for a multi-replica strategy.")
+
+
 def _average(per_example: tf.Tensor) -> tf.Tensor:
   """Mean over the global batch: sum / (per-replica batch x replicas)."""
   return tf.nn.compute_average_loss(per_example)
@@ -118,20 +132,13 @@ class TrainStep:
     self.precision = precision_lib.of_variant(variant, precision)
     d_optimizer = precision_lib.with_loss_scaling(d_optimizer, self.precision)
     g_optimizer = precision_lib.with_loss_scaling(g_optimizer, self.precision)
-    if not isinstance(updates_per_batch, int) or updates_per_batch < 1:
-      raise UsageError(f"updates_per_batch must be a positive integer, got "
-                       f"{updates_per_batch!r}.")
+    self.strategy = strategy or tf.distribute.get_strategy()
+    _check_schedule(updates_per_batch, jit_compile, self.strategy)
     self.updates_per_batch = updates_per_batch
     self.variant = variant
     self.d_optimizer = d_optimizer
     self.g_optimizer = g_optimizer
-    self.strategy = strategy or tf.distribute.get_strategy()
     self.jit_compile = jit_compile
-    is_tpu = isinstance(self.strategy, (tf.distribute.TPUStrategy,))
-    if jit_compile and self.strategy.num_replicas_in_sync > 1 and not is_tpu:
-      raise UsageError(
-          "jit_compile=True runs on one replica (or TPU, which always "
-          "compiles); drop it for a multi-replica strategy.")
     with self.strategy.scope():
       self.global_step = tf.Variable(0, dtype=tf.int64, trainable=False,
                                      name="global_step")

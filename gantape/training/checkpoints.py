@@ -219,6 +219,19 @@ def _warn(line: str) -> None:
   print(line, file=sys.stderr, flush=True)
 
 
+def _averages(run: Dict[str, Any], data: Dict[str, Any],
+              options: Dict[str, Any]) -> Dict[str, Any]:
+  """{"generator"/"discriminator": a fresh network} for each network whose
+  weight average the run kept (`ema_decay`, `discriminator_ema_decay`)."""
+  averages = {}
+  for network, decay in (("generator", "ema_decay"),
+                         ("discriminator", "discriminator_ema_decay")):
+    if run.get(decay):  # None or 0: no average
+      averages[network] = getattr(
+          variants.build(run["variant"], **data, **options), network)
+  return averages
+
+
 def restore_from_workdir(workdir: str, checkpoint: Optional[str] = None, *,
                          log: Log = _warn) -> RestoredRun:
   """Rebuilds the variant of a training workdir and restores its networks.
@@ -251,13 +264,8 @@ def restore_from_workdir(workdir: str, checkpoint: Optional[str] = None, *,
   variant = variants.build(run["variant"], **data, **options)
   items = {"generator": variant.generator,
            "discriminator": variant.discriminator}
-  averages = {}
-  for network in ("generator", "discriminator"):
-    prefix = "" if network == "generator" else "discriminator_"
-    if run.get(f"{prefix}ema_decay"):  # None or 0: no average
-      averages[network] = getattr(
-          variants.build(run["variant"], **data, **options), network)
-      items[f"ema_{network}"] = averages[network]
+  averages = _averages(run, data, options)
+  items.update({f"ema_{network}": model for network, model in averages.items()})
   ema_variant = (ema_lib.sampling_view(variant, **averages) if averages
                  else None)
   global_step = tf.Variable(0, dtype=tf.int64, name="global_step")

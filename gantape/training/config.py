@@ -185,31 +185,7 @@ class TrainConfig:
             f"--{field}=N with N >= 1"
             + (f" (default {default})." if default is not None else
                " (or leave it unset for the variant's default)."))
-    if self.learning_rate is not None and not (
-        self.learning_rate > 0 and math.isfinite(self.learning_rate)):
-      raise UsageError(
-          f"learning_rate must be positive and finite, got "
-          f"{self.learning_rate!r}; pass "
-          f"e.g. --learning_rate=0.001, or leave it unset for the variant's "
-          f"default.")
-    if self.lr_decay_end is not None and self.lr_decay_start is None:
-      raise UsageError("lr_decay_end is set without lr_decay_start; pass "
-                       "--lr_decay_start too (the iteration the decay "
-                       "begins at).")
-    if self.lr_decay_start is not None:
-      end = lr_decay_range(self)[1]
-      if not 0 <= self.lr_decay_start < end:
-        raise UsageError(
-            f"lr_decay_start={self.lr_decay_start} must be >= 0 and before "
-            f"the decay's end, iteration {end} (--lr_decay_end, or "
-            f"--steps).")
-    if self.adam_epsilon is not None and not self.adam_epsilon > 0:
-      raise UsageError(f"adam_epsilon must be positive, got "
-                       f"{self.adam_epsilon!r}; e.g. --adam_epsilon=1e-7.")
-    for field in ("beta_1", "beta_2"):
-      value = getattr(self, field)
-      if value is not None and not 0.0 <= value < 1.0:
-        raise UsageError(f"{field} must be in [0, 1), got {value!r}.")
+    self._validate_optimizer()
     for field in ("ema_decay", "discriminator_ema_decay"):
       value = getattr(self, field)
       if value is not None and not 0.0 <= value < 1.0:
@@ -237,6 +213,34 @@ class TrainConfig:
           f"resume_from={self.resume_from!r} is not a checkpoint (no "
           f"{self.resume_from}.index); pass a prefix such as "
           f"OTHER_WORKDIR/{checkpoints.CHECKPOINT_DIR}/ckpt-12000.")
+
+  def _validate_optimizer(self) -> None:
+    """`validate` for the Adam settings and the learning-rate schedule."""
+    if self.learning_rate is not None and not (
+        self.learning_rate > 0 and math.isfinite(self.learning_rate)):
+      raise UsageError(
+          f"learning_rate must be positive and finite, got "
+          f"{self.learning_rate!r}; pass "
+          f"e.g. --learning_rate=0.001, or leave it unset for the variant's "
+          f"default.")
+    if self.lr_decay_end is not None and self.lr_decay_start is None:
+      raise UsageError("lr_decay_end is set without lr_decay_start; pass "
+                       "--lr_decay_start too (the iteration the decay "
+                       "begins at).")
+    if self.lr_decay_start is not None:
+      end = lr_decay_range(self)[1]
+      if not 0 <= self.lr_decay_start < end:
+        raise UsageError(
+            f"lr_decay_start={self.lr_decay_start} must be >= 0 and before "
+            f"the decay's end, iteration {end} (--lr_decay_end, or "
+            f"--steps).")
+    if self.adam_epsilon is not None and not self.adam_epsilon > 0:
+      raise UsageError(f"adam_epsilon must be positive, got "
+                       f"{self.adam_epsilon!r}; e.g. --adam_epsilon=1e-7.")
+    for field in ("beta_1", "beta_2"):
+      value = getattr(self, field)
+      if value is not None and not 0.0 <= value < 1.0:
+        raise UsageError(f"{field} must be in [0, 1), got {value!r}.")
 
 
 def total_iterations(config: TrainConfig) -> int:
