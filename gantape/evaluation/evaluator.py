@@ -226,13 +226,23 @@ class Evaluator:
     images, labels = generate_samples(variant, num_samples, seed=seed,
                                       log=log)
     result = self.evaluate_images(images, labels, per_class=per_class)
+    accuracy = self.test_accuracy(variant, test_images)
+    if accuracy is not None:
+      result["test_accuracy"] = accuracy
+    return result
+
+  def test_accuracy(self, variant: base.Variant,
+                    test_images: Optional[int] = None) -> Optional[float]:
+    """The discriminator's accuracy on the first `test_images` test images
+    (None: all), or None where it does not apply: no test labels, 0 images,
+    or a discriminator that does not classify (`discriminator_classifies`).
+    """
     x_test, y_test = self.dataset.x_test, self.dataset.y_test
     n = len(x_test) if test_images is None else min(test_images, len(x_test))
-    if (y_test is not None and n > 0
-        and discriminator_classifies(variant)):
-      result["test_accuracy"] = discriminator_test_accuracy(
-          variant, x_test[:n], y_test[:n], batch_size=self.batch_size)
-    return result
+    if y_test is None or n <= 0 or not discriminator_classifies(variant):
+      return None
+    return discriminator_test_accuracy(variant, x_test[:n], y_test[:n],
+                                       batch_size=self.batch_size)
 
 
 def _skipped(dataset, classifier: Optional[features_lib.FeatureModel],

@@ -77,6 +77,25 @@ class TrainingEvaluator:
         variant, self.num_samples, seed=self.seed, per_class=False,
         test_images=test_images)
 
+  def _live_scores(self, variant: base.Variant, live_variant: base.Variant,
+                   result: Dict[str, Any]) -> Dict[str, float]:
+    """`live_fcd`, `live_coverage` and, where the discriminator is averaged,
+    `live_test_accuracy`. A generator the average leaves live draws the
+    samples `result` scored, so only the discriminator is scored again."""
+    averaged_d = live_variant.discriminator is not variant.discriminator
+    if live_variant.generator is variant.generator:
+      live = {k: result[k] for k in ("fcd", "coverage") if k in result}
+      accuracy = (self.evaluator.test_accuracy(live_variant, _TEST_IMAGES)
+                  if averaged_d else None)
+      if accuracy is not None:
+        live["test_accuracy"] = accuracy
+    else:
+      live = self._evaluate(live_variant, _TEST_IMAGES if averaged_d else 0)
+    scores = {"live_fcd": live["fcd"]}
+    scores.update({f"live_{k}": float(live[k])
+                   for k in ("coverage", "test_accuracy") if k in live})
+    return scores
+
   def __call__(self, variant: base.Variant, step: int,
                live_variant: Optional[base.Variant] = None,
                best_fcd: Optional[float] = None) -> Dict[str, float]:
@@ -108,13 +127,7 @@ class TrainingEvaluator:
     scalars.update({k: float(result[k]) for k in _OPTIONAL_KEYS
                     if k in result})
     if live_variant is not None:
-      # The live discriminator's accuracy too, where an average replaces it.
-      averaged = live_variant.discriminator is not variant.discriminator
-      live = self._evaluate(live_variant, _TEST_IMAGES if averaged else 0)
-      scalars["live_fcd"] = live["fcd"]
-      for key in ("coverage", "test_accuracy"):
-        if key in live:
-          scalars[f"live_{key}"] = float(live[key])
+      scalars.update(self._live_scores(variant, live_variant, result))
     histogram = (f" histogram={result['class_histogram']}"
                  if "class_histogram" in result else "")
     self.log(f"[eval] step {step}: " + " ".join(

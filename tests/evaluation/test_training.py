@@ -12,16 +12,22 @@ import os
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from gantape import ema
 from gantape import train as train_lib
+from gantape import variants
 from gantape.errors import UsageError
 from gantape.evaluation import classifier as classifier_lib
+from gantape.evaluation import evaluator as evaluator_lib
 from gantape.evaluation import report
+from gantape.evaluation import training as training_lib
 from gantape.evaluation import workdir as workdir_lib
 from gantape.training import checkpoints
+from gantape.training import samples as samples_lib
 
 from tests.conftest import REPO_ROOT
 from tests.conftest import make_fake_mnist
@@ -113,3 +119,34 @@ def test_train_config_rejects_bad_quality_options(field, value):
   with pytest.raises(UsageError, match="eval_samples"):
     train_lib.TrainConfig(workdir="/tmp/x", eval_every=10,
                           eval_samples=5).validate()
+
+
+def test_an_averaged_discriminator_alone_samples_the_generator_once(
+    tmp_path, monkeypatch):
+  # With only D averaged the live generator is the sampled one: its FCD is
+  # reused, and only the live discriminator's test accuracy is computed.
+  mnist = make_fake_mnist(num_train=200, num_test=60)
+  path = str(tmp_path / "tiny.weights.h5")
+  classifier_lib.load_or_train_classifier(mnist, TINY, path=path,
+                                          log=lambda s: None)
+  evaluator = training_lib.TrainingEvaluator(mnist, num_samples=20,
+                                             classifier=path, log=print)
+  variant = variants.build("ssgan")
+  average = keras.models.clone_model(variant.discriminator)
+  average.set_weights([w * 0 for w in variant.discriminator.get_weights()])
+  view = ema.sampling_view(variant, discriminator=average)
+  sampled = []
+  generate = samples_lib.generate
+  monkeypatch.setattr(samples_lib, "generate",
+                      lambda *a, **k: sampled.append(1) or generate(*a, **k))
+  scores = evaluator(view, 1, live_variant=variant)
+  assert len(sampled) == 1
+  assert scores["eval/live_fcd"] == scores["eval/fcd"]
+  assert scores["eval/live_coverage"] == scores["eval/coverage"]
+  live = evaluator_lib.discriminator_test_accuracy(variant, mnist.x_test,
+                                                   mnist.y_test)
+  assert scores["eval/live_test_accuracy"] == pytest.approx(live)
+  # All-zero weights score every class alike: chance, not the live accuracy.
+  assert scores["eval/test_accuracy"] == pytest.approx(
+      evaluator_lib.discriminator_test_accuracy(view, mnist.x_test,
+                                                mnist.y_test))
