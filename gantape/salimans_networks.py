@@ -31,7 +31,8 @@ class WeightNormDense(layers.Layer):
   trains g (`train_scale=True`). g and b start at 1 and 0; for their
   data-dependent start, see `initialize_weight_norm`.
 
-  v starts from N(0, 0.1^2), their `nn.DenseLayer`'s. Its scale matters
+  v starts from N(0, 0.1^2), their `nn.DenseLayer`'s, unless
+  `kernel_initializer` names another. Its scale matters
   although the output does not depend on it: Adam moves each entry of v by
   about the learning rate, so the smaller v is, the faster its direction
   turns.
@@ -44,7 +45,7 @@ class WeightNormDense(layers.Layer):
 
   def __init__(self, units: int, activation: Optional[str] = None,
                train_scale: bool = False, zero_logit: bool = False,
-               kernel_initializer="v_default", **kwargs):
+               kernel_initializer=None, **kwargs):
     super().__init__(**kwargs)
     self.units = units
     self.activation = keras.activations.get(activation)
@@ -52,7 +53,7 @@ class WeightNormDense(layers.Layer):
     self.zero_logit = zero_logit
     self.kernel_initializer = (
         keras.initializers.RandomNormal(stddev=0.1)
-        if kernel_initializer == "v_default"
+        if kernel_initializer is None
         else keras.initializers.get(kernel_initializer))
 
   def build(self, input_shape):
