@@ -365,9 +365,10 @@ def test_a_presets_variant_options_yield_to_explicit_ones(tmp_path,
   assert variants.build("gan").r1_gamma == 0.0
 
 
-def test_dcgan_default_preset_adds_r1_the_seed_preset_does_not(tmp_path):
+def test_dcgan_default_preset_adds_lazy_r1_the_seed_preset_does_not(
+    tmp_path):
   assert config(tmp_path, variant="dcgan").resolved().variant_options == {
-      "r1_gamma": 1.0}
+      "r1_gamma": 1.0, "r1_every": 16}
   assert config(tmp_path, variant="dcgan",
                 preset="seed").resolved().variant_options == {}
   assert variants.build("dcgan", preset="seed").r1_gamma == 0.0
