@@ -156,6 +156,8 @@ class TrainStep:
     self.rng = tf.random.Generator.from_seed(seed)
     self._iteration = tf.function(self._replica_iteration,
                                   jit_compile=True if jit_compile else None)
+    self._queued_loop = tf.function(self._replica_queued_loop,
+                                    jit_compile=True)
     self._train = tf.function(self._train_loop)
 
   # ---- public --------------------------------------------------------
@@ -226,7 +228,8 @@ class TrainStep:
           f"input_streams instead, or use input_pipeline='host'.")
     self._check_batch(batch_size)
     return data_lib.DeviceBatches(variant.input_streams(data, seed=seed),
-                                  batch_size=batch_size)
+                                  batch_size=batch_size,
+                                  batches_per_iteration=variant.n_critic)
 
   def _check_batch(self, batch: Optional[int]) -> None:
     """Raises UsageError unless the global batch `batch` splits evenly over
@@ -300,6 +303,9 @@ class TrainStep:
   # ---- inside the tf.function ----------------------------------------
 
   def _train_loop(self, iterator, num_iterations):
+    if (self.jit_compile and isinstance(iterator, data_lib.DeviceBatches)
+        and self.strategy.num_replicas_in_sync == 1):
+      return self._train_queued(iterator, num_iterations)
     # The first iteration is peeled off so the loop's metrics have a
     # structure to carry; `_iteration` is one traced function either way.
     metrics = self._one_iteration(iterator)
@@ -318,6 +324,60 @@ class TrainStep:
     self.global_step.assign_add(1)
     return {k: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None)
             for k, v in per_replica.items()}
+
+  def _train_queued(self, iterator, num_iterations):
+    """`_train_loop` on device input under XLA: whole runs of iterations as
+    one XLA computation each, between refills of the input queue.
+
+    One XLA launch per iteration costs more than the iteration itself for
+    a small network on a CPU (launches pass every variable in and out), so
+    the loop itself is compiled. The queue's refill cannot be (it reads a
+    `tf.data` iterator) and neither can the random draws be moved in
+    without changing their numbers (XLA's generator kernels differ), so
+    both run before each compiled run: the batches and random inputs are
+    those of the per-iteration path.
+    """
+    metrics, done = self._queued_run(iterator, num_iterations)
+    while done < num_iterations:
+      metrics, n = self._queued_run(iterator, num_iterations - done)
+      done += n
+    return metrics
+
+  def _queued_run(self, iterator, most):
+    """Up to `most` iterations on the queued batches, in one XLA launch."""
+    iterator.reserve()
+    n = tf.minimum(most, iterator.queued_batches() // self.variant.n_critic)
+    inputs = self._draw_inputs(n, iterator.batch_size)
+    per_replica = self.strategy.run(self._queued_loop,
+                                    args=(iterator, inputs, n))
+    self.global_step.assign_add(tf.cast(n, tf.int64))
+    return {k: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None)
+            for k, v in per_replica.items()}, n
+
+  def _draw_inputs(self, n, batch_size):
+    """The random inputs of n iterations, drawn in the per-iteration order:
+    a tuple (one per critic update) of structures stacked on axis 0."""
+    draws = [self.variant.sample_inputs(self.rng, batch_size)
+             for _ in range(self.variant.n_critic)]
+    arrays = tf.nest.map_structure(
+        lambda t: tf.TensorArray(t.dtype, size=n, element_shape=t.shape)
+        .write(0, t), draws)
+    for i in tf.range(1, n):
+      draws = [self.variant.sample_inputs(self.rng, batch_size)
+               for _ in range(self.variant.n_critic)]
+      arrays = tf.nest.map_structure(lambda a, t: a.write(i, t), arrays,
+                                     draws)
+    return tuple(tf.nest.map_structure(lambda a: a.stack(), arrays))
+
+  def _replica_queued_loop(self, iterator, inputs, n):
+    def iteration(i):
+      batches = tuple(iterator.next_queued() for _ in inputs)
+      drawn = tuple(tf.nest.map_structure(lambda t: t[i], x) for x in inputs)
+      return self._replica_iteration(batches, drawn)
+    metrics = iteration(0)
+    for i in tf.range(1, n):
+      metrics = iteration(i)
+    return metrics
 
   def _distributed_inputs(self, batch):
     """One global draw of the random inputs, sliced per replica."""

@@ -5,11 +5,13 @@ Small arrays and batches, so each test costs a trace or two.
 
 from unittest import mock
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from gantape import data as data_lib
+from gantape import networks
 from gantape import optimizers as optimizers_lib
 from gantape import step as step_lib
 from gantape import train as train_lib
@@ -80,13 +82,37 @@ def test_checkpoint_round_trip_mid_epoch_resumes_exactly(tmp_path):
 
 
 def test_the_images_are_not_saved(tmp_path):
-  images, labels = _arrays(n=10)
+  images, labels = _arrays(n=10, shape=(16, 16))
   device = data_lib.DeviceBatches(
       {"": data_lib.Stream(images, labels, 2, False)}, batch_size=3)
   path = tf.train.Checkpoint(iterator=device).save(str(tmp_path / "ckpt"))
   sizes = [int(np.prod(shape)) for _, shape in tf.train.list_variables(path)]
-  assert 3 + 10 in sizes  # the queue of indices
+  # The queue of indices: a batch, and whole epochs of at least
+  # MIN_CHUNK_BATCHES batches.
+  chunk = 10 * -(-data_lib.device.MIN_CHUNK_BATCHES * 3 // 10)
+  assert 3 + chunk in sizes
   assert max(sizes) < images.size
+
+
+@pytest.mark.parametrize("batches_per_iteration", [1, 4])
+def test_reserved_batches_compile_with_xla_and_keep_the_order(
+    batches_per_iteration):
+  # 7 of 10 examples, so reserved runs end inside epochs and chunks.
+  images, labels = _arrays(n=10)
+  host = iter(data_lib.batches(images, labels, batch_size=7, seed=4,
+                               flat=False))
+  device = data_lib.DeviceBatches(
+      {"": data_lib.Stream(images, labels, 4, False)}, batch_size=7,
+      batches_per_iteration=batches_per_iteration)
+  gather = tf.function(lambda: device.next_queued(), jit_compile=True)
+  for _ in range(3):
+    device.reserve()
+    queued = int(device.queued_batches())
+    assert queued >= batches_per_iteration
+    for _ in range(queued):
+      _assert_same(next(host), gather())
+    assert int(device.queued_batches()) == 0
+  _assert_same(next(host), next(device))  # next() refills by itself
 
 
 @pytest.mark.parametrize("name,options", [
@@ -102,10 +128,11 @@ def test_a_variants_streams_give_its_host_batches(name, options, fake_mnist):
     assert {"labeled_image", "labeled_label"} <= set(device.element_spec)
 
 
-def _step(name="gan", **options):
+def _step(name="gan", jit_compile=False, **options):
   variant = variants.build(name, **options)
   d_opt, g_opt = optimizers_lib.make_optimizers(variant)
-  return step_lib.TrainStep(variant, d_opt, g_opt, seed=0)
+  return step_lib.TrainStep(variant, d_opt, g_opt, seed=0,
+                            jit_compile=jit_compile)
 
 
 def test_a_step_on_device_input_trains_as_on_host_input(fake_mnist):
@@ -119,6 +146,69 @@ def test_a_step_on_device_input_trains_as_on_host_input(fake_mnist):
     finals.append([v.numpy() for v in step.variant.generator.weights])
   for host, device in zip(*finals):
     np.testing.assert_array_equal(host, device)
+
+
+def test_xla_on_device_input_is_the_per_iteration_run(fake_mnist):
+  # XLA on device input compiles whole runs of iterations between refills
+  # of the queue; 100 iterations of 16 on 200 examples cross two refills.
+  finals, steps = [], []
+  for pipeline in data_lib.INPUT_PIPELINES:
+    tf.keras.utils.set_random_seed(0)
+    step = _step(jit_compile=True)
+    iterator = step.make_input(fake_mnist, batch_size=16, seed=0,
+                               input_pipeline=pipeline)
+    for k in (7, 1, 100):
+      step(iterator, k)
+    finals.append([v.numpy() for v in step.variant.generator.weights
+                   + step.variant.discriminator.weights])
+    steps.append((step, iterator))
+  for host, device in zip(*finals):
+    np.testing.assert_array_equal(host, device)
+  (_, host), (step, device) = steps
+  assert int(step.global_step) == 108
+  _assert_same(next(host), next(device))
+
+
+def _tiny_wgan_gp():
+  """WGAN-GP with 3 critic updates per iteration, on one-layer networks."""
+  generator = keras.Sequential([
+      keras.Input((networks.NOISE_DIM,)),
+      keras.layers.Dense(28 * 28, activation="sigmoid"),
+      keras.layers.Reshape((28, 28, 1))])
+  critic = keras.Sequential([keras.Input((28, 28, 1)),
+                             keras.layers.Flatten(), keras.layers.Dense(1)])
+  return variants.build("wgan_gp", n_critic=3, generator=generator,
+                        discriminator=critic)
+
+
+class _TwoStreamGAN(gan_lib.GAN):
+  """The GAN, fed a second stream of 20 examples as SSGAN's labelled ones."""
+  name = "two_stream_gan"
+
+  def input_streams(self, mnist, *, seed):
+    streams = super().input_streams(mnist, seed=seed)
+    streams["labeled_"] = data_lib.Stream(
+        mnist.x_train[:20], mnist.y_train[:20], seed + 1, False)
+    return streams
+
+
+@pytest.mark.parametrize("build", [_tiny_wgan_gp, _TwoStreamGAN])
+def test_xla_on_device_input_takes_each_iterations_batches(build,
+                                                           fake_mnist):
+  # n_critic batches per iteration, or two streams of other lengths: after
+  # runs that cross refills, both pipelines are at the same batch.
+  variant = build()
+  host = iter(variant.make_dataset(fake_mnist, batch_size=16, seed=0))
+  d_opt, g_opt = optimizers_lib.make_optimizers(variant)
+  step = step_lib.TrainStep(variant, d_opt, g_opt, seed=0, jit_compile=True)
+  device = step.make_input(fake_mnist, batch_size=16, seed=0,
+                           input_pipeline="device")
+  metrics = step(device, 80)
+  for _ in range(80 * variant.n_critic):
+    next(host)
+  _assert_same(next(host), next(device))
+  assert int(step.global_step) == 80
+  assert all(np.isfinite(v.numpy()) for v in metrics.values())
 
 
 def test_device_input_refusals(fake_mnist):

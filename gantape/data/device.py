@@ -8,12 +8,18 @@ same seeded index stream (`pipeline.shuffled_indices`), one whole permutation
 per epoch, so both pipelines give the same batches for the same seed.
 
 The state is small and checkpointed with the run: per stream a queue of
-indices not yet batched (the rest of the current epoch, and of the next when
-a batch crosses the boundary), where it starts and how many it holds, and
+indices not yet batched (the rest of the current epoch, and of the next ones
+when a batch crosses a boundary), where it starts and how many it holds, and
 the index stream's `tf.data` iterator (its epoch and shuffle seeds). The
-queue is a ring of `batch_size + C` slots, C = N x ceil(batch_size / N)
-(whole epochs): a batch takes the first `batch_size` queued indices, after
-appending the next C when fewer than a batch are queued.
+queue is a ring of `R x batch_size + C` slots, R the batches an iteration
+reserves (`batches_per_iteration`) and C whole epochs of at least
+`MIN_CHUNK_BATCHES` batches: `next()` takes the first `batch_size` queued
+indices, after appending the next C when fewer than a batch are queued.
+
+`reserve` and `next_queued` split that in two for a loop compiled whole by
+XLA (`step.TrainStep`): the refill, which reads the `tf.data` iterator and
+cannot be compiled, runs before the loop, and the loop then gathers
+`queued_batches()` batches with no refill.
 """
 
 from typing import Dict, Mapping, Optional
@@ -28,6 +34,11 @@ from gantape.errors import UsageError
 # (`pipeline.stream_batches`), or "device", `DeviceBatches`.
 INPUT_PIPELINES = ("host", "device")
 
+# A chunk of the batch order holds whole epochs and at least this many
+# batches, so an XLA-compiled loop over queued batches runs long between
+# refills even on a stream of a few examples (e.g. SSGAN's labelled ones).
+MIN_CHUNK_BATCHES = 64
+
 
 def default_device() -> str:
   """The first GPU (or TPU) if there is one, else the CPU."""
@@ -41,16 +52,19 @@ def default_device() -> str:
 class _DeviceStream(tf.Module):
   """One stream's arrays on the device and its batch order."""
 
-  def __init__(self, stream: pipeline.Stream, batch_size: int, device: str):
+  def __init__(self, stream: pipeline.Stream, batch_size: int, device: str,
+               batches_per_iteration: int):
     super().__init__(name=None)
     images, labels = pipeline.stream_arrays(stream)
     self._n = len(images)
     self._batch_size = batch_size
     self._flat = stream.flat
-    # Whole epochs at a time, enough for a batch: one append refills the
-    # queue whenever it holds less than a batch.
-    self._chunk = self._n * -(-batch_size // self._n)
-    self._capacity = batch_size + self._chunk
+    self._reserve = batches_per_iteration * batch_size
+    # Whole epochs at a time, at least a batch: one append refills the
+    # queue whenever it holds less than a batch, and appends until it holds
+    # `_reserve` indices never overflow it.
+    self._chunk = self._n * -(-MIN_CHUNK_BATCHES * batch_size // self._n)
+    self._capacity = self._reserve + self._chunk
     with tf.device("/CPU:0"):
       # Prefetched: the next chunk's shuffle runs in the background, off
       # the step's path, as the host pipeline's does.
@@ -73,10 +87,27 @@ class _DeviceStream(tf.Module):
     self.count.assign_add(self._chunk)
     return tf.constant(True)
 
+  def reserve(self) -> None:
+    """Appends chunks until an iteration's batches are queued."""
+    appends = tf.maximum(0, -((self.count - self._reserve) // self._chunk))
+
+    def append(i):
+      with tf.control_dependencies([self._append_chunk()]):
+        return (i + 1,)
+    tf.while_loop(lambda i: i < appends, append, (tf.constant(0),))
+
+  def queued_batches(self) -> tf.Tensor:
+    """How many whole batches the queue holds, int32."""
+    return self.count // self._batch_size
+
   def next_indices(self) -> tf.Tensor:
     """The next batch's example indices, int32 [batch_size]."""
     tf.cond(self.count < self._batch_size, self._append_chunk,
             lambda: tf.constant(False))
+    return self.next_queued_indices()
+
+  def next_queued_indices(self) -> tf.Tensor:
+    """`next_indices` of a queue that holds a batch: no refill."""
     slots = (self.head + tf.range(self._batch_size)) % self._capacity
     indices = tf.gather(self.queue, slots)
     self.head.assign((self.head + self._batch_size) % self._capacity)
@@ -90,9 +121,10 @@ class _DeviceStream(tf.Module):
                                    tf.float32),
             "label": tf.TensorSpec([self._batch_size], tf.int32)}
 
-  def next_batch(self) -> Dict[str, tf.Tensor]:
-    """The next batch: `{"image": float32, "label": int32}`."""
-    indices = self.next_indices()
+  def next_batch(self, queued: bool = False) -> Dict[str, tf.Tensor]:
+    """The next batch: `{"image": float32, "label": int32}`; `queued`: from
+    a queue that holds it (`reserve`), with no refill."""
+    indices = self.next_queued_indices() if queued else self.next_indices()
     return {"image": pipeline.to_float_images(
                 tf.gather(self._images, indices), self._flat),
             "label": tf.gather(self._labels, indices)}
@@ -109,7 +141,8 @@ class DeviceBatches(tf.Module):
   """
 
   def __init__(self, streams: Mapping[str, pipeline.Stream], *,
-               batch_size: int, device: Optional[str] = None):
+               batch_size: int, device: Optional[str] = None,
+               batches_per_iteration: int = 1):
     """Copies the streams' arrays to `device`.
 
     Args:
@@ -118,6 +151,8 @@ class DeviceBatches(tf.Module):
       batch_size: examples per batch, of every stream.
       device: where the arrays and the state live; default
         `default_device()`.
+      batches_per_iteration: the batches `reserve` queues, at least; a
+        variant's `n_critic`.
 
     Raises:
       UsageError: `batch_size` is not positive, or no streams.
@@ -131,16 +166,36 @@ class DeviceBatches(tf.Module):
     self.batch_size = batch_size
     self.device = device or default_device()
     self._prefixes = list(streams)
-    self.streams = [_DeviceStream(streams[p], batch_size, self.device)
+    self.streams = [_DeviceStream(streams[p], batch_size, self.device,
+                                  batches_per_iteration)
                     for p in self._prefixes]
 
   def __iter__(self) -> "DeviceBatches":
     return self
 
   def __next__(self) -> Dict[str, tf.Tensor]:
+    return self._next(queued=False)
+
+  def reserve(self) -> None:
+    """Refills every stream's queue to hold `batches_per_iteration` batches
+    or more. Not XLA-compilable: it reads the order's `tf.data` iterator."""
+    for stream in self.streams:
+      stream.reserve()
+
+  def queued_batches(self) -> tf.Tensor:
+    """The batches `next_queued` can give before the next `reserve`."""
+    return tf.reduce_min([s.queued_batches() for s in self.streams])
+
+  def next_queued(self) -> Dict[str, tf.Tensor]:
+    """What `next()` gives, from the queues alone: XLA-compilable, and
+    valid `queued_batches()` times after a `reserve`."""
+    return self._next(queued=True)
+
+  def _next(self, queued: bool) -> Dict[str, tf.Tensor]:
     batch = {}
     for prefix, stream in zip(self._prefixes, self.streams):
-      batch.update({prefix + k: v for k, v in stream.next_batch().items()})
+      batch.update({prefix + k: v
+                    for k, v in stream.next_batch(queued).items()})
     return batch
 
   @property
