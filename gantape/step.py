@@ -35,6 +35,12 @@ from gantape.errors import UsageError
 from gantape.variants import base
 
 
+# The most iterations one XLA launch runs on device input. XLA compiles a
+# program per input shape, so a run's random inputs always fill a block of
+# this many iterations' draws, whatever the run's length.
+QUEUED_RUN_ITERATIONS = 64
+
+
 def check_variable_partition(variant: base.Variant) -> None:
   """Fails unless the two variable lists are disjoint and cover the variant.
 
@@ -346,7 +352,8 @@ class TrainStep:
   def _queued_run(self, iterator, most):
     """Up to `most` iterations on the queued batches, in one XLA launch."""
     iterator.reserve()
-    n = tf.minimum(most, iterator.queued_batches() // self.variant.n_critic)
+    n = tf.minimum(tf.minimum(most, QUEUED_RUN_ITERATIONS),
+                   iterator.queued_batches() // self.variant.n_critic)
     inputs = self._draw_inputs(n, iterator.batch_size)
     per_replica = self.strategy.run(self._queued_loop,
                                     args=(iterator, inputs, n))
@@ -356,12 +363,13 @@ class TrainStep:
 
   def _draw_inputs(self, n, batch_size):
     """The random inputs of n iterations, drawn in the per-iteration order:
-    a tuple (one per critic update) of structures stacked on axis 0."""
+    a tuple (one per critic update) of structures stacked on axis 0 into
+    `QUEUED_RUN_ITERATIONS` rows, the last ones zeros when n is fewer."""
     draws = [self.variant.sample_inputs(self.rng, batch_size)
              for _ in range(self.variant.n_critic)]
     arrays = tf.nest.map_structure(
-        lambda t: tf.TensorArray(t.dtype, size=n, element_shape=t.shape)
-        .write(0, t), draws)
+        lambda t: tf.TensorArray(t.dtype, size=QUEUED_RUN_ITERATIONS,
+                                 element_shape=t.shape).write(0, t), draws)
     for i in tf.range(1, n):
       draws = [self.variant.sample_inputs(self.rng, batch_size)
                for _ in range(self.variant.n_critic)]
@@ -375,8 +383,13 @@ class TrainStep:
       drawn = tuple(tf.nest.map_structure(lambda t: t[i], x) for x in inputs)
       return self._replica_iteration(batches, drawn)
     metrics = iteration(0)
-    for i in tf.range(1, n):
+    # A `while`, not a `for` over `tf.range(n)`: that loop has n as its
+    # maximum_iterations, which XLA needs as a constant, so it would compile
+    # one program per run length.
+    i = tf.constant(1)
+    while i < n:
       metrics = iteration(i)
+      i += 1
     return metrics
 
   def _distributed_inputs(self, batch):
