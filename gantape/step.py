@@ -117,7 +117,8 @@ class TrainStep:
       g_optimizer: updates `variant.generator_variables` only.
       seed: seeds the random-input generator.
       strategy: a `tf.distribute.Strategy`; default: the current one.
-      jit_compile: compile each iteration's math with XLA.
+      jit_compile: compile each iteration's math with XLA; on device input
+        (`make_input`), runs of up to `QUEUED_RUN_ITERATIONS` iterations.
       updates_per_batch: split each replica's batch and random inputs into
         this many equal slices and update each network once per slice (all
         discriminator updates, then all generator updates); 2 is the seed's
@@ -335,9 +336,9 @@ class TrainStep:
     """`_train_loop` on device input under XLA: whole runs of iterations as
     one XLA computation each, between refills of the input queue.
 
-    One XLA launch per iteration costs more than the iteration itself for
-    a small network on a CPU (launches pass every variable in and out), so
-    the loop itself is compiled. The queue's refill cannot be (it reads a
+    One XLA launch per iteration can cost as much as the iteration itself
+    for a small network on a CPU (a launch passes every variable in and
+    out), so the loop itself is compiled. The queue's refill cannot be (it reads a
     `tf.data` iterator) and neither can the random draws be moved in
     without changing their numbers (XLA's generator kernels differ), so
     both run before each compiled run: the batches and random inputs are
