@@ -149,8 +149,9 @@ def test_a_step_on_device_input_trains_as_on_host_input(fake_mnist):
 
 
 def test_xla_on_device_input_is_the_per_iteration_run(fake_mnist):
-  # XLA on device input compiles whole runs of iterations between refills
-  # of the queue; 100 iterations of 16 on 200 examples cross two refills.
+  # XLA on device input compiles runs of up to 64 iterations between refills
+  # of the queue; 108 iterations of 16 on 200 examples (a refill every 75
+  # batches) take five runs and cross a refill.
   finals, steps = [], []
   for pipeline in data_lib.INPUT_PIPELINES:
     tf.keras.utils.set_random_seed(0)
