@@ -329,8 +329,7 @@ class TrainStep:
     per_replica = self.strategy.run(self._iteration,
                                     args=(tuple(batches), tuple(inputs)))
     self.global_step.assign_add(1)
-    return {k: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None)
-            for k, v in per_replica.items()}
+    return self._reduce_mean(per_replica)
 
   def _train_queued(self, iterator, num_iterations):
     """`_train_loop` on device input under XLA: whole runs of iterations as
@@ -359,23 +358,26 @@ class TrainStep:
     per_replica = self.strategy.run(self._queued_loop,
                                     args=(iterator, inputs, n))
     self.global_step.assign_add(tf.cast(n, tf.int64))
+    return self._reduce_mean(per_replica), n
+
+  def _reduce_mean(self, per_replica):
+    """Each metric's mean over the replicas."""
     return {k: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None)
-            for k, v in per_replica.items()}, n
+            for k, v in per_replica.items()}
 
   def _draw_inputs(self, n, batch_size):
     """The random inputs of n iterations, drawn in the per-iteration order:
     a tuple (one per critic update) of structures stacked on axis 0 into
     `QUEUED_RUN_ITERATIONS` rows, the last ones zeros when n is fewer."""
-    draws = [self.variant.sample_inputs(self.rng, batch_size)
-             for _ in range(self.variant.n_critic)]
+    def draw():
+      return [self.variant.sample_inputs(self.rng, batch_size)
+              for _ in range(self.variant.n_critic)]
     arrays = tf.nest.map_structure(
         lambda t: tf.TensorArray(t.dtype, size=QUEUED_RUN_ITERATIONS,
-                                 element_shape=t.shape).write(0, t), draws)
+                                 element_shape=t.shape).write(0, t), draw())
     for i in tf.range(1, n):
-      draws = [self.variant.sample_inputs(self.rng, batch_size)
-               for _ in range(self.variant.n_critic)]
       arrays = tf.nest.map_structure(lambda a, t: a.write(i, t), arrays,
-                                     draws)
+                                     draw())
     return tuple(tf.nest.map_structure(lambda a: a.stack(), arrays))
 
   def _replica_queued_loop(self, iterator, inputs, n):

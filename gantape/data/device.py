@@ -115,16 +115,14 @@ class _DeviceStream(tf.Module):
     return indices
 
   def element_spec(self) -> Dict[str, tf.TensorSpec]:
-    """The spec of `next_batch`'s result."""
+    """The spec of `gather`'s result."""
     images = pipeline.to_float_images(self._images[:1], self._flat)
     return {"image": tf.TensorSpec([self._batch_size] + images.shape[1:],
                                    tf.float32),
             "label": tf.TensorSpec([self._batch_size], tf.int32)}
 
-  def next_batch(self, queued: bool = False) -> Dict[str, tf.Tensor]:
-    """The next batch: `{"image": float32, "label": int32}`; `queued`: from
-    a queue that holds it (`reserve`), with no refill."""
-    indices = self.next_queued_indices() if queued else self.next_indices()
+  def gather(self, indices: tf.Tensor) -> Dict[str, tf.Tensor]:
+    """The examples at `indices`: `{"image": float32, "label": int32}`."""
     return {"image": pipeline.to_float_images(
                 tf.gather(self._images, indices), self._flat),
             "label": tf.gather(self._labels, indices)}
@@ -174,7 +172,7 @@ class DeviceBatches(tf.Module):
     return self
 
   def __next__(self) -> Dict[str, tf.Tensor]:
-    return self._next(queued=False)
+    return self._gather(_DeviceStream.next_indices)
 
   def reserve(self) -> None:
     """Refills every stream's queue to hold `batches_per_iteration` batches
@@ -189,13 +187,14 @@ class DeviceBatches(tf.Module):
   def next_queued(self) -> Dict[str, tf.Tensor]:
     """What `next()` gives, from the queues alone: XLA-compilable, and
     valid `queued_batches()` times after a `reserve`."""
-    return self._next(queued=True)
+    return self._gather(_DeviceStream.next_queued_indices)
 
-  def _next(self, queued: bool) -> Dict[str, tf.Tensor]:
+  def _gather(self, next_indices) -> Dict[str, tf.Tensor]:
+    """Every stream's batch at `next_indices(stream)`, keys prefixed."""
     batch = {}
     for prefix, stream in zip(self._prefixes, self.streams):
-      batch.update({prefix + k: v
-                    for k, v in stream.next_batch(queued).items()})
+      batch.update({prefix + k: v for k, v
+                    in stream.gather(next_indices(stream)).items()})
     return batch
 
   @property
