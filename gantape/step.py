@@ -146,26 +146,30 @@ class TrainStep:
     self.d_optimizer = d_optimizer
     self.g_optimizer = g_optimizer
     self.jit_compile = jit_compile
-    with self.strategy.scope():
-      self.global_step = tf.Variable(0, dtype=tf.int64, trainable=False,
-                                     name="global_step")
-      # Slots now, not at the first step: a checkpoint then restores them at
-      # once, and the first call does not create variables inside tf.function.
-      d_optimizer.build(variant.discriminator_variables)
-      g_optimizer.build(variant.generator_variables)
-    # Lazy R1 counts discriminator updates with the optimizer's own
-    # checkpointed counter, so a resumed run penalizes the same updates.
-    variant.count_updates_with(d_optimizer.iterations)
-    # Drawn in the cross-replica context only (one global draw per
-    # iteration): such a draw gives the numbers this seed gives on one
-    # device, whether or not the generator was made in a strategy's scope
-    # (its per-replica hashing applies to draws inside `strategy.run`).
-    self.rng = tf.random.Generator.from_seed(seed)
+    self._create_state(seed)
     self._iteration = tf.function(self._replica_iteration,
                                   jit_compile=True if jit_compile else None)
     self._queued_loop = tf.function(self._replica_queued_loop,
                                     jit_compile=True)
     self._train = tf.function(self._train_loop)
+
+  def _create_state(self, seed: int) -> None:
+    """The step counter, the optimizers' slots and the random generator."""
+    with self.strategy.scope():
+      self.global_step = tf.Variable(0, dtype=tf.int64, trainable=False,
+                                     name="global_step")
+      # Slots now, not at the first step: a checkpoint then restores them at
+      # once, and the first call does not create variables inside tf.function.
+      self.d_optimizer.build(self.variant.discriminator_variables)
+      self.g_optimizer.build(self.variant.generator_variables)
+    # Lazy R1 counts discriminator updates with the optimizer's own
+    # checkpointed counter, so a resumed run penalizes the same updates.
+    self.variant.count_updates_with(self.d_optimizer.iterations)
+    # Drawn in the cross-replica context only (one global draw per
+    # iteration): such a draw gives the numbers this seed gives on one
+    # device, whether or not the generator was made in a strategy's scope
+    # (its per-replica hashing applies to draws inside `strategy.run`).
+    self.rng = tf.random.Generator.from_seed(seed)
 
   # ---- public --------------------------------------------------------
 
