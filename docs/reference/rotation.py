@@ -9,6 +9,8 @@ COMPARISON is one of:
   r1         DCGAN, batch 64 in 2 x 32: R1 off, on every update, lazy (r1_every=16)
   precision  the MLP GAN, batch 64: float32, mixed_bfloat16, mixed_float16
   input      the MLP GAN with XLA, batch 64: host and device-resident input
+  ssgan_input  --preset=salimans's SSGAN with XLA, 100 labels, batch 100:
+             host and device-resident input
 
 It prints each round's iterations/s and, per setting, the median and the time
 per iteration relative to the first setting.
@@ -21,11 +23,15 @@ import keras
 import numpy as np
 
 from gantape import data as data_lib
+from gantape import variants
 from gantape.benchmark import config as config_lib
 from gantape.benchmark import runners
 
 _R1 = config_lib.BenchmarkConfig(updates_per_batch=2)
 _GAN = config_lib.BenchmarkConfig()
+_SALIMANS = config_lib.BenchmarkConfig(batch_size=100, variant_options={
+    **variants.get_class("ssgan").presets["salimans"].variant_options,
+    "num_labeled": 100})
 # name -> (variant, jit_compile, {setting: config})
 COMPARISONS = {
     "r1": ("dcgan", False, {
@@ -38,6 +44,9 @@ COMPARISONS = {
         for p in ("float32", "mixed_bfloat16", "mixed_float16")}),
     "input": ("gan", True, {
         p: dataclasses.replace(_GAN, input_pipeline=p)
+        for p in data_lib.INPUT_PIPELINES}),
+    "ssgan_input": ("ssgan", True, {
+        p: dataclasses.replace(_SALIMANS, input_pipeline=p)
         for p in data_lib.INPUT_PIPELINES}),
 }
 
