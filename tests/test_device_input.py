@@ -3,6 +3,9 @@
 Small arrays and batches, so each test costs a trace or two.
 """
 
+import os
+import subprocess
+import sys
 from unittest import mock
 
 import keras
@@ -168,6 +171,37 @@ def test_xla_on_device_input_is_the_per_iteration_run(fake_mnist):
   (_, host), (step, device) = steps
   assert int(step.global_step) == 108
   _assert_same(next(host), next(device))
+
+
+# Runs of 5, 7, 30, 64, 3 and 100 iterations of 16 on 200 examples (a refill
+# every 75 batches); XLA_FLAGS only takes effect before TensorFlow starts.
+_RUNS_OF_EVERY_LENGTH = """
+from gantape import optimizers, step as step_lib, variants
+from tests.conftest import make_fake_mnist
+variant = variants.build("gan")
+step = step_lib.TrainStep(variant, *optimizers.make_optimizers(variant),
+                          jit_compile=True)
+iterator = step.make_input(make_fake_mnist(), batch_size=16, seed=0,
+                           input_pipeline="device")
+for k in (5, 7, 30, 64, 3, 100):
+  step(iterator, k)
+print(int(step.global_step))
+"""
+
+
+def test_xla_compiles_the_queued_loop_once_for_every_run_length(tmp_path):
+  # A run of another length must not compile another program (its inputs
+  # are one fixed-size block, its loop has no maximum_iterations): counted
+  # from XLA's dump, one module per compilation.
+  env = dict(os.environ, XLA_FLAGS=f"--xla_dump_to={tmp_path}")
+  repo_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  done = subprocess.run([sys.executable, "-c", _RUNS_OF_EVERY_LENGTH],
+                        cwd=repo_root, env=env, capture_output=True,
+                        text=True, timeout=600, check=True)
+  assert done.stdout.split()[-1] == "209"
+  modules = {name.split(".")[0] for name in os.listdir(tmp_path)
+             if "queued_loop" in name}
+  assert len(modules) == 1, sorted(modules)
 
 
 def _tiny_wgan_gp():
