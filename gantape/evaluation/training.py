@@ -83,17 +83,17 @@ class TrainingEvaluator:
     `live_test_accuracy`. A generator the average leaves live draws the
     samples `result` scored, so only the discriminator is scored again."""
     averaged_d = live_variant.discriminator is not variant.discriminator
+    test_images = _TEST_IMAGES if averaged_d else 0  # 0: no test accuracy
     if live_variant.generator is variant.generator:
       live = {k: result[k] for k in ("fcd", "coverage") if k in result}
-      accuracy = (self.evaluator.test_accuracy(live_variant, _TEST_IMAGES)
-                  if averaged_d else None)
-      if accuracy is not None:
-        live["test_accuracy"] = accuracy
+      live["test_accuracy"] = self.evaluator.test_accuracy(live_variant,
+                                                           test_images)
     else:
-      live = self._evaluate(live_variant, _TEST_IMAGES if averaged_d else 0)
+      live = self._evaluate(live_variant, test_images)
     scores = {"live_fcd": live["fcd"]}
     scores.update({f"live_{k}": float(live[k])
-                   for k in ("coverage", "test_accuracy") if k in live})
+                   for k in ("coverage", "test_accuracy")
+                   if live.get(k) is not None})
     return scores
 
   def __call__(self, variant: base.Variant, step: int,
