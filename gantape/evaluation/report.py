@@ -6,11 +6,13 @@ A run is a `gantape.train` workdir that `gantape evaluate` has scored
 `plot_fcd` draws the `--eval_every` FCD curves of several runs (their
 `eval/fcd` records in metrics.jsonl) on one log-scale axis, with the real-data
 floor as a line, so that seed settings and gantape's defaults are compared on
-the same figure.
+the same figure; `curve_table` lists such records at chosen iterations, with
+their mean and spread over runs (seeds).
 """
 
 import json
 import os
+import statistics
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 # Agg renders to files only: reports are made on machines without a display.
@@ -32,6 +34,16 @@ BEST_SUFFIX = "/best"
 # LABEL@ckpt-N in a table label: that checkpoint's evaluation
 # (`evaluation_ckpt-N.json`, from `evaluate.py --checkpoint=<prefix>`).
 CHECKPOINT_MARK = "@"
+
+# `curve_table`'s metrics: name -> (metrics.jsonl key, the live network's
+# key, the cell's value from a record, a run's decimals, unit). Means and
+# standard deviations have two decimals.
+CURVE_METRICS = {
+    "test_error": ("eval/test_accuracy", "eval/live_test_accuracy",
+                   lambda accuracy: 100.0 * (1.0 - accuracy), 2, "%"),
+    "fcd": ("eval/fcd", "eval/live_fcd", float, 2, ""),
+    "coverage": ("eval/coverage", "eval/live_coverage", float, 0, ""),
+}
 
 # What the table shows of a run's config, beside the variant.
 _SETTINGS = ("preset", "learning_rate", "beta_1", "batch_size",
@@ -155,6 +167,26 @@ def markdown_table(rows: Sequence[Dict[str, Any]]) -> str:
   return "\n".join(lines)
 
 
+def _records(workdir: str) -> List[Dict[str, Any]]:
+  """The records of a run's metrics.jsonl.
+
+  Raises:
+    UsageError: the workdir has no metrics.jsonl.
+  """
+  path = os.path.join(workdir, curves.METRICS_FILE)
+  try:
+    return curves.read_metrics(path)
+  except FileNotFoundError:
+    raise UsageError(f"{path} does not exist: name a workdir that "
+                     f"`gantape train` wrote.") from None
+
+
+def _points(records: Sequence[Dict[str, Any]], key: str) -> Dict[int, float]:
+  """{iteration: value} of the records holding `key`; the last one wins
+  where a resumed run evaluated an iteration again."""
+  return {r["step"]: r[key] for r in records if key in r}
+
+
 def fcd_curve(workdir: str, live: bool = False
               ) -> Tuple[List[int], List[float], Optional[float]]:
   """(iterations, FCD, floor FCD) of a run's `--eval_every` evaluations.
@@ -164,13 +196,10 @@ def fcd_curve(workdir: str, live: bool = False
     live: the live generator's FCD (`eval/live_fcd`) of a run that sampled an
       EMA, instead of the sampled generator's (`eval/fcd`).
   """
-  key = "eval/live_fcd" if live else "eval/fcd"
-  records = curves.read_metrics(os.path.join(workdir, curves.METRICS_FILE))
-  points = [(r["step"], r[key]) for r in records if key in r]
-  floors = [r["eval/floor_fcd"] for r in records if "eval/floor_fcd" in r]
-  steps = [s for s, _ in points]
-  values = [v for _, v in points]
-  return steps, values, floors[-1] if floors else None
+  records = _records(workdir)
+  points = _points(records, "eval/live_fcd" if live else "eval/fcd")
+  floors = list(_points(records, "eval/floor_fcd").values())
+  return list(points), list(points.values()), floors[-1] if floors else None
 
 
 def figure_runs(labels: Sequence[str], runs: Sequence[Tuple[str, str]]
@@ -215,10 +244,63 @@ def test_error_curve(workdir: str, live: bool = False
     live: the live discriminator's error (`eval/live_test_accuracy`) of a run
       that averaged its weights, instead of the average's.
   """
-  key = "eval/live_test_accuracy" if live else "eval/test_accuracy"
-  records = curves.read_metrics(os.path.join(workdir, curves.METRICS_FILE))
-  points = [(r["step"], 1.0 - r[key]) for r in records if key in r]
-  return [s for s, _ in points], [e for _, e in points]
+  points = _points(_records(workdir), "eval/live_test_accuracy" if live
+                   else "eval/test_accuracy")
+  return list(points), [1.0 - a for a in points.values()]
+
+
+
+
+def _table_line(label: str, cells: Sequence[str]) -> str:
+  return f"| {label} | " + " | ".join(cells) + " |"
+
+
+def curve_table(runs: Sequence[Tuple[str, str]], iterations: Sequence[int],
+                metric: str = "test_error") -> str:
+  """A markdown table of `--eval_every` records at `iterations`.
+
+  One row per run, then per group of runs (the "/live" ones and the others)
+  with two or more members a row "mean +- sd": the mean and the sample
+  standard deviation over the group, at each iteration every member reached.
+
+  Args:
+    runs: (label, workdir) pairs; a label ending in "/live" reads the run's
+      live network (`eval/live_*`), recorded when it averaged its weights.
+    iterations: the columns; a run without a record there has an empty cell.
+    metric: a key of `CURVE_METRICS`; "test_error" is in percent.
+
+  Raises:
+    UsageError: an unknown metric, no iterations, or a run without records.
+  """
+  if metric not in CURVE_METRICS:
+    raise UsageError(f"unknown curve metric {metric!r}; one of "
+                     f"{sorted(CURVE_METRICS)}.")
+  if not iterations:
+    raise UsageError("curve_table needs at least one iteration.")
+  key, live_key, value_of, decimals, unit = CURVE_METRICS[metric]
+  columns = sorted(set(iterations))
+  lines = [_table_line("run", [f"{i:,}" for i in columns]),
+           "|---|" + "---:|" * len(columns)]
+  groups: Dict[bool, List[List[Optional[float]]]] = {}
+  for label, workdir in runs:
+    live = label.endswith(LIVE_SUFFIX)
+    points = _points(_records(workdir), live_key if live else key)
+    if not points:
+      raise UsageError(f"{workdir} has no {live_key if live else key} "
+                       f"records; train it with --eval_every=N.")
+    values = [value_of(points[i]) if i in points else None for i in columns]
+    groups.setdefault(live, []).append(values)
+    lines.append(_table_line(label, ["" if v is None
+                                     else f"{v:.{decimals}f}{unit}"
+                                     for v in values]))
+  for live, rows in groups.items():
+    if len(rows) > 1:
+      cells = [f"{statistics.mean(col):.2f}{unit} +- "
+               f"{statistics.stdev(col):.2f}" if None not in col else ""
+               for col in zip(*rows)]
+      lines.append(_table_line(
+          f"mean +- sd{', live' if live else ''} ({len(rows)} runs)", cells))
+  return "\n".join(lines)
 
 
 def plot_fcd(runs: Sequence[Tuple[str, str]], png_path: str,

@@ -147,6 +147,10 @@ def harness(tmp_path_factory):
                                              "--preset=seed"]),
       "report_bad_runs": ("report", [f"--runs={gan}"]),
       "report_unevaluated": ("report", [f"--runs=gan={gan}"]),
+      "report_table_no_iterations": ("report", [f"--runs=gan={gan}",
+                                                "--table=test_error"]),
+      "report_table_no_records": ("report", [
+          f"--runs=gan={gan}", "--table=test_error", "--iterations=1,2"]),
       "infinite_lr": (train, base + ["--learning_rate=inf"]),
       "empty_workdir": (train, base + ["--workdir="]),
       "evaluate_bad_flag": ("evaluate", [f"--workdir={gan}",
@@ -224,6 +228,10 @@ def harness(tmp_path_factory):
     ("report_bad_runs", "is not LABEL=WORKDIR."),
     ("report_unevaluated", "evaluation.json does not exist: run `gantape "
      "evaluate --workdir="),
+    ("report_table_no_iterations", "error: --table=test_error needs "
+     "--iterations, e.g. --iterations=1000,5000."),
+    ("report_table_no_records", "has no eval/test_accuracy records; train it "
+     "with --eval_every=N."),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(harness, case, message):
   result = harness[0][case]

@@ -106,6 +106,47 @@ def test_test_error_figure(tmp_path):
     report.plot_test_error([("cgan", no_eval)], str(png))
 
 
+def _ssgan_run(path, accuracies, live_accuracies=()):
+  """A workdir whose metrics.jsonl holds these (step, accuracy) records."""
+  path.mkdir()
+  with open(path / "metrics.jsonl", "w") as f:
+    for step, accuracy in accuracies:
+      record = {"step": step, "eval/test_accuracy": accuracy}
+      record.update({"eval/live_test_accuracy": live for live_step, live
+                     in live_accuracies if live_step == step})
+      f.write(json.dumps(record) + "\n")
+  return str(path)
+
+
+def test_curve_table_lists_each_run_and_the_mean_over_runs(tmp_path):
+  # Errors 2, 3 and 4% at 1000: mean 3.00, sample sd 1.00. The third run
+  # has no 2000, so that column has no mean; a re-evaluated 1000 (after a
+  # resume) counts once, the later record.
+  s0 = _ssgan_run(tmp_path / "s0", [(1000, 0.5), (1000, 0.98), (2000, 0.99)],
+                  live_accuracies=[(1000, 0.9)])
+  s1 = _ssgan_run(tmp_path / "s1", [(1000, 0.97), (2000, 0.985)])
+  s2 = _ssgan_run(tmp_path / "s2", [(1000, 0.96)])
+  table = report.curve_table(
+      [("s0", s0), ("s1", s1), ("s2", s2), ("s0/live", s0)], [2000, 1000])
+  assert table.splitlines() == [
+      "| run | 1,000 | 2,000 |",
+      "|---|---:|---:|",
+      "| s0 | 2.00% | 1.00% |",
+      "| s1 | 3.00% | 1.50% |",
+      "| s2 | 4.00% |  |",
+      "| s0/live | 10.00% |  |",
+      "| mean +- sd (3 runs) | 3.00% +- 1.00 |  |"]
+  assert "mean" not in report.curve_table([("s0", s0)], [1000])  # no spread
+  with pytest.raises(UsageError, match="has no eval/coverage records"):
+    report.curve_table([("s0", s0)], [1000], "coverage")
+  with pytest.raises(UsageError, match="unknown curve metric 'kid'"):
+    report.curve_table([("s0", s0)], [1000], "kid")
+  with pytest.raises(UsageError, match="at least one iteration"):
+    report.curve_table([("s0", s0)], [])
+  with pytest.raises(UsageError, match="name a workdir that `gantape train`"):
+    report.curve_table([("none", str(tmp_path / "none"))], [1000])
+
+
 def test_fcd_axis_names_the_sample_count(tmp_path):
   runs = [make_run(tmp_path / f"r{n}_{i}", run={**SEED_RUN, "eval_samples": n})
           for i, n in enumerate((2000, 2000, 500))]
