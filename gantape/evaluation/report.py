@@ -249,8 +249,6 @@ def test_error_curve(workdir: str, live: bool = False
   return list(points), [1.0 - a for a in points.values()]
 
 
-
-
 def _table_line(label: str, cells: Sequence[str]) -> str:
   return f"| {label} | " + " | ".join(cells) + " |"
 
