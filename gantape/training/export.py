@@ -14,9 +14,12 @@ Both use the generator the run's own sample grids used: the exponential
 moving average of its weights when the run kept one, else the generator.
 """
 
+import errno
+import json
 import os
+import re
 import shutil
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 import tensorflow as tf
@@ -29,6 +32,13 @@ from gantape.variants import base
 
 # The PNG beside an .npz shows at most this many samples (10 x 10).
 GRID_MAX = 100
+# Written into every export: a folder holding it and a SavedModel's files
+# only is gantape's to replace.
+MARKER_FILE = "gantape_export.json"
+# What `tf.saved_model.save` writes at the top of its folder.
+_SAVED_MODEL_ENTRIES = {"saved_model.pb", "fingerprint.pb", "variables",
+                        "assets", MARKER_FILE}
+_VARIABLES_FILE = re.compile(r"variables\.(index|data-\d+-of-\d+)")
 
 
 def _requested_labels(variant: base.Variant, num: int,
@@ -101,13 +111,17 @@ def write_samples(workdir: str, output: str, num: int, *,
   arrays = {"x": images}
   if labels is not None:
     arrays["y"] = labels
-  folder = os.path.dirname(os.path.abspath(output))
-  os.makedirs(folder, exist_ok=True)
-  with files.atomic_path(output) as tmp:
-    with open(tmp, "wb") as f:  # a file object: np.savez adds no suffix
-      np.savez(f, **arrays)
   png = output[:-len(".npz")] + ".png"
-  samples_lib.write_png(png, grid_of(images))
+  path = output
+  try:
+    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+    with files.atomic_path(output) as tmp:
+      with open(tmp, "wb") as f:  # a file object: np.savez adds no suffix
+        np.savez(f, **arrays)
+    path = png
+    samples_lib.write_png(png, grid_of(images))
+  except OSError as e:
+    raise files.cannot_write(path, e) from None
   return {"npz": output, "png": png, "checkpoint": restored.checkpoint,
           "step": restored.step, "num": num}
 
@@ -172,8 +186,9 @@ def export_generator(workdir: str, export_dir: str, *,
 
   Args:
     workdir: a training workdir.
-    export_dir: the SavedModel folder. An existing SavedModel there is
-      replaced; any other non-empty folder is refused.
+    export_dir: the SavedModel folder. An earlier export there (holding
+      `MARKER_FILE` and a SavedModel's files, nothing else) is replaced;
+      any other non-empty folder is refused.
     checkpoint: "latest", "best" or a checkpoint prefix
       (`checkpoints.restore_from_workdir`).
 
@@ -182,51 +197,139 @@ def export_generator(workdir: str, export_dir: str, *,
     "image_shape"}.
 
   Raises:
-    UsageError: no usable run in workdir, or export_dir is taken.
+    UsageError: no usable run in workdir, export_dir is taken, or it
+      cannot be written (a full disk: the previous export stays).
   """
   if not export_dir:
     raise UsageError("export_dir must be set, e.g. --export_dir=/tmp/gantape/"
                      "dcgan_saved_model.")
   export_dir = os.path.abspath(export_dir)
-  replace = False
-  if os.path.exists(export_dir):
-    if os.path.isfile(os.path.join(export_dir, "saved_model.pb")):
-      replace = True
-    elif not os.path.isdir(export_dir) or os.listdir(export_dir):
-      raise UsageError(
-          f"export_dir {export_dir!r} exists and is not a SavedModel; pass a "
-          f"new --export_dir (an old export there would be replaced).")
+  _remove_killed_exports(export_dir)
+  replace = _check_replaceable(export_dir)
   restored = checkpoints.restore_from_workdir(workdir, checkpoint)
   variant = restored.sampler
   module = _ServingGenerator(variant)
-  _save_in_place(module, export_dir, replace=replace)
+  marker = {"workdir": os.path.abspath(workdir),
+            "checkpoint": restored.checkpoint, "step": restored.step}
+  _save_in_place(module, export_dir, marker, replace=replace)
   return {"export_dir": export_dir, "checkpoint": restored.checkpoint,
           "step": restored.step, "noise_dim": variant.noise_dim,
           "conditional": variant.conditional,
           "image_shape": tuple(variant.image_shape)}
 
 
-def _save_in_place(module: _ServingGenerator, export_dir: str, *,
-                   replace: bool) -> None:
+def _unexpected_files(export_dir: str) -> List[str]:
+  """What in `export_dir` an export of gantape's would not hold."""
+  entries = sorted(os.listdir(export_dir))
+  unexpected = [e for e in entries if e not in _SAVED_MODEL_ENTRIES
+                or os.path.islink(os.path.join(export_dir, e))]
+  for sub, allowed in (("variables", _VARIABLES_FILE.fullmatch),
+                       ("assets", lambda name: False)):
+    path = os.path.join(export_dir, sub)
+    if sub in entries and os.path.isdir(path) and not os.path.islink(path):
+      unexpected += [f"{sub}/{e}" for e in sorted(os.listdir(path))
+                     if not allowed(e)]
+  return unexpected
+
+
+def _check_replaceable(export_dir: str) -> bool:
+  """Whether `export_dir` is an earlier export to replace (False: absent or
+  empty).
+
+  Raises:
+    UsageError: it is a file, or a folder gantape did not write.
+  """
+  if not os.path.lexists(export_dir):
+    return False
+  if os.path.islink(export_dir) or not os.path.isdir(export_dir):
+    raise UsageError(
+        f"export_dir {export_dir!r} exists and is not a folder; pass a new "
+        f"--export_dir.")
+  if not os.listdir(export_dir):
+    return False
+  unexpected = _unexpected_files(export_dir)
+  if not os.path.isfile(os.path.join(export_dir, MARKER_FILE)):
+    unexpected = unexpected or [f"no {MARKER_FILE}"]
+  if unexpected:
+    raise UsageError(
+        f"export_dir {export_dir!r} holds files gantape did not write "
+        f"({', '.join(unexpected)}); pass a new --export_dir, or move them "
+        f"away.")
+  return True
+
+
+def _alive(pid: int) -> bool:
+  try:
+    os.kill(pid, 0)
+  except ProcessLookupError:
+    return False
+  except (PermissionError, OverflowError):
+    return pid < 2**22  # another user's process; above pid_max, none
+  return True
+
+
+def _remove_killed_exports(export_dir: str) -> None:
+  """Removes the folders an export killed mid-way left beside `export_dir`:
+  its temporary folder, or the old export between the two renames. Only
+  folders holding `MARKER_FILE`, of processes that are gone, are removed."""
+  folder, name = os.path.split(export_dir)
+  pattern = re.compile(rf"\.tmp-(\d+)-{re.escape(name)}|"
+                       rf"{re.escape(name)}\.old-(\d+)")
+  for entry in os.listdir(folder) if os.path.isdir(folder) else ():
+    found, path = pattern.fullmatch(entry), os.path.join(folder, entry)
+    if (found and not os.path.islink(path)
+        and os.path.isfile(os.path.join(path, MARKER_FILE))
+        and not _alive(int(found.group(1) or found.group(2)))):
+      shutil.rmtree(path, ignore_errors=True)
+
+
+def _save_in_place(module: _ServingGenerator, export_dir: str,
+                   marker: Dict[str, Any], *, replace: bool) -> None:
   """Saves `module` beside `export_dir`, then renames it into place.
 
   Args:
     module: what to save.
     export_dir: the SavedModel folder: absent, empty, or (with `replace`)
-      an old SavedModel, which is deleted once the new one is in place.
-    replace: whether `export_dir` holds an old SavedModel.
+      an earlier export, which is deleted once the new one is in place.
+    marker: written into the folder as `MARKER_FILE` (first, so that a
+      killed export's temporary folder is recognised as gantape's).
+    replace: whether `export_dir` holds an earlier export.
+
+  Raises:
+    UsageError: the folder cannot be written; nothing was replaced.
   """
-  os.makedirs(os.path.dirname(export_dir), exist_ok=True)
   old = f"{export_dir}.old-{os.getpid()}"
-  with files.atomic_path(export_dir) as tmp:
-    try:
-      tf.saved_model.save(module, tmp,
-                          signatures={"serving_default": module.serve})
-    except BaseException:
-      shutil.rmtree(tmp, ignore_errors=True)  # a folder: atomic_path
-      raise                                   # removes files only
-    if replace:
-      os.replace(export_dir, old)
-    elif os.path.isdir(export_dir):
-      os.rmdir(export_dir)  # empty, checked by the caller
+  try:
+    os.makedirs(os.path.dirname(export_dir), exist_ok=True)
+    with files.atomic_path(export_dir) as tmp:
+      try:
+        os.makedirs(tmp)
+        with open(os.path.join(tmp, MARKER_FILE), "w") as f:
+          json.dump(marker, f, indent=2, sort_keys=True)
+        tf.saved_model.save(module, tmp,
+                            signatures={"serving_default": module.serve})
+      except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # a folder: atomic_path
+        raise                                   # removes files only
+      if replace:
+        os.replace(export_dir, old)
+      elif os.path.isdir(export_dir):
+        os.rmdir(export_dir)  # empty, checked by the caller
+  except (OSError, tf.errors.OpError) as e:
+    if os.path.isdir(old) and not os.path.lexists(export_dir):
+      os.replace(old, export_dir)
+    reason = getattr(e, "strerror", None) or _first_line(e)
+    full = (getattr(e, "errno", None) == errno.ENOSPC
+            or isinstance(e, tf.errors.ResourceExhaustedError)
+            or "No space left" in str(e))
+    raise UsageError(
+        f"cannot write the export {export_dir} ({reason}); "
+        f"{'free some space' if full else 'make its folder writable'} and "
+        f"rerun." + (" The previous export there is intact." if replace
+                     else "")) from None
   shutil.rmtree(old, ignore_errors=True)
+
+
+def _first_line(error: BaseException) -> str:
+  text = str(error).strip()
+  return text.splitlines()[0][:200] if text else type(error).__name__

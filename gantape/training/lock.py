@@ -8,7 +8,11 @@ only records who holds it (pid, host, start time) for the refusal message,
 and is removed on a clean release.
 
 The lock file is also the run's first write into the workdir, so an
-unwritable workdir is refused here, in one line, before anything else.
+unwritable workdir is refused here, in one line, before anything else; so
+is a `metrics.jsonl` the run could not append to (a symbolic link, an
+immutable file). Neither file is opened through a symbolic link
+(`O_NOFOLLOW`): a link planted as `.lock` or `metrics.jsonl` in a shared
+folder would otherwise have its target overwritten.
 """
 
 import contextlib
@@ -19,14 +23,17 @@ import os
 import socket
 from typing import Optional
 
+from gantape import files
 from gantape.errors import UsageError
+from gantape.training import curves
 
 LOCK_FILE = ".lock"
 
 
 def _open(path: str) -> int:
-  """Opens (creating) the lock file; a seam for tests."""
-  return os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+  """Opens (creating) the lock file, never through a link; a seam for tests."""
+  return os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
+                 0o644)
 
 
 def _holder(path: str) -> str:
@@ -76,6 +83,8 @@ class WorkdirLock:
       try:
         fd = _open(path)
       except OSError as e:
+        if e.errno == errno.ELOOP:
+          raise files.cannot_write(path, e) from None
         raise UsageError(
             f"cannot write to the workdir {workdir!r} ({e.strerror}); make it "
             f"writable for this user, or pass another --workdir.") from None
@@ -101,6 +110,13 @@ class WorkdirLock:
     with contextlib.suppress(OSError):  # a full disk: the lock still holds
       os.ftruncate(fd, 0)
       os.write(fd, record.encode() + b"\n")
+    metrics = os.path.join(workdir, curves.METRICS_FILE)
+    try:
+      if os.path.lexists(metrics):
+        files.open_nofollow(metrics).close()
+    except UsageError:
+      self.release()
+      raise
 
   def release(self) -> None:
     """Removes the lock file and drops the lock; a no-op when not held."""

@@ -21,6 +21,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
+from gantape import files
 from gantape.training import curves
 
 
@@ -85,8 +86,7 @@ class MetricsSink:
         scalar(name, value, step=step)
     record: Dict[str, float] = {"step": step, **timing, "time": time.time(),
                                 **scalars}
-    with open(self.path, "a") as f:
-      f.write(json.dumps(record) + "\n")
+    files.append_text(self.path, json.dumps(record) + "\n")
 
   def image(self, name: str, grid: np.ndarray, step: int) -> None:
     """Writes a uint8 image (e.g. a sample grid) at `step`."""

@@ -1,7 +1,9 @@
 """Restoring a workdir, sampling to .npz, and the SavedModel export."""
 
+import errno
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -143,6 +145,85 @@ def test_export_generator_serves_the_generator(tmp_path, runs, name):
 
 def test_export_refuses_a_folder_that_is_not_a_saved_model(tmp_path, runs):
   (tmp_path / "notes.txt").write_text("mine")
-  with pytest.raises(UsageError, match="exists and is not a SavedModel"):
+  with pytest.raises(UsageError, match="holds files gantape did not write"):
     export.export_generator(runs["gan"][0], str(tmp_path))
   assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def _tree(folder):
+  """Every file under `folder` with its bytes."""
+  found = {}
+  for root, _, names in os.walk(folder):
+    for name in names:
+      path = os.path.join(root, name)
+      with open(path, "rb") as f:
+        found[os.path.relpath(path, folder)] = f.read()
+  return found
+
+
+def test_export_replaces_only_a_folder_it_wrote(tmp_path, runs):
+  workdir = runs["gan"][0]
+  # A folder that merely holds a saved_model.pb is the user's: refused.
+  theirs = tmp_path / "theirs"
+  (theirs / "data").mkdir(parents=True)
+  (theirs / "saved_model.pb").write_bytes(b"pb")
+  (theirs / "notes.txt").write_text("mine")
+  (theirs / "data" / "results.csv").write_text("1,2\n")
+  before = _tree(theirs)
+  with pytest.raises(UsageError) as refused:
+    export.export_generator(workdir, str(theirs))
+  assert str(refused.value) == (
+      f"export_dir {str(theirs)!r} holds files gantape did not write "
+      f"(data, notes.txt); pass a new --export_dir, or move them away.")
+  assert _tree(theirs) == before
+  # gantape's own export is replaced; with a file added to it, refused.
+  ours = tmp_path / "ours"
+  export.export_generator(workdir, str(ours))
+  assert (ours / export.MARKER_FILE).is_file()
+  export.export_generator(workdir, str(ours))
+  (ours / "variables" / "notes.txt").write_text("mine")
+  with pytest.raises(UsageError, match=r"\(variables/notes.txt\)"):
+    export.export_generator(workdir, str(ours))
+  assert (ours / "variables" / "notes.txt").read_text() == "mine"
+
+
+def test_export_removes_what_a_killed_export_left(tmp_path, runs):
+  workdir = runs["gan"][0]
+  export.export_generator(workdir, str(tmp_path / "model"))
+  # A kill -9 during an export leaves its temporary folder (marker inside)
+  # and, between the two renames, the old export; a dead process's pid.
+  dead = 2**22 + 1  # above the kernel's pid_max: never a live process
+  for name in (f".tmp-{dead}-model", f"model.old-{dead}"):
+    shutil.copytree(tmp_path / "model", tmp_path / name)
+  (tmp_path / f".tmp-{dead}-other").mkdir()  # not an export: kept
+  export.export_generator(workdir, str(tmp_path / "model"))
+  assert sorted(os.listdir(tmp_path)) == [f".tmp-{dead}-other", "model"]
+
+
+def test_disk_full_during_export_or_sample_is_one_line(tmp_path, runs,
+                                                       monkeypatch):
+  workdir = runs["gan"][0]
+  export_dir = tmp_path / "model"
+  export.export_generator(workdir, str(export_dir))
+  before = _tree(export_dir)
+
+  def full(*args, **kwargs):
+    del args, kwargs
+    raise OSError(errno.ENOSPC, "No space left on device")
+  monkeypatch.setattr(tf.saved_model, "save", full)
+  with pytest.raises(UsageError) as refused:
+    export.export_generator(workdir, str(export_dir))
+  assert str(refused.value) == (
+      f"cannot write the export {export_dir} (No space left on device); "
+      f"free some space and rerun. The previous export there is intact.")
+  assert _tree(export_dir) == before
+  assert sorted(os.listdir(tmp_path)) == ["model"]
+
+  monkeypatch.setattr(np, "savez", full)
+  output = tmp_path / "s.npz"
+  with pytest.raises(UsageError) as refused:
+    export.write_samples(workdir, str(output), 4)
+  assert str(refused.value) == (
+      f"cannot write {output} (No space left on device); free some space "
+      f"and rerun.")
+  assert sorted(os.listdir(tmp_path)) == ["model"]
