@@ -30,7 +30,8 @@ def usage() -> str:
   """The top-level help: the commands and what each does."""
   lines = ["usage: gantape <command> [--flag=value ...]", "", "commands:"]
   lines += [f"  {name:<17} {text}" for name, (_, text) in COMMANDS.items()]
-  lines += ["", "`gantape <command> --help` lists a command's flags."]
+  lines += ["", "`gantape <command> --help` lists a command's flags; "
+            "`gantape --version` prints the version."]
   return "\n".join(lines)
 
 
@@ -38,10 +39,14 @@ def main(argv: Optional[List[str]] = None) -> int:
   """Runs the command named by `argv[1]` (default: `sys.argv`).
 
   Returns:
-    0 after printing the help; 2 for a missing or unknown command. A command
-    itself exits the process with its own code.
+    0 after printing the help or the version; 2 for a missing or unknown
+    command. A command itself exits the process with its own code.
   """
   argv = list(sys.argv if argv is None else argv)
+  if len(argv) > 1 and argv[1] in ("-V", "--version", "version"):
+    import gantape  # pylint: disable=g-import-not-at-top
+    print(f"gantape {gantape.__version__}")
+    return 0
   if len(argv) < 2 or argv[1] in ("-h", "--help", "help"):
     print(usage(), file=sys.stdout if len(argv) > 1 else sys.stderr)
     return 0 if len(argv) > 1 else EXIT_USAGE

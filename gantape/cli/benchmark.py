@@ -21,38 +21,35 @@ to its own values when not given.
 
 from absl import flags
 
-from gantape import benchmark
-from gantape import data as data_lib
-from gantape import variants
-from gantape.benchmark import device_suite
 from gantape.cli import common
 from gantape.cli import config_flags
 from gantape.errors import UsageError
 
 FLAGS = flags.FLAGS
+_KNOWN = config_flags.CONSTANTS
 flags.DEFINE_string("variants", "gan,dcgan", "Comma-separated variants: "
-                    + ", ".join(variants.names()) + ".")
+                    + ", ".join(_KNOWN["variants"]) + ".")
 flags.DEFINE_enum("suite", "default", ["default", "device"], "default: "
                   "every implementation per variant, with memory and FLOPs; "
                   "device: the accelerator grid (batch sizes x "
                   "implementations x precisions x input pipelines) within "
                   "--budget_seconds.")
-flags.DEFINE_string("implementations", ",".join(benchmark.IMPLEMENTATIONS),
+flags.DEFINE_string("implementations", ",".join(_KNOWN["implementations"]),
                     "Comma-separated subset of: "
-                    + ", ".join(benchmark.ALL_IMPLEMENTATIONS) + " (device "
+                    + ", ".join(_KNOWN["all_implementations"]) + " (device "
                     "suite default: gantape_k,gantape_k_xla,keras_fit).")
-flags.DEFINE_enum("input_pipeline", "host", list(data_lib.INPUT_PIPELINES),
+flags.DEFINE_enum("input_pipeline", "host", _KNOWN["input_pipelines"],
                   "Where the gantape implementations and input_only make "
                   "real batches: host (tf.data) or device (gathered "
                   "in-graph).")
-flags.DEFINE_enum("precision", "float32", list(benchmark.PRECISIONS),
+flags.DEFINE_enum("precision", "float32", _KNOWN["precisions"],
                   "The gantape implementations' Keras dtype policy.")
 flags.DEFINE_string("batch_sizes", "64,256,1024", "Device suite: "
                     "comma-separated batch sizes.")
 flags.DEFINE_string("precisions", "float32,mixed_float16", "Device suite: "
                     "comma-separated subset of "
-                    + ", ".join(benchmark.PRECISIONS) + ".")
-flags.DEFINE_string("input_pipelines", ",".join(data_lib.INPUT_PIPELINES),
+                    + ", ".join(_KNOWN["precisions"]) + ".")
+flags.DEFINE_string("input_pipelines", ",".join(_KNOWN["input_pipelines"]),
                     "Device suite: comma-separated input pipelines.")
 flags.DEFINE_float("budget_seconds", 400.0, "Device suite: cells that would "
                    "start after this many seconds are skipped.")
@@ -81,7 +78,11 @@ flags.DEFINE_bool("profile", False, "Also profile gantape_k and list the op "
                   "types that take its time.")
 
 
-def _config() -> benchmark.BenchmarkConfig:
+def _config():
+  """The default suite's `BenchmarkConfig`, from the flags."""
+  # pylint: disable=g-import-not-at-top
+  from gantape import benchmark
+  from gantape import variants
   return benchmark.BenchmarkConfig(
       variants=benchmark.parse_list(FLAGS.variants, variants.names(),
                                     "variant"),
@@ -101,8 +102,13 @@ def _config() -> benchmark.BenchmarkConfig:
       precision=FLAGS.precision)
 
 
-def _device_config() -> device_suite.DeviceSuiteConfig:
+def _device_config():
   """The device suite's config; its defaults where a shared flag is unset."""
+  # pylint: disable=g-import-not-at-top
+  from gantape import benchmark
+  from gantape import data as data_lib
+  from gantape import variants
+  from gantape.benchmark import device_suite
   given = {name: getattr(FLAGS, name) for name in (
       "iterations_per_call", "timed_blocks", "block_seconds")
            if FLAGS[name].present}
@@ -133,9 +139,17 @@ def _device_config() -> device_suite.DeviceSuiteConfig:
 def main(argv):
   """Benchmarks per the flags; returns the exit code."""
   del argv
+  # pylint: disable=g-import-not-at-top
   if FLAGS.suite == "device":
-    return common.run(lambda: device_suite.run(_device_config()))
-  return common.run(lambda: benchmark.run(_config()))
+    def run_device_suite():
+      from gantape.benchmark import device_suite
+      device_suite.run(_device_config())
+    return common.run(run_device_suite)
+
+  def run_default_suite():
+    from gantape import benchmark
+    benchmark.run(_config())
+  return common.run(run_default_suite)
 
 
 def run(argv=None) -> None:

@@ -18,8 +18,8 @@ import sys
 
 from absl import flags
 
-from gantape import evaluation
 from gantape.cli import common
+from gantape.cli.flag_table import TABLE
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "A gantape training run folder.")
@@ -32,10 +32,11 @@ flags.DEFINE_string("classifier", None, "A Keras model (.keras, .h5), a "
                     "SavedModel folder or gantape classifier weights "
                     "(.weights.h5); default: gantape's classifier for the "
                     "run's dataset, trained into the cache first if missing.")
-flags.DEFINE_string("feature_layer", evaluation.FEATURE_LAYER,
+flags.DEFINE_string("feature_layer", TABLE["constants"]["feature_layer"],
                     "The --classifier's layer (a SavedModel's output) whose "
                     "output FCD and KID compare.")
 common.define_checkpoint_flag()
+common.define_trusted_variant_flag()
 flags.mark_flags_as_required(["workdir"])
 
 
@@ -44,11 +45,12 @@ def main(argv):
   del argv
 
   def evaluate():
+    from gantape import evaluation  # pylint: disable=g-import-not-at-top
     result = evaluation.evaluate_workdir(
         FLAGS.workdir, num_samples=FLAGS.num_samples,
         data_path=FLAGS.data_path, seed=FLAGS.seed,
         classifier=FLAGS.classifier, feature_layer=FLAGS.feature_layer,
-        checkpoint=FLAGS.checkpoint,
+        checkpoint=FLAGS.checkpoint, trusted_variant=FLAGS.variant,
         log=lambda line: print(line, file=sys.stderr))
     print(json.dumps(result, sort_keys=True))
   return common.run(evaluate)

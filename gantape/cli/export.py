@@ -12,7 +12,6 @@ int32 [batch] for conditional variants) -> `images` float32
 from absl import flags
 
 from gantape.cli import common
-from gantape.training import export
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Training run folder (gantape train's "
@@ -20,6 +19,7 @@ flags.DEFINE_string("workdir", None, "Training run folder (gantape train's "
 flags.DEFINE_string("export_dir", None, "SavedModel folder to write; an older "
                     "export there is replaced.")
 common.define_checkpoint_flag()
+common.define_trusted_variant_flag()
 flags.mark_flags_as_required(["workdir", "export_dir"])
 
 
@@ -28,8 +28,10 @@ def main(argv):
   del argv
 
   def export_generator():
+    from gantape.training import export  # pylint: disable=g-import-not-at-top
     out = export.export_generator(FLAGS.workdir, FLAGS.export_dir,
-                                  checkpoint=FLAGS.checkpoint)
+                                  checkpoint=FLAGS.checkpoint,
+                                  trusted_variant=FLAGS.variant)
     inputs = ("noise [batch, {0}], labels [batch]" if out["conditional"]
               else "noise [batch, {0}]").format(out["noise_dim"])
     print(f"Exported {out['checkpoint']} (iteration {out['step']}) to "

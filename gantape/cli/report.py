@@ -21,8 +21,8 @@ plots the live network of a run that averaged its weights.
 from absl import flags
 
 from gantape.cli import common
+from gantape.cli.flag_table import TABLE
 from gantape.errors import UsageError
-from gantape.evaluation import report
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("runs", None, "LABEL=WORKDIR pairs, comma-separated; "
@@ -37,7 +37,7 @@ flags.DEFINE_list("figure_runs", None, "Labels of the runs to plot "
                   "(default: all); LABEL/live: that run's live generator.")
 flags.DEFINE_string("title", "", "The figure's title.")
 flags.DEFINE_enum("table", "quality",
-                  ["quality"] + sorted(report.CURVE_METRICS),
+                  ["quality"] + TABLE["constants"]["curve_metrics"],
                   "quality: the runs' `gantape evaluate` scores; otherwise "
                   "that --eval_every record at --iterations, and its mean "
                   "+- standard deviation over the runs.")
@@ -74,6 +74,7 @@ def main(argv):
   del argv
 
   def write_report():
+    from gantape.evaluation import report  # pylint: disable=g-import-not-at-top
     runs = _runs()
     if FLAGS.table == "quality":
       print(report.markdown_table(report.quality_rows(runs)))

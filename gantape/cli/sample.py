@@ -12,7 +12,6 @@ samples beside the .npz. Exit code 2 on bad flags or workdir.
 from absl import flags
 
 from gantape.cli import common
-from gantape.training import export
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Training run folder (gantape train's "
@@ -25,6 +24,7 @@ flags.DEFINE_string("output", None, "The .npz to write; the PNG grid goes "
                     "beside it with the same name.")
 flags.DEFINE_integer("seed", 0, "Seeds the noise.")
 common.define_checkpoint_flag()
+common.define_trusted_variant_flag()
 flags.mark_flags_as_required(["workdir", "output"])
 
 
@@ -33,9 +33,11 @@ def main(argv):
   del argv
 
   def sample():
+    from gantape.training import export  # pylint: disable=g-import-not-at-top
     out = export.write_samples(FLAGS.workdir, FLAGS.output, FLAGS.num,
                                label=FLAGS.label, seed=FLAGS.seed,
-                               checkpoint=FLAGS.checkpoint)
+                               checkpoint=FLAGS.checkpoint,
+                               trusted_variant=FLAGS.variant)
     print(f"Wrote {out['num']} samples of {out['checkpoint']} (iteration "
           f"{out['step']}) to {out['npz']} and {out['png']}.")
   return common.run(sample)

@@ -20,8 +20,6 @@ import sys
 
 from absl import flags
 
-from gantape import distribute
-from gantape import train as train_lib
 from gantape.cli import common
 from gantape.cli import config_flags
 
@@ -40,24 +38,27 @@ class _VariantParser(flags.EnumParser):
 
 def _define_variant_flag() -> None:
   field = config_flags.config_fields()["variant"]
-  names = field.metadata["choices"]()
-  flags.DEFINE(_VariantParser(names), "variant", field.default,
+  names = field["choices"]
+  flags.DEFINE(_VariantParser(names), "variant", field["default"],
                f"<{'|'.join(names)}|package.module:ClassName>: "
-               f"{field.metadata['help']}",
+               f"{field['help']}",
                serializer=flags.ArgumentSerializer())
 
 
 config_flags.define_config_flags(exclude=("variant",))
 _define_variant_flag()
 config_flags.define_variant_option_flags()
-flags.DEFINE_enum("strategy", "default", list(distribute.STRATEGIES),
+flags.DEFINE_enum("strategy", "default",
+                  config_flags.CONSTANTS["strategies"],
                   "tf.distribute strategy: default (one device), mirrored "
                   "(all local GPUs), multiworker (TF_CONFIG cluster), tpu.")
 flags.DEFINE_string("tpu", None, "--strategy=tpu: TPU name or "
                     "grpc://host:port; 'local' on a TPU VM.")
 
 
-def _config() -> train_lib.TrainConfig:
+def _config():
+  """The run's `TrainConfig`, from the flags."""
+  from gantape import train as train_lib  # pylint: disable=g-import-not-at-top
   values = config_flags.config_values(exclude=("variant",))
   values["variant"] = FLAGS.variant
   values.setdefault("workdir", os.path.abspath(
@@ -72,6 +73,9 @@ def main(argv):
   del argv
 
   def train():
+    # pylint: disable=g-import-not-at-top
+    from gantape import distribute
+    from gantape import train as train_lib
     config = _config()
     flags_text = common.flagfile_text(
         sys.modules[__name__], workdir=config.workdir,

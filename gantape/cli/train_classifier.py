@@ -12,7 +12,6 @@ not retrained. Prints its path and its test accuracy (also recorded in the
 
 from absl import flags
 
-from gantape import evaluation
 from gantape.cli import common
 from gantape.cli import config_flags
 
@@ -24,9 +23,9 @@ _EXCLUDE = [name for name in config_flags.config_fields()
 config_flags.define_config_flags(exclude=_EXCLUDE)
 flags.DEFINE_string("output", None, "Weights file (.weights.h5); default: the "
                     "cache.")
-flags.DEFINE_integer("epochs", evaluation.ClassifierConfig.epochs,
+flags.DEFINE_integer("epochs", config_flags.CONSTANTS["classifier_epochs"],
                      "Training epochs.")
-flags.DEFINE_integer("seed", evaluation.ClassifierConfig.seed,
+flags.DEFINE_integer("seed", config_flags.CONSTANTS["classifier_seed"],
                      "Seeds the classifier's initial weights and data order.")
 
 
@@ -35,6 +34,7 @@ def main(argv):
   del argv
 
   def train_classifier():
+    from gantape import evaluation  # pylint: disable=g-import-not-at-top
     dataset = evaluation.load_run_dataset(
         config_flags.config_values(exclude=_EXCLUDE))
     config = evaluation.ClassifierConfig(epochs=FLAGS.epochs, seed=FLAGS.seed)

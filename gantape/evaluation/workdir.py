@@ -101,7 +101,8 @@ def evaluate_workdir(workdir: str, *, num_samples: int = 10_000,
                      classifier: Optional[str] = None,
                      feature_layer: str = classifier_lib.FEATURE_LAYER,
                      checkpoint: str = checkpoints.LATEST,
-                     log: Callable[[str], None] = print) -> Dict[str, Any]:
+                     log: Callable[[str], None] = print,
+                     trusted_variant: Optional[str] = None) -> Dict[str, Any]:
   """Evaluates a training run's checkpoint and writes the result.
 
   Samples come from the EMA generator when the run kept one (the plain
@@ -121,6 +122,8 @@ def evaluate_workdir(workdir: str, *, num_samples: int = 10_000,
     checkpoint: "latest", "best" or a checkpoint prefix
       (`checkpoints.restore_from_workdir`).
     log: progress lines, and one line per kind of score not computed.
+    trusted_variant: for a run of a variant from outside gantape, its
+      "package.module:ClassName", which the user trusts to be imported.
 
   Returns:
     The result dict, also written into the workdir as `result_file(checkpoint)`.
@@ -132,7 +135,8 @@ def evaluate_workdir(workdir: str, *, num_samples: int = 10_000,
   if num_samples < 2 * NUM_CLASSES:
     raise UsageError(f"num_samples must be at least {2 * NUM_CLASSES}, got "
                      f"{num_samples}.")
-  restored = checkpoints.restore_from_workdir(workdir, checkpoint)
+  restored = checkpoints.restore_from_workdir(
+      workdir, checkpoint, trusted_variant=trusted_variant)
   dataset = load_run_dataset(restored.run, data_path)
   model = features_lib.evaluation_classifier(dataset, classifier,
                                              feature_layer, log=log)

@@ -233,14 +233,18 @@ def _averages(run: Dict[str, Any], data: Dict[str, Any],
 
 
 def restore_from_workdir(workdir: str, checkpoint: Optional[str] = None, *,
-                         log: Log = _warn) -> RestoredRun:
+                         log: Log = _warn,
+                         trusted_variant: Optional[Any] = None
+                         ) -> RestoredRun:
   """Rebuilds the variant of a training workdir and restores its networks.
 
   Without `checkpoint`, the newest listed checkpoint that loads is used; one
   whose files were damaged after it was written is skipped, with a warning,
   for the next older one, as `gantape.train` does on resume. A workdir that
   lost its state file (the list of checkpoints) is read from the checkpoint
-  files themselves.
+  files themselves. When none loads, the list is read once more: a run
+  still training (`--keep_checkpoints=1`) may have rotated the checkpoint
+  away while it was read, and the newer one it saved is tried.
 
   Args:
     workdir: a folder written by `gantape.train.train`.
@@ -248,16 +252,22 @@ def restore_from_workdir(workdir: str, checkpoint: Optional[str] = None, *,
       by `BestCheckpoint`) or a checkpoint prefix (e.g.
       `.../checkpoints/ckpt-1000`).
     log: where warnings go (a skipped checkpoint); default stderr.
+    trusted_variant: the class (or "package.module:ClassName") the user
+      trusts, for
+      a run of a variant from outside gantape: run.json alone never makes
+      gantape import code (`variants.run_class`).
 
   Returns:
     A `RestoredRun`; its networks are in inference mode only when called so
     (`training=False`).
 
   Raises:
-    UsageError: no run there, no checkpoint yet (or no best one), or
-      checkpoints that do not fit the variant run.json names.
+    UsageError: no run there, no checkpoint yet (or no best one), an
+      untrusted variant from outside gantape, or checkpoints that do not
+      fit the variant run.json names.
   """
   run = read_run(workdir)
+  variants.run_class(run["variant"], trusted=trusted_variant)
   options = run.get("variant_options") or {}
   candidates = _candidates(workdir, checkpoint, log)
   data = {k: run.get(k) for k in base.DATA_ARGUMENTS}  # MNIST's when absent
@@ -270,16 +280,22 @@ def restore_from_workdir(workdir: str, checkpoint: Optional[str] = None, *,
                  else None)
   global_step = tf.Variable(0, dtype=tf.int64, name="global_step")
   errors = []
-  for path in candidates:
-    reason = try_restore({"global_step": global_step, **items}, path,
-                         expect_partial=True)  # the optimizers stay behind
-    if reason is None:
-      return RestoredRun(variant, run, path, int(global_step.numpy()),
-                         ema_variant)
-    errors.append(f"{os.path.basename(path)}: {reason}")
-    if path != candidates[-1]:
-      log(f"warning: cannot restore {path} ({reason}); trying an older "
-          f"checkpoint.")
+  for attempt in range(2):
+    for path in candidates:
+      reason = try_restore({"global_step": global_step, **items}, path,
+                           expect_partial=True)  # the optimizers stay behind
+      if reason is None:
+        return RestoredRun(variant, run, path, int(global_step.numpy()),
+                           ema_variant)
+      errors.append(f"{os.path.basename(path)}: {reason}")
+      if path != candidates[-1]:
+        log(f"warning: cannot restore {path} ({reason}); trying an older "
+            f"checkpoint.")
+    if attempt or checkpoint not in (None, LATEST):
+      break
+    tried = set(candidates)  # rotated away meanwhile? try what replaced it
+    candidates = [path for path in _candidates(workdir, checkpoint, log)
+                  if path not in tried]
   # The networks hold what the failed restores left pending; free them while
   # muted too, or they warn at exit after our one-line error.
   with tf_logs_muted():

@@ -74,7 +74,8 @@ def grid_of(images: np.ndarray, columns: int = 10) -> np.ndarray:
 
 def write_samples(workdir: str, output: str, num: int, *,
                   label: Optional[int] = None, seed: int = 0,
-                  checkpoint: str = checkpoints.LATEST) -> Dict[str, Any]:
+                  checkpoint: str = checkpoints.LATEST,
+                  trusted_variant: Optional[str] = None) -> Dict[str, Any]:
   """Writes `num` samples of a run's checkpoint to `output` (.npz).
 
   The `.npz` holds `x`, float32 [num, H, W] in [0, 1] for one channel
@@ -92,6 +93,8 @@ def write_samples(workdir: str, output: str, num: int, *,
     seed: seeds the noise.
     checkpoint: "latest", "best" or a checkpoint prefix
       (`checkpoints.restore_from_workdir`).
+    trusted_variant: for a run of a variant from outside gantape, its
+      "package.module:ClassName", which the user trusts to be imported.
 
   Returns:
     {"npz", "png", "checkpoint", "step", "num"}.
@@ -104,7 +107,8 @@ def write_samples(workdir: str, output: str, num: int, *,
   if not output or not output.endswith(".npz"):
     raise UsageError(f"output must be an .npz path, got {output!r}; e.g. "
                      f"--output=/tmp/samples.npz.")
-  restored = checkpoints.restore_from_workdir(workdir, checkpoint)
+  restored = checkpoints.restore_from_workdir(
+      workdir, checkpoint, trusted_variant=trusted_variant)
   variant = restored.sampler
   labels = _requested_labels(variant, num, label)
   images = samples_lib.generate(variant, num, labels=labels, seed=seed)
@@ -174,7 +178,8 @@ class _ServingGenerator(tf.Module):
 
 
 def export_generator(workdir: str, export_dir: str, *,
-                     checkpoint: str = checkpoints.LATEST) -> Dict[str, Any]:
+                     checkpoint: str = checkpoints.LATEST,
+                     trusted_variant: Optional[str] = None) -> Dict[str, Any]:
   """Writes a run's generator (by default the latest) as a SavedModel.
 
   The `serving_default` signature takes `noise` float32 [batch, noise_dim]
@@ -191,6 +196,7 @@ def export_generator(workdir: str, export_dir: str, *,
       any other non-empty folder is refused.
     checkpoint: "latest", "best" or a checkpoint prefix
       (`checkpoints.restore_from_workdir`).
+    trusted_variant: as for `write_samples`.
 
   Returns:
     {"export_dir", "checkpoint", "step", "noise_dim", "conditional",
@@ -206,7 +212,8 @@ def export_generator(workdir: str, export_dir: str, *,
   export_dir = os.path.abspath(export_dir)
   _remove_killed_exports(export_dir)
   replace = _check_replaceable(export_dir)
-  restored = checkpoints.restore_from_workdir(workdir, checkpoint)
+  restored = checkpoints.restore_from_workdir(
+      workdir, checkpoint, trusted_variant=trusted_variant)
   variant = restored.sampler
   module = _ServingGenerator(variant)
   marker = {"workdir": os.path.abspath(workdir),

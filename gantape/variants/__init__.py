@@ -7,11 +7,21 @@ here. A variant defined outside gantape needs no registry line: every
 function here also takes its "package.module:ClassName" (`get_class`), and
 `gantape.train.train(config, variant=MyGAN)` takes the class itself
 (`register`).
+
+Such a name is imported only when the user gives it (`--variant`, or a
+class passed in this process), never because a workdir's run.json names it:
+a workdir is data, so `run_class` refuses a name from run.json that the
+caller does not also pass as trusted. The import never looks in the current
+directory unless PYTHONPATH names it.
 """
 
+import contextlib
 import importlib
 import inspect
-from typing import Any, Dict, List, Optional, Tuple, Type
+import os
+import sys
+from typing import (Any, Dict, Iterator, List, Optional, Tuple, Type,
+                    Union)
 
 from gantape.errors import UsageError
 from gantape.variants import base
@@ -77,13 +87,33 @@ def _check_variant_class(cls: Any, name: str) -> None:
         f"{', '.join(sorted(cls.__abstractmethods__))}.")
 
 
+@contextlib.contextmanager
+def _without_implicit_cwd() -> Iterator[None]:
+  """`sys.path` without the current directory that `python -m`, `-c` or an
+  interactive session put first, unless PYTHONPATH names it too."""
+  cwd = os.getcwd()
+  explicit = {os.path.abspath(p) for p in
+              os.environ.get("PYTHONPATH", "").split(os.pathsep) if p}
+  implicit = [p for i, p in enumerate(sys.path)
+              if (p in ("", ".") or (i == 0 and p == cwd))
+              and os.path.abspath(p or ".") not in explicit]
+  saved = list(sys.path)
+  sys.path[:] = [p for p in sys.path if p not in implicit]
+  try:
+    yield
+  finally:
+    added = [p for p in sys.path if p not in saved]
+    sys.path[:] = added + saved
+
+
 def _import_class(name: str) -> Type[Variant]:
   """The class at "package.module:ClassName" (a dotted QualName too)."""
   if name in _OUTSIDE:
     return _OUTSIDE[name]
   module_name, _, qualname = name.partition(":")
   try:
-    found: Any = importlib.import_module(module_name)
+    with _without_implicit_cwd():
+      found: Any = importlib.import_module(module_name)
   except ImportError as e:
     raise UsageError(
         f"cannot import variant {name!r}: {e}; put its package on "
@@ -113,6 +143,48 @@ def get_class(name: str) -> Type[Variant]:
         f"unknown variant {name!r}; choose one of: {', '.join(_REGISTRY)}, "
         f"or name your own as package.module:ClassName."
     ) from None
+
+
+def run_class(name: str, trusted: Union[None, str, type] = None
+              ) -> Type[Variant]:
+  """The variant class a workdir's run.json names, imported only if trusted.
+
+  A registered name, or a class already known in this process (trained or
+  passed here), is returned as `get_class` would. Any other
+  "package.module:ClassName" is code: it is imported only when the caller
+  passes the same name (or the class) as `trusted`, e.g. from
+  `gantape sample --variant=package.module:ClassName`.
+
+  Args:
+    name: the run's `variant`, as run.json records it.
+    trusted: the class, or its "package.module:ClassName", that the user
+      named; None: only registered variants and known classes.
+
+  Raises:
+    UsageError: `name` is code the caller did not trust, `trusted` names
+      another variant, or `get_class` refuses it.
+  """
+  if not isinstance(name, str):
+    raise UsageError(
+        f"the run records the variant as {name!r}, not a name; its run.json "
+        f"is damaged: rerun gantape train with this --workdir to rewrite it.")
+  if isinstance(trusted, type):
+    trusted = register(trusted)
+  if trusted is not None and trusted != name:
+    raise UsageError(
+        f"--variant={trusted} does not match the variant the run recorded, "
+        f"{name!r}; pass --variant={name}, or leave it out for a registered "
+        f"variant.")
+  if ":" in name and name not in _OUTSIDE and trusted is None:
+    raise UsageError(
+        f"the run records the variant {name!r}, code from outside gantape, "
+        f"and gantape never imports code because a workdir names it; if you "
+        f"trust that module, pass --variant={name} (with its package on "
+        f"PYTHONPATH).")
+  cls = get_class(name)
+  if ":" in name:
+    _OUTSIDE.setdefault(name, cls)
+  return cls
 
 
 def options(name: str) -> Dict[str, Option]:
@@ -203,7 +275,7 @@ def data_arguments(name: str, image_shape: Optional[Any] = None,
     raise UsageError(
         f"variant {name!r} trains on {tuple(cls.image_shape)} images only, "
         f"not {given['image_shape']}; choose one that takes the data's "
-        f"shape (gan, dcgan, cgan, wgan_gp).")
+        f"shape (gan, dcgan, ssgan, cgan, wgan_gp).")
   return {k: v for k, v in given.items()
           if k in base.DATA_ARGUMENTS and k in accepted and v is not None}
 

@@ -103,7 +103,7 @@ def test_a_run_opens_with_one_line_and_closes_with_one(trained):
 
 def test_tensorflow_start_up_log_comes_back_when_the_user_sets_its_level():
   # Without it (the other tests' runs) stderr holds none of it.
-  loud = subprocess.run([sys.executable, "-c", "import gantape"],
+  loud = subprocess.run([sys.executable, "-c", "import gantape.step"],
                         env=user_env(TF_CPP_MIN_LOG_LEVEL="0"),
                         capture_output=True, text=True, timeout=120)
   assert loud.returncode == 0, loud.stderr

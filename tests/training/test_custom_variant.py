@@ -6,6 +6,7 @@ through `gantape train`; and names that are not variants are refused.
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -171,7 +172,11 @@ def test_variant_flag_imports_a_class_from_a_module(tmp_path):
     assert json.load(f)["variant"] == "mygans:MyGAN"
   sys.path.insert(0, str(package))
   try:
-    restored = checkpoints.restore_from_workdir(str(workdir))
+    with pytest.raises(UsageError, match="never imports code because a "
+                       "workdir names it"):
+      checkpoints.restore_from_workdir(str(workdir))
+    restored = checkpoints.restore_from_workdir(
+        str(workdir), trusted_variant="mygans:MyGAN")
   finally:
     sys.path.remove(str(package))
   assert type(restored.variant).name == "my_gan_from_a_file"
@@ -205,3 +210,72 @@ def test_a_variant_without_a_name_is_named_by_its_class():
 
   assert Unnamed.name == "Unnamed"
   assert MyGAN.name == "my_gan"
+
+
+EVIL = """\
+import pathlib
+pathlib.Path(__file__).with_name("imported").write_text("ran")
+from tests.training.test_custom_variant import MyGAN as Evil
+"""
+
+
+@pytest.fixture(scope="module")
+def gan_workdir(tmp_path_factory):
+  """A trained 2-iteration gan workdir."""
+  workdir = tmp_path_factory.mktemp("gan") / "run"
+  train_lib.train(train_lib.TrainConfig(
+      workdir=str(workdir), variant="gan", steps=2, batch_size=BATCH,
+      iterations_per_call=2), mnist=make_fake_mnist(num_train=32),
+                  log=lambda line: None)
+  return workdir
+
+
+def _names_code(workdir, name):
+  """`workdir`'s run.json now names `name`; an evilmod.py lies beside it."""
+  path = workdir / "run.json"
+  run = json.loads(path.read_text())
+  run["variant"] = name
+  path.write_text(json.dumps(run))
+  (workdir / "evilmod.py").write_text(EVIL)
+
+
+def test_a_workdir_never_makes_the_command_import_code(gan_workdir, tmp_path):
+  """`cd WORKDIR && python -m gantape sample --workdir=.`: the current
+  directory is first on sys.path, and run.json names a module there."""
+  workdir = tmp_path / "run"
+  shutil.copytree(gan_workdir, workdir)
+  _names_code(workdir, "evilmod:Evil")
+  env = {k: v for k, v in os.environ.items()
+         if k not in ("PYTHONPATH", "TF_CPP_MIN_LOG_LEVEL")}
+  process = subprocess.run(
+      [sys.executable, "-m", "gantape", "sample", "--workdir=.",
+       "--output=s.npz"], cwd=workdir, env=env,
+      capture_output=True, text=True, timeout=120, check=False)
+  assert process.returncode == 2, process.stderr
+  assert process.stderr.strip().splitlines() == [
+      "error: the run records the variant 'evilmod:Evil', code from outside "
+      "gantape, and gantape never imports code because a workdir names it; "
+      "if you trust that module, pass --variant=evilmod:Evil (with its "
+      "package on PYTHONPATH)."]
+  assert not (workdir / "imported").exists()
+
+
+def test_a_named_class_is_imported_only_when_trusted_and_never_from_cwd(
+    gan_workdir, tmp_path, monkeypatch):
+  workdir = tmp_path / "run"
+  shutil.copytree(gan_workdir, workdir)
+  monkeypatch.chdir(workdir)
+  monkeypatch.setattr(sys, "path", ["", *sys.path])  # as python -m / -c do
+  monkeypatch.delenv("PYTHONPATH", raising=False)
+  _names_code(workdir, "this:Zen")  # a standard module runs on import
+  with pytest.raises(UsageError, match="pass --variant=this:Zen"):
+    export.write_samples(".", "s.npz", 4)
+  assert "this" not in sys.modules
+  _names_code(workdir, "evilmod:Evil")
+  with pytest.raises(UsageError, match="--variant=gan does not match"):
+    export.write_samples(".", "s.npz", 4, trusted_variant="gan")
+  # Trusted, but the current directory is not where modules come from.
+  with pytest.raises(UsageError, match="cannot import variant 'evilmod:Evil': "
+                     "No module named 'evilmod'; put its package on PYTHONPATH"):
+    export.write_samples(".", "s.npz", 4, trusted_variant="evilmod:Evil")
+  assert not (workdir / "imported").exists()

@@ -12,6 +12,8 @@ import tensorflow as tf
 from gantape import checkpoints
 from gantape import train as train_lib
 from gantape.errors import UsageError
+from gantape.training import checkpoint_files
+from gantape.training import checkpoints as checkpoints_lib
 from gantape.training import export
 from tests.conftest import make_fake_mnist
 
@@ -227,3 +229,32 @@ def test_disk_full_during_export_or_sample_is_one_line(tmp_path, runs,
       f"cannot write {output} (No space left on device); free some space "
       f"and rerun.")
   assert sorted(os.listdir(tmp_path)) == ["model"]
+
+
+def test_a_checkpoint_rotated_away_while_read_is_retried_once(
+    tmp_path, runs, monkeypatch):
+  """`sample` during training with --keep_checkpoints=1: the run saves
+  ckpt-N+1 and deletes ckpt-N between the listing and the restore."""
+  workdir = tmp_path / "run"
+  shutil.copytree(runs["gan"][0], workdir)
+  ckpt_dir = workdir / "checkpoints"
+  for name in os.listdir(ckpt_dir):  # as --keep_checkpoints=1 leaves it
+    if name.startswith("ckpt-0."):
+      os.remove(ckpt_dir / name)
+  checkpoint_files.write_state(str(ckpt_dir), [str(ckpt_dir / "ckpt-2")])
+  real = checkpoints_lib.try_restore
+  calls = []
+
+  def rotating(items, path, **kwargs):
+    calls.append(os.path.basename(path))
+    if len(calls) == 1:  # the training run rotates: ckpt-2 becomes ckpt-3
+      for name in os.listdir(ckpt_dir):
+        if name.startswith("ckpt-2."):
+          os.rename(ckpt_dir / name, ckpt_dir / name.replace("-2.", "-3."))
+      checkpoint_files.write_state(str(ckpt_dir), [str(ckpt_dir / "ckpt-3")])
+    return real(items, path, **kwargs)
+  monkeypatch.setattr(checkpoints_lib, "try_restore", rotating)
+  out = export.write_samples(str(workdir), str(tmp_path / "s.npz"), 4,
+                             seed=1)
+  assert calls == ["ckpt-2", "ckpt-3"]
+  assert out["checkpoint"] == str(ckpt_dir / "ckpt-3")
