@@ -232,6 +232,22 @@ def _averages(run: Dict[str, Any], data: Dict[str, Any],
   return averages
 
 
+def _first_that_restores(items: Dict[str, Any], candidates, errors, log
+                         ) -> Optional[str]:
+  """The first of `candidates` that restores into `items` (the optimizers
+  stay behind); each failure is appended to `errors`, and warned about when
+  an older candidate follows."""
+  for path in candidates:
+    reason = try_restore(items, path, expect_partial=True)
+    if reason is None:
+      return path
+    errors.append(f"{os.path.basename(path)}: {reason}")
+    if path != candidates[-1]:
+      log(f"warning: cannot restore {path} ({reason}); trying an older "
+          f"checkpoint.")
+  return None
+
+
 def restore_from_workdir(workdir: str, checkpoint: Optional[str] = None, *,
                          log: Log = _warn,
                          trusted_variant: Optional[Any] = None
@@ -253,9 +269,8 @@ def restore_from_workdir(workdir: str, checkpoint: Optional[str] = None, *,
       `.../checkpoints/ckpt-1000`).
     log: where warnings go (a skipped checkpoint); default stderr.
     trusted_variant: the class (or "package.module:ClassName") the user
-      trusts, for
-      a run of a variant from outside gantape: run.json alone never makes
-      gantape import code (`variants.run_class`).
+      trusts, for a run of a variant from outside gantape: run.json alone
+      never makes gantape import code (`variants.run_class`).
 
   Returns:
     A `RestoredRun`; its networks are in inference mode only when called so
@@ -279,23 +294,17 @@ def restore_from_workdir(workdir: str, checkpoint: Optional[str] = None, *,
   ema_variant = (ema_lib.sampling_view(variant, **averages) if averages
                  else None)
   global_step = tf.Variable(0, dtype=tf.int64, name="global_step")
+  items["global_step"] = global_step
   errors = []
-  for attempt in range(2):
-    for path in candidates:
-      reason = try_restore({"global_step": global_step, **items}, path,
-                           expect_partial=True)  # the optimizers stay behind
-      if reason is None:
-        return RestoredRun(variant, run, path, int(global_step.numpy()),
-                           ema_variant)
-      errors.append(f"{os.path.basename(path)}: {reason}")
-      if path != candidates[-1]:
-        log(f"warning: cannot restore {path} ({reason}); trying an older "
-            f"checkpoint.")
-    if attempt or checkpoint not in (None, LATEST):
-      break
-    tried = set(candidates)  # rotated away meanwhile? try what replaced it
-    candidates = [path for path in _candidates(workdir, checkpoint, log)
-                  if path not in tried]
+  path = _first_that_restores(items, candidates, errors, log)
+  if path is None and checkpoint in (None, LATEST):
+    # Rotated away while read (a run still training)? Try what replaced it.
+    path = _first_that_restores(
+        items, [c for c in _candidates(workdir, checkpoint, log)
+                if c not in candidates], errors, log)
+  if path is not None:
+    return RestoredRun(variant, run, path, int(global_step.numpy()),
+                       ema_variant)
   # The networks hold what the failed restores left pending; free them while
   # muted too, or they warn at exit after our one-line error.
   with tf_logs_muted():
