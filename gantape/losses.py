@@ -6,14 +6,15 @@ Probabilities are what the seed's networks output (sigmoid or softmax); the
 clipped log below is the seed's guard against log(0).
 
 Notation: `D(x)` a discriminator probability, `P(k|x)` the k-th softmax output,
-`n = 10` the index of the "fake" class in an 11-way discriminator.
+`n` the "fake" class of a (K + 1)-way discriminator: its last output (n = 10
+for MNIST's 11).
 """
 
 import tensorflow as tf
 
 from gantape import precision
 
-FAKE_CLASS = 10
+FAKE_CLASS = -1  # the last column: n = K of K + 1 outputs
 
 
 def log_clip(p: tf.Tensor, eps: float) -> tf.Tensor:
@@ -99,8 +100,8 @@ def ssgan_unsupervised_discriminator_loss(real_probs: tf.Tensor,
   L = -log(1 - P(n|x)) - log P(n|G(z))
 
   Args:
-    real_probs: [B, 11] softmax on real images.
-    fake_probs: [B, 11] softmax on generated images.
+    real_probs: [B, K + 1] softmax on real images.
+    fake_probs: [B, K + 1] softmax on generated images.
     eps: clip floor; the seed uses 1e-3.
   """
   return (-log_clip(1.0 - real_probs[:, FAKE_CLASS], eps)
@@ -176,9 +177,9 @@ def feature_matching_generator_loss(real_features: tf.Tensor,
 
 
 # ---- SSGAN from logits -------------------------------------------------
-# The same SSGAN losses, computed from the discriminator's 11 logits l instead
-# of its clipped softmax. With r(x) = logsumexp(l_0..l_9) - l_n, the logit of
-# "real" against "fake":
+# The same SSGAN losses, computed from the discriminator's K + 1 logits l
+# instead of its clipped softmax. With r(x) = logsumexp(l_0..l_{K-1}) - l_n,
+# the logit of "real" against "fake":
 #   -log(1 - P(n|x)) = softplus(-r(x)),   -log P(n|x) = softplus(r(x)),
 #   -log P(y|x) = logsumexp(l) - l_y.
 # Exact where the clipped form saturates: once a softmax output rounds to 0 or
@@ -188,14 +189,16 @@ def feature_matching_generator_loss(real_features: tf.Tensor,
 
 
 def ssgan_real_logit(logits: tf.Tensor) -> tf.Tensor:
-  """r(x) = logsumexp(l_0..l_9) - l_n: log P(real|x) - log P(fake|x).
+  """r(x) = logsumexp(l_0..l_{K-1}) - l_n: log P(real|x) - log P(fake|x).
 
   The negated `class_logit` of the fake class n.
 
   Args:
-    logits: [B, 11] discriminator logits; column n = 10 is "fake".
+    logits: [B, K + 1] discriminator logits; the last column, n = K, is
+      "fake".
   """
-  return -class_logit(logits, tf.fill(tf.shape(logits)[:1], FAKE_CLASS))
+  fake = tf.fill(tf.shape(logits)[:1], tf.shape(logits)[1] - 1)
+  return -class_logit(logits, fake)
 
 
 def ssgan_unsupervised_discriminator_loss_from_logits(
@@ -222,13 +225,13 @@ def classification_loss_from_logits(logits: tf.Tensor,
 
 def digit_classification_loss_from_logits(logits: tf.Tensor,
                                           labels: tf.Tensor) -> tf.Tensor:
-  """Cross-entropy over the 10 digits alone: L = -log P(y|x, real)
-  = logsumexp(l_0..l_9) - l_y; the fake logit plays no part (Salimans et
-  al.'s supervised loss).
+  """Cross-entropy over the K real classes alone (the ten digits for
+  MNIST): L = -log P(y|x, real) = logsumexp(l_0..l_{K-1}) - l_y; the fake
+  logit plays no part (Salimans et al.'s supervised loss).
 
   Args:
-    logits: [B, 11] logits; column n = 10 ("fake") is ignored.
-    labels: [B] digits.
+    logits: [B, K + 1] logits; the last column, n = K ("fake"), is ignored.
+    labels: [B] classes in 0..K-1.
   """
   return classification_loss_from_logits(logits[:, :FAKE_CLASS], labels)
 

@@ -47,7 +47,7 @@ def test_check_options_refuses_what_the_variant_does_not_take():
     ("gan", {"r1_gamma": -1.0}, "r1_gamma=-1.0 is negative"),
     ("dcgan", {"label_smoothing": 1.0}, "outside \\[0, 1\\)"),
     ("ssgan", {"loss_form": "log"}, "unknown ssgan loss_form 'log'"),
-    ("ssgan", {"num_labeled": 5}, "smaller than the 10 classes"),
+    ("ssgan", {"num_labeled": 0}, "num_labeled=0 is not positive"),
     ("wgan_gp", {"n_critic": 0}, "n_critic must be at least 1"),
     ("wgan_gp", {"gp_weight": -1.0}, "gp_weight must be >= 0"),
     ("cgan", {"networks": "resnet"}, "unknown cgan networks 'resnet'"),
@@ -85,7 +85,7 @@ def test_dcgan_networks_refuse_mnist_images(name):
     variants.build(name, networks="dcgan")
 
 
-@pytest.mark.parametrize("name", ["gan", "dcgan", "cgan", "wgan_gp"])
+@pytest.mark.parametrize("name", ["gan", "dcgan", "ssgan", "cgan", "wgan_gp"])
 def test_variants_take_the_image_shape_from_the_data(name):
   cls = variants.get_class(name)
   variant = cls(image_shape=(32, 32, 3))

@@ -1,4 +1,4 @@
-"""SSGAN: the semi-supervised GAN, an 11-way discriminator (ten digits + fake).
+"""SSGAN: the semi-supervised GAN, a (K + 1)-way discriminator (K classes + fake).
 
 L_D = -log(1 - P(n|x)) - log P(n|G(z)) - log P(y|x_l),  log = log_clip(1e-3)
 L_G = log P(n|G(z))                      (the seed's generator loss), or
@@ -20,10 +20,11 @@ matching on the last hidden layer before its noise.
 `num_labeled=None` (the seed) every image is labelled and `x_l = x`; with
 `num_labeled=N`, N images balanced over classes carry labels and feed the
 supervised term from a stream of their own, while all images still feed the
-real/fake term.
+real/fake term. K and the image shape are the dataset's (MNIST: ten digits,
+28x28x1), so a folder or colour dataset of K classes trains the same way.
 """
 
-from typing import Optional
+from typing import Optional, Sequence
 
 import keras
 import tensorflow as tf
@@ -46,11 +47,12 @@ NETWORKS = ("seed", "salimans")
 
 
 def _check_num_labeled(num_labeled: int) -> None:
-  if num_labeled < data_lib.NUM_CLASSES:
+  # The class count is the dataset's; `data.balanced_subset` checks
+  # num_labeled against it when it draws the labelled examples.
+  if num_labeled < 1:
     raise UsageError(
-        f"num_labeled={num_labeled} is smaller than the "
-        f"{data_lib.NUM_CLASSES} classes; use at least "
-        f"{data_lib.NUM_CLASSES}.")
+        f"num_labeled={num_labeled} is not positive; use at least one label "
+        f"per class.")
 
 
 NUM_LABELED = settings.Option(
@@ -69,6 +71,24 @@ LOSS_FORM = settings.Option(
 LABEL_SEED = settings.Option(
     "label_seed", int, 0, "chooses which examples carry labels "
     "(--num_labeled).")
+
+
+def _networks(networks: str, image_shape, num_classes: int, sync: bool, *,
+              build: bool):
+  """The (generator, discriminator) pair `networks` names, for the data's
+  shape and `num_classes` + 1 outputs; (None, None) when not `build`."""
+  if not build:
+    return None, None
+  if networks == "salimans":
+    return (salimans_networks.salimans_generator(
+                image_shape=image_shape, synchronized_batch_norm=sync),
+            salimans_networks.salimans_discriminator(
+                num_classes, image_shape=image_shape))
+  return (networks_lib.conv_generator(image_shape=image_shape,
+                                      synchronized_batch_norm=sync),
+          networks_lib.conv_discriminator(
+              num_classes + 1, image_shape=image_shape,
+              output_activation="softmax", synchronized_batch_norm=sync))
 
 
 class SSGAN(base.Variant):
@@ -98,6 +118,8 @@ class SSGAN(base.Variant):
                loss_form: str = "clipped",
                label_seed: int = 0,
                sync_batch_norm: bool = False,
+               image_shape: Sequence[int] = networks_lib.IMAGE_SHAPE,
+               num_classes: int = networks_lib.NUM_CLASSES,
                generator: Optional[keras.Model] = None,
                discriminator: Optional[keras.Model] = None):
     """Builds the variant.
@@ -116,25 +138,30 @@ class SSGAN(base.Variant):
       sync_batch_norm: under a multi-replica `tf.distribute` strategy,
         normalize over the global batch (synchronized BatchNorm) instead of
         each replica's slice (the default, Keras's). No effect on one device.
+      image_shape: [H, W, C] of the images (the dataset's).
+      num_classes: K, the number of labels (the dataset's).
       generator: replaces the conv generator.
-      discriminator: replaces the 11-way conv discriminator; for feature
-        matching, the input of its final layer is the feature layer.
+      discriminator: replaces the (K + 1)-way conv discriminator, whose last
+        output is "fake"; for feature matching, the input of its final layer
+        is the feature layer.
+
+    Raises:
+      UsageError: a bad option, or networks that cannot take `image_shape`.
     """
     for option, value in ((GENERATOR_OBJECTIVE, generator_objective),
                           (LOSS_FORM, loss_form), (NUM_LABELED, num_labeled)):
       option.checked(value, self.name)
     settings.check_networks(self.name, networks, NETWORKS)
-    if networks == "salimans":
-      generator = generator or salimans_networks.salimans_generator(
-          synchronized_batch_norm=sync_batch_norm)
-      discriminator = (discriminator
-                       or salimans_networks.salimans_discriminator())
-    super().__init__(
-        generator=generator or networks_lib.conv_generator(
-            synchronized_batch_norm=sync_batch_norm),
-        discriminator=discriminator or networks_lib.conv_discriminator(
-            11, output_activation="softmax",
-            synchronized_batch_norm=sync_batch_norm))
+    self.image_shape = networks_lib.check_image_shape(image_shape)
+    self.num_classes = num_classes
+    if num_labeled is not None and num_labeled < num_classes:
+      raise UsageError(
+          f"num_labeled={num_labeled} is smaller than the {num_classes} "
+          f"classes; use at least {num_classes}.")
+    built = _networks(networks, self.image_shape, num_classes,
+                      sync_batch_norm, build=not (generator and discriminator))
+    super().__init__(generator=generator or built[0],
+                     discriminator=discriminator or built[1])
     self.num_labeled = num_labeled
     self.sync_batch_norm = sync_batch_norm
     self.generator_objective = generator_objective
@@ -153,7 +180,7 @@ class SSGAN(base.Variant):
     if self.num_labeled is None:
       return None
     return data_lib.balanced_subset(mnist.y_train, self.num_labeled,
-                                    self.label_seed)
+                                    self.label_seed, self.num_classes)
 
   def input_streams(self, mnist, *, seed):
     streams = super().input_streams(mnist, seed=seed)
@@ -204,7 +231,7 @@ class SSGAN(base.Variant):
       unsupervised = losses.ssgan_unsupervised_discriminator_loss(
           real_out, fake_out, self.eps)
     accuracy = tf.reduce_mean(tf.cast(
-        tf.equal(tf.argmax(labeled_out[:, :data_lib.NUM_CLASSES], axis=1,
+        tf.equal(tf.argmax(labeled_out[:, :self.num_classes], axis=1,
                            output_type=tf.int32), labels), tf.float32))
     return base.LossOutput(unsupervised + supervised, {
         "d_real": tf.reduce_mean(self._real_probability(real_out)),

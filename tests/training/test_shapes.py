@@ -19,6 +19,7 @@ from gantape.evaluation import workdir as evaluation_workdir
 from gantape.training import checkpoints
 from gantape.training import export
 from gantape.training import samples as samples_lib
+from gantape.variants import gan as gan_lib
 
 SHAPE = (32, 32, 3)
 BATCH = 8
@@ -138,10 +139,18 @@ def test_eval_every_on_unlabelled_images_is_refused_first(tmp_path):
   assert not os.listdir(tmp_path)  # refused before the first write
 
 
+class MnistOnlyGAN(gan_lib.GAN):
+  """A variant whose constructor takes no `image_shape`: MNIST's alone."""
+
+  def __init__(self, **options):
+    super().__init__(**options)
+
+
 def test_a_variant_without_the_shape_is_refused(tmp_path):
-  with pytest.raises(UsageError, match=r"variant 'ssgan' trains on \(28, 28, "
-                     r"1\) images only, not \(32, 32, 3\)"):
-    train_lib.train(config(tmp_path, "ssgan"), log=quiet, mnist=fake_colour())
+  with pytest.raises(UsageError, match=r"test_shapes:MnistOnlyGAN' trains on "
+                     r"\(28, 28, 1\) images only, not \(32, 32, 3\)"):
+    train_lib.train(config(tmp_path, "gan"), log=quiet,
+                    mnist=fake_colour(), variant=MnistOnlyGAN)
 
 
 def test_grids_tile_grey_and_colour_images():
