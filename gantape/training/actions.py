@@ -65,29 +65,54 @@ class UpdateEma(Action):
 class LogProgress(Action):
   """A progress line and a metrics record (with the speed), every `every`.
 
-  Also at the last iteration. The speed is over the iterations since the
-  previous line; the ETA uses the average speed since the clock started
-  (at construction: build this action last, just before the run).
+  Also at the last iteration, and as a line alone (no record) between
+  boundaries: the first `FIRST_LINE_SECONDS` after tracing, then whenever
+  none came for `QUIET_SECONDS`, so a slow run shows progress from its
+  start. The speed is over the iterations since the previous line; the ETA
+  uses the average speed since the step was traced (`Progress.traced`), so
+  tracing does not count.
   """
   at_end = True
+  between_boundaries = True
+  FIRST_LINE_SECONDS = 5.0
+  QUIET_SECONDS = 30.0
 
   def __init__(self, every: int, sink: summaries.MetricsSink, log: Log, *,
-               name: str, start: int):
+               name: str, start: int, clock: Callable[[], float] = time.perf_counter):
     self.every = every
     self._sink = sink
     self._log = log
     self._name = name
-    self._last_time = self._start_time = time.perf_counter()
+    self._clock = clock
+    self._last_time = self._start_time = clock()
     self._last_done = self._start_done = start
+    self._lines = 0
+
+  def _since_tracing(self, progress: Progress):
+    """(iteration, time) the rates start from: tracing's end if known."""
+    if progress.traced is not None and progress.traced[0] < progress.iteration:
+      return progress.traced
+    return self._start_done, self._start_time
 
   def __call__(self, progress: Progress) -> None:
     done, total = progress.iteration, progress.total
-    now = time.perf_counter()
+    now = self._clock()
+    if progress.partial:
+      wait = self.QUIET_SECONDS if self._lines else self.FIRST_LINE_SECONDS
+      if progress.traced is None or now - max(
+          self._last_time, progress.traced[1]) < wait:
+        return
+    if self._lines == 0 and progress.traced is not None:
+      self._last_done, self._last_time = self._since_tracing(progress)
     rate = (done - self._last_done) / max(now - self._last_time, 1e-9)
     self._last_time, self._last_done = now, done
+    self._lines += 1
+    since_done, since_time = self._since_tracing(progress)
     eta = (total - done) / max(
-        (done - self._start_done) / (now - self._start_time), 1e-9)
-    self._sink.write(done, progress.metrics, timing={"iterations_per_s": rate})
+        (done - since_done) / max(now - since_time, 1e-9), 1e-9)
+    if not progress.partial:
+      self._sink.write(done, progress.metrics,
+                       timing={"iterations_per_s": rate})
     self._log(f"[{self._name}] {done}/{total} "
               + " ".join(f"{k}={v:.4f}" for k, v in progress.metrics.items())
               + f" | {rate:.2f} it/s | ETA {_format_seconds(eta)}")

@@ -1,5 +1,7 @@
 """runner.Runner: calls end at every action's boundary; actions run there."""
 
+import time
+
 import keras
 import pytest
 
@@ -56,10 +58,11 @@ def test_calls_end_exactly_at_every_boundary(gan_step):
   fives_and_end = Recorder(every=5, at_end=True)
   final = run_from_zero(gan_step, [every_call, threes, fives, fives_and_end],
                         total=17, per_call=4)
-  # Each call ends at a multiple of 3 or 5, after at most 4 iterations, or
-  # at the end.
+  # The boundaries: the multiples of 3, 5 and 4 (the iterations per call),
+  # and the end.
   assert [(p.previous, p.iteration) for p in every_call.seen] == [
-      (0, 3), (3, 5), (5, 6), (6, 9), (9, 10), (10, 12), (12, 15), (15, 17)]
+      (0, 3), (3, 4), (4, 5), (5, 6), (6, 8), (8, 9), (9, 10), (10, 12),
+      (12, 15), (15, 16), (16, 17)]
   assert threes.iterations == [3, 6, 9, 12, 15]
   assert fives.iterations == [5, 10, 15]
   assert fives_and_end.iterations == [5, 10, 15, 17]
@@ -129,3 +132,64 @@ def test_bad_intervals_are_refused(gan_step, per_call, every):
                       iterations_per_call=per_call)
   with pytest.raises(ValueError, match="positive"):
     runner_lib.action(print, every=0)
+
+
+class SlowStep:
+  """`step` as a step whose every iteration takes `seconds` more: the calls'
+  lengths and wall times are recorded."""
+
+  def __init__(self, step, seconds):
+    self.step, self.seconds = step, seconds
+    self.global_step = step.global_step
+    self.calls = []
+
+  def __call__(self, iterator, count):
+    start = time.perf_counter()
+    out = self.step(iterator, count)
+    time.sleep(self.seconds * count)
+    self.calls.append((count, time.perf_counter() - start))
+    return out
+
+
+def test_calls_of_a_slow_step_end_near_their_time_budget(gan_step):
+  step, iterator = gan_step
+  step(iterator, 1)  # traced before, as a run's first call would be
+  traces = step._train.experimental_get_tracing_count()  # pylint: disable=protected-access
+  step.global_step.assign(0)
+  slow = SlowStep(step, seconds=0.02)
+  boundaries = Recorder()
+  runner_lib.Runner(slow, iterator, [boundaries], total=120,
+                    iterations_per_call=100, seconds_per_call=0.3).run()
+  counts = [count for count, _ in slow.calls]
+  # One iteration while tracing, one to time, then calls of about 0.3 s:
+  # 15 iterations of 0.02 s, less the step's own time; one ends at 100.
+  assert counts[:2] == [1, 1]
+  assert sum(counts) == 120
+  assert all(8 <= count <= 15 for count in counts[2:-2]), counts
+  assert all(0.15 < seconds < 0.6 for _, seconds in slow.calls[2:-2]), (
+      slow.calls)
+  assert boundaries.iterations == [100, 120]
+  # The count is a tensor: none of the call lengths traced the step again.
+  assert step._train.experimental_get_tracing_count() == traces  # pylint: disable=protected-access
+
+
+def test_a_stop_between_boundaries_runs_what_every_boundary_runs(gan_step):
+  step, iterator = gan_step
+  step.global_step.assign(0)
+  every_boundary, tens = Recorder(), Recorder(every=10)
+  calls = []
+  runner = runner_lib.Runner(
+      step, iterator, [every_boundary, tens], total=20,
+      iterations_per_call=10, seconds_per_call=1e-9,
+      should_stop=lambda: len(calls) == 3)
+  real_call = runner._call  # pylint: disable=protected-access
+
+  def counted(done):
+    calls.append(done)
+    return real_call(done)
+  runner._call = counted  # pylint: disable=protected-access
+  final = runner.run()
+  # Calls of one iteration (the budget is tiny); stopped after three.
+  assert final.iteration == 3 and not final.partial
+  assert [(p.previous, p.iteration) for p in every_boundary.seen] == [(0, 3)]
+  assert tens.seen == []
