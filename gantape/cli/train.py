@@ -76,6 +76,8 @@ def main(argv):
     # pylint: disable=g-import-not-at-top
     from gantape import distribute
     from gantape import train as train_lib
+    from gantape.training import signals
+    signals.exit_process_on_second_signal()  # the command owns its process
     config = _config()
     flags_text = common.flagfile_text(
         sys.modules[__name__], workdir=config.workdir,

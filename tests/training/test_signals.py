@@ -114,3 +114,34 @@ def test_outside_the_main_thread_nothing_is_installed():
   thread.start()
   thread.join()
   assert result == {"handler": before, "signum": None}
+
+
+def test_a_second_signal_in_a_library_call_raises_keyboard_interrupt(
+    monkeypatch):
+  """`gantape.train.train()` in a notebook: the kernel must live on, and
+  the caller's `except`/`finally` run; only the command exits at once."""
+  monkeypatch.setattr(signals, "_exit_process", False)
+
+  def no_exit(code):
+    raise AssertionError(f"os._exit({code}) in a library call")
+  monkeypatch.setattr(signals.os, "_exit", no_exit)
+  rec = Recorder()
+  previous = signal.getsignal(signal.SIGINT)
+  cleaned_up = []
+  with pytest.raises(KeyboardInterrupt):
+    try:
+      with signals.StopSignals(say=rec.say):
+        for count in (1, 2):
+          os.kill(os.getpid(), signal.SIGINT)
+          deadline = time.perf_counter() + 5
+          while len(rec.said) < count and time.perf_counter() < deadline:
+            time.sleep(0.01)
+        time.sleep(5)  # the KeyboardInterrupt comes first
+    finally:
+      cleaned_up.append(True)
+  assert cleaned_up == [True]
+  assert rec.said[1] == (
+      "SIGINT again: raising KeyboardInterrupt when the running call "
+      "returns, without saving; the checkpoints already written stay, and "
+      "rerunning the same command resumes from the latest.")
+  assert signal.getsignal(signal.SIGINT) is previous
