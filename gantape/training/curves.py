@@ -55,16 +55,27 @@ def plot_metrics(metrics_path: str, png_path: str, title: str = "") -> bool:
   """
   if not os.path.exists(metrics_path):
     return False
-  records = read_metrics(metrics_path)
-  if not records:
+  fig = figure(read_metrics(metrics_path), title)
+  if fig is None:
     return False
+  try:
+    with files.atomic_path(png_path) as tmp:
+      fig.savefig(tmp, dpi=80)
+  finally:
+    plt.close(fig)
+  return True
+
+
+def figure(records, title: str = ""):
+  """`plot_metrics`'s figure of `records`, or None when there is nothing to
+  plot. Each panel's legend stands right of it, off the curves."""
   keys = sorted({k for r in records for k in r if k not in _NOT_METRICS})
   panels = [[k for k in keys if k.endswith("_loss")],
             [k for k in keys if not k.endswith("_loss")]]
   panels = [p for p in panels if p]
   if not panels:
-    return False
-  fig, axes = plt.subplots(len(panels), 1, figsize=(8, 3 * len(panels)),
+    return None
+  fig, axes = plt.subplots(len(panels), 1, figsize=(10, 3 * len(panels)),
                            sharex=True, squeeze=False)
   for ax, panel in zip(axes[:, 0], panels):
     for key in panel:
@@ -73,17 +84,13 @@ def plot_metrics(metrics_path: str, png_path: str, title: str = "") -> bool:
       if points:
         steps, values = zip(*points)
         ax.plot(steps, values, label=key, linewidth=1)
-    ax.legend(loc="upper right", fontsize="small")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0),
+              borderaxespad=0.0, fontsize="small")
     ax.grid(alpha=0.3)
   axes[-1, 0].set_xlabel("iteration")
   if title:
     axes[0, 0].set_title(title)
   # Fixed margins: tight_layout doubles the cost of the plot.
-  fig.subplots_adjust(left=0.1, right=0.97, top=0.92 if title else 0.97,
+  fig.subplots_adjust(left=0.08, right=0.8, top=0.92 if title else 0.97,
                       bottom=0.12 if len(panels) == 1 else 0.08, hspace=0.1)
-  try:
-    with files.atomic_path(png_path) as tmp:
-      fig.savefig(tmp, dpi=80)
-  finally:
-    plt.close(fig)
-  return True
+  return fig
