@@ -54,11 +54,20 @@ def image(name: str, grid: np.ndarray, step: int) -> None:
                                    png]), step=step, metadata=_IMAGE)
 
 
+def tag(name: str, group: str = "train") -> str:
+  """The TensorBoard tag of the record's `name`: `group/name`, unless the
+  name has a group of its own (eval/fcd)."""
+  return name if "/" in name else f"{group}/{name}"
+
+
 class MetricsSink:
   """TensorBoard events and `metrics.jsonl` records of one workdir.
 
   A record is `{"step": ..., <timing>, "time": <unix time>, <scalars>}`:
   `curves.read_metrics` reads it back and `curves.plot_metrics` plots it.
+  In TensorBoard the names are grouped (`tag`): the step's metrics under
+  train/, the evaluation's under eval/ (their own prefix), timing under
+  speed/.
   """
 
   def __init__(self, workdir: str):
@@ -82,8 +91,10 @@ class MetricsSink:
     """
     timing = dict(timing or {})
     with self._writer.as_default():
-      for name, value in {**scalars, **timing}.items():
-        scalar(name, value, step=step)
+      for name, value in scalars.items():
+        scalar(tag(name), value, step=step)
+      for name, value in timing.items():
+        scalar(tag(name, "speed"), value, step=step)
     record: Dict[str, float] = {"step": step, **timing, "time": time.time(),
                                 **scalars}
     files.append_text(self.path, json.dumps(record) + "\n")
