@@ -2,7 +2,7 @@
 
 import re
 import sys
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from absl import app
 from absl import flags
@@ -142,6 +142,28 @@ def _plain(message: str) -> str:
     return (f"{', '.join('--' + name for name in missing)} "
             f"{'is' if len(missing) == 1 else 'are'} required")
   return message
+
+
+def _cell(value: Any) -> str:
+  if isinstance(value, bool) or value is None:
+    return str(value)
+  if isinstance(value, float):
+    return f"{value:.4g}"
+  if isinstance(value, dict):
+    return " ".join(f"{k}:{_cell(v)}" for k, v in value.items())
+  if isinstance(value, (list, tuple)):
+    return " ".join(_cell(v) for v in value)
+  return str(value)
+
+
+def metric_table(result: Dict[str, Any]) -> str:
+  """`result` as two columns, metric and value, one metric a line (a dict
+  or list value on one line, its items `key:value`)."""
+  width = max(map(len, result), default=0)
+  lines: List[str] = [f"{'metric':<{width}}  value"]
+  lines += [f"{name:<{width}}  {_cell(result[name])}" for name in sorted(result)]
+  return "\n".join(lines)
+
 
 
 def flagfile_text(module, **overrides: Any) -> str:

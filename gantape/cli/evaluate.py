@@ -3,7 +3,7 @@
     gantape evaluate --workdir=/tmp/gantape/dcgan [--num_samples=10000] \
         [--checkpoint=best] [--classifier=model.keras --feature_layer=NAME]
 
-Prints one JSON object and writes it to <workdir>/evaluation.json
+Prints a table and writes the result as JSON to <workdir>/evaluation.json
 (evaluation_best.json for --checkpoint=best): fcd, kid, floor_fcd,
 classifier_score, coverage, class_histogram, and where they apply
 conditional_accuracy and per_class_fcd (CGAN) and test_accuracy (SSGAN's
@@ -13,7 +13,6 @@ data only FCD and KID can be scored, and only with --classifier; the result's
 `skipped` names what was not scored and why.
 """
 
-import json
 import sys
 
 from absl import flags
@@ -52,7 +51,9 @@ def main(argv):
         classifier=FLAGS.classifier, feature_layer=FLAGS.feature_layer,
         checkpoint=FLAGS.checkpoint, trusted_variant=FLAGS.variant,
         log=lambda line: print(line, file=sys.stderr))
-    print(json.dumps(result, sort_keys=True))
+    print(common.metric_table(result))
+    print(f"Written to {evaluation.result_file(FLAGS.checkpoint)} in "
+          f"{FLAGS.workdir}.")
   return common.run(evaluate)
 
 

@@ -13,6 +13,7 @@ import pytest
 
 import gantape
 from gantape import cli
+from gantape.cli import common
 from tests.conftest import REPO_ROOT
 
 # Generous: about 0.3 s on 2 CPU cores, against 5-16 s when the CLI imported
@@ -23,6 +24,7 @@ SECONDS = 5.0
 _NO_TENSORFLOW = """
 import sys
 from gantape import cli
+from gantape.cli import common
 try:
   code = cli.main(["gantape"] + sys.argv[1:])
 except SystemExit as e:
@@ -96,3 +98,16 @@ def test_version():
   assert proc.returncode == 0, proc.stderr
   assert proc.stdout == f"gantape {gantape.__version__}\n"
   assert seconds < SECONDS
+
+
+def test_evaluate_prints_a_table_of_its_result():
+  table = common.metric_table({
+      "fcd": 12.3456, "kid": 0.001234, "num_samples": 10000,
+      "class_histogram": {"0": 0.5, "1": 0.5}, "skipped": {}})
+  assert table.splitlines() == [
+      "metric           value",
+      "class_histogram  0:0.5 1:0.5",
+      "fcd              12.35",
+      "kid              0.001234",
+      "num_samples      10000",
+      "skipped          "]
