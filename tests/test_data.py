@@ -14,6 +14,7 @@ from gantape import data as data_lib
 from gantape.data import sources
 from gantape import variants
 from gantape.errors import DataError, UsageError
+from gantape.training import memory
 
 
 def write_npz(path, m):
@@ -277,3 +278,43 @@ def test_object_array_in_npz_is_refused_without_pickle_advice(tmp_path,
     data_lib.load_mnist(str(tmp_path / "m.npz"))
   assert "x_train is an array of Python objects" in str(e.value)
   assert "pickle" not in str(e.value).lower()
+
+
+def test_an_idx_gz_that_declares_more_than_memory_is_refused_unread(
+    tmp_path, fake_mnist, monkeypatch):
+  """A 3 MB .gz can expand to gigabytes: the header is checked first."""
+  for key, stem in sources.IDX_FILES.items():
+    write_idx(str(tmp_path / stem), getattr(fake_mnist, key), True)
+  bomb = tmp_path / "train-images-idx3-ubyte.gz"
+  with gzip.open(bomb, "wb") as f:
+    f.write(struct.pack(">HBB3I", 0, 0x08, 3, 4_000_000, 28, 28))
+    f.write(bytes(1_000_000))  # compresses to a few KB
+  monkeypatch.setattr(memory, "available_bytes", lambda: 2**30)
+  reads = []
+  real_open = gzip.open
+
+  def counting_open(*args, **kwargs):
+    f = real_open(*args, **kwargs)
+    real_read = f.read
+    f.read = lambda n=-1: reads.append(n) or real_read(n)
+    return f
+  monkeypatch.setattr(gzip, "open", counting_open)
+  with pytest.raises(DataError) as refused:
+    data_lib.load_mnist(str(tmp_path))
+  assert str(refused.value).startswith(
+      f"{bomb}'s header declares 4000000x28x28 bytes, 2.9 GiB of memory, more "
+      f"than the 1.0 GiB available, so it was not read; pass ")
+  assert -1 not in reads and sum(reads) == 16  # the header only
+  # A header that declares more than the file holds, within memory.
+  with real_open(bomb, "wb") as f:
+    f.write(struct.pack(">HBB3I", 0, 0x08, 3, 100, 28, 28) + bytes(784))
+  with pytest.raises(DataError, match=r"header says \(100, 28, 28\) but the "
+                     r"file holds 784 bytes"):
+    data_lib.load_mnist(str(tmp_path))
+
+
+def test_a_device_as_data_path_is_named_for_what_it_is():
+  with pytest.raises(DataError, match=r"^MNIST not read: '/dev/zero' is "
+                     r"neither a regular file nor a folder \(a device, a pipe "
+                     r"or a socket\); pass "):
+    data_lib.load_mnist("/dev/zero")

@@ -386,3 +386,45 @@ def test_pngs_of_every_channel_count_convert_to_the_channels_asked(tmp_path):
                                     channels=channels)
     assert dataset.image_shape == (6, 6, channels)
     assert len(dataset.x_train) + len(dataset.x_test) == 12
+
+
+def test_a_link_to_the_dataset_itself_is_not_a_class_of_duplicates(tmp_path):
+  rng = np.random.RandomState(2)
+  for name in ("cats", "dogs"):
+    for i in range(3):
+      write_image(tmp_path / name / f"{i}.png", colour(rng, 8, 8))
+  os.symlink(".", tmp_path / "self")
+  with pytest.raises(DataError) as refused:
+    data_lib.load_dataset("folder", str(tmp_path), image_size=8)
+  assert str(refused.value) == (
+      f"{tmp_path}/self is a symbolic link to {tmp_path}, which holds the "
+      f"dataset or is inside it: its images would be read again as a class "
+      f"of duplicates; remove the link.")
+  # A class folder linked from elsewhere is a class like any other.
+  os.remove(tmp_path / "self")
+  elsewhere = tmp_path.parent / f"{tmp_path.name}_birds"
+  for i in range(3):
+    write_image(elsewhere / f"{i}.png", colour(rng, 8, 8))
+  os.symlink(elsewhere, tmp_path / "birds")
+  dataset = data_lib.load_dataset("folder", str(tmp_path), image_size=8)
+  assert dataset.class_names == ("birds", "cats", "dogs")
+
+
+def test_an_image_size_too_big_for_memory_is_refused_before_decoding(
+    tmp_path, monkeypatch):
+  rng = np.random.RandomState(3)
+  for i in range(3):
+    write_image(tmp_path / f"{i}.png", colour(rng, 8, 8))
+  monkeypatch.setattr(folder_lib.memory, "available_bytes", lambda: 2**28)
+  monkeypatch.setattr(folder_lib, "_parallel_decodes", lambda: 2)
+
+  def never(*args):
+    raise AssertionError("decoded")
+  monkeypatch.setattr(folder_lib, "decode_images", never)
+  with pytest.raises(UsageError) as refused:
+    data_lib.load_dataset("folder", str(tmp_path), image_size=4096)
+  # 3 x 4096^2 x 3 bytes, and 2 float32 images being resized.
+  assert str(refused.value) == (
+      f"--image_size=4096 makes the 3 images of {tmp_path} 528.0 MiB of "
+      f"memory, more than the 256.0 MiB available; pass an --image_size of "
+      f"at most 2852.")

@@ -13,6 +13,7 @@ fixed by `SPLIT_SEED`, at most `MAX_TEST` in all, is held out as the test
 split.
 """
 
+import math
 import os
 from typing import List, Optional, Sequence, Tuple
 
@@ -21,6 +22,7 @@ import tensorflow as tf
 
 from gantape.data.dataset import Dataset
 from gantape.errors import DataError, UsageError
+from gantape.training import memory
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
 DEFAULT_CHANNELS = 3
@@ -28,6 +30,8 @@ TEST_PERCENT = 10
 MAX_TEST = 10_000
 SPLIT_SEED = 0
 _DECODE_BATCH = 256
+# At most this many bytes of decoded images per batch of the decoding.
+_DECODE_BYTES = 64 * 2**20
 _LAYOUT = ("pass --data_path=<a folder of PNG/JPEG images, directly in it for "
            "unlabelled data or in two or more class subfolders for labels>")
 
@@ -60,6 +64,7 @@ def load_folder(path: str, image_size: Optional[int],
         f"--channels must be 1 (grayscale) or 3 (RGB), got {channels}.")
   path = os.path.normpath(os.path.expanduser(path))
   files, labels, class_names = list_images(path)
+  _check_memory(path, len(files), image_size, channels)
   images = decode_images(files, image_size, channels)
   if channels == 1:
     images = images[..., 0]
@@ -88,6 +93,8 @@ def list_images(folder: str) -> Tuple[List[str], Optional[np.ndarray],
     raise DataError(f"{folder!r} is not a folder; {_LAYOUT}.")
   entries = sorted(e for e in os.listdir(folder) if not e.startswith("."))
   subfolders = [e for e in entries if os.path.isdir(os.path.join(folder, e))]
+  for name in subfolders:
+    _refuse_a_link_into_itself(folder, name)
   top = [os.path.join(folder, e) for e in entries if _is_image(folder, e)]
   if not subfolders:
     if not top:
@@ -115,6 +122,43 @@ def list_images(folder: str) -> Tuple[List[str], Optional[np.ndarray],
         f"two or more classes: add class subfolders, or move the images up "
         f"into {folder} to train without labels.")
   return files, np.asarray(labels, np.int64), tuple(subfolders)
+
+
+def _refuse_a_link_into_itself(folder: str, name: str) -> None:
+  """Refuses a subfolder link to the dataset, into it, or to a folder
+  holding it (`self -> .`): its images would be read twice, as a class."""
+  path = os.path.join(folder, name)
+  if not os.path.islink(path):
+    return
+  target, home = os.path.realpath(path), os.path.realpath(folder)
+  if os.path.commonpath([target, home]) in (target, home):
+    raise DataError(
+        f"{path} is a symbolic link to {target}, which holds the dataset or "
+        f"is inside it: its images would be read again as a class of "
+        f"duplicates; remove the link.")
+
+
+def _check_memory(folder: str, num: int, image_size: int,
+                  channels: int) -> None:
+  """Refuses an `image_size` whose decoded images cannot fit in memory.
+
+  The estimate: the uint8 images, plus the float32 image each parallel
+  decode holds while it resizes.
+  """
+  per_image = image_size * image_size * channels
+  in_flight = 4 * per_image * _parallel_decodes()
+  too_big = memory.shortfall(num * per_image + in_flight)
+  if too_big:
+    available = memory.available_bytes()
+    largest = int(math.sqrt(available / channels
+                            / (num + 4 * _parallel_decodes())))
+    raise UsageError(
+        f"--image_size={image_size} makes the {num} images of {folder} "
+        f"{too_big}; pass an --image_size of at most {largest}.")
+
+
+def _parallel_decodes() -> int:
+  return os.cpu_count() or 1
 
 
 def _is_image(folder: str, name: str) -> bool:
@@ -150,12 +194,17 @@ def decode_images(files: Sequence[str], image_size: int, channels: int
     image = tf.image.resize(image, [image_size, image_size], antialias=True)
     return tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
 
+  per_image = image_size * image_size * channels
+  batch = max(1, min(_DECODE_BATCH, _DECODE_BYTES // per_image))
   decoded = (tf.data.Dataset.from_tensor_slices(list(files))
-             .map(decode, num_parallel_calls=tf.data.AUTOTUNE,
+             .map(decode, num_parallel_calls=_parallel_decodes(),
                   deterministic=True)
-             .batch(_DECODE_BATCH))
+             .batch(batch))
+  images = np.empty([len(files), image_size, image_size, channels], np.uint8)
   try:
-    return np.concatenate([batch.numpy() for batch in decoded])
+    for start, part in zip(range(0, len(files), batch), decoded):
+      images[start:start + batch] = part.numpy()
+    return images
   except tf.errors.OpError as e:
     # The pipeline's error does not say which file; find it one by one.
     for path in files:

@@ -159,6 +159,10 @@ def _read_path(name, known, path):
       return _read_cifar_folder(path, fix)
     return sources.read_idx_folder(path, known.title, known.npz_name, fix)
   if not os.path.isfile(path):
+    if os.path.exists(path):  # /dev/zero, a pipe: reading would not end
+      raise DataError(
+          f"{known.title} not read: {path!r} is neither a regular file nor "
+          f"a folder (a device, a pipe or a socket); {fix}.")
     raise DataError(f"{known.title} not found: {path!r} does not exist; {fix}.")
   if name == "cifar10" and path.endswith(_TAR_SUFFIXES):
     return sources.read_cifar_tar(path, fix)

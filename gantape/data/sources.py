@@ -17,6 +17,7 @@ values are checked afterwards, by `dataset.validate_arrays`.
 
 import gzip
 import io
+import math
 import os
 import pickle
 import struct
@@ -27,6 +28,7 @@ from typing import Dict
 import numpy as np
 
 from gantape.errors import DataError
+from gantape.training import memory
 
 ARRAYS = ("x_train", "y_train", "x_test", "y_test")
 IDX_FILES = {
@@ -126,28 +128,51 @@ def read_idx_folder(folder: str, title: str, npz_name: str, fix: str
 
 
 def read_idx(path: str, fix: str) -> np.ndarray:
-  """Reads one IDX file of unsigned bytes (the format of MNIST's files)."""
+  """Reads one IDX file of unsigned bytes (the format of MNIST's files).
+
+  The header's declared size is checked against the memory available
+  before the data is read, and no more than that size is read: a small
+  `.gz` can expand to gigabytes.
+
+  Raises:
+    DataError: not a valid IDX file of unsigned bytes, or one whose
+      declared size does not fit in memory.
+  """
   opener = gzip.open if path.endswith(".gz") else open
   try:
     with opener(path, "rb") as f:
-      raw = f.read()
-    zero, dtype_code, ndim = struct.unpack(">HBB", raw[:4])
-    if zero != 0:
-      raise ValueError("bad magic number")
-    if dtype_code != 0x08:
+      dims = _idx_header(f)
+      size = math.prod(dims)
+      too_big = memory.shortfall(size)
+      if too_big:
+        raise DataError(
+            f"{path}'s header declares {'x'.join(map(str, dims))} bytes, "
+            f"{too_big}, so it was not read; {fix}.")
+      raw = f.read(size + 1)
+    if len(raw) != size:
       raise ValueError(
-          f"it holds {_IDX_TYPES.get(dtype_code, 'unknown')} data (type code "
-          f"0x{dtype_code:02X}), not the unsigned bytes 0..255 of MNIST")
-    dims = struct.unpack(f">{ndim}I", raw[4:4 + 4 * ndim])
-    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
-    if data.size != int(np.prod(dims)):
-      raise ValueError(
-          f"header says {dims} but the file holds {data.size} bytes")
-    return data.reshape(dims)
+          f"header says {dims} but the file holds "
+          f"{'more than ' if len(raw) > size else ''}{min(len(raw), size)} "
+          f"bytes")
+    return np.frombuffer(raw, dtype=np.uint8).reshape(dims)
+  except DataError:
+    raise
   except Exception as e:
     raise DataError(
         f"{path} is not a valid IDX file ({type(e).__name__}: {e}); {fix}."
     ) from None
+
+
+def _idx_header(f) -> tuple:
+  """The dimensions an IDX file's header declares; `f` is left after it."""
+  zero, dtype_code, ndim = struct.unpack(">HBB", f.read(4))
+  if zero != 0:
+    raise ValueError("bad magic number")
+  if dtype_code != 0x08:
+    raise ValueError(
+        f"it holds {_IDX_TYPES.get(dtype_code, 'unknown')} data (type code "
+        f"0x{dtype_code:02X}), not the unsigned bytes 0..255 of MNIST")
+  return struct.unpack(f">{ndim}I", f.read(4 * ndim))
 
 
 class _ArrayUnpickler(pickle.Unpickler):

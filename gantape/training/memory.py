@@ -70,6 +70,20 @@ def available_bytes() -> Optional[int]:
   return available
 
 
+def shortfall(needed: int) -> Optional[str]:
+  """Why `needed` bytes will not fit, or None when they may.
+
+  Returns:
+    "<needed> of memory, more than the <available> available", for a
+    message that names what needs it; None where memory cannot be read.
+  """
+  available = available_bytes()
+  if available is None or needed <= available:
+    return None
+  return (f"{_size(needed)} of memory, more than the {_size(available)} "
+          f"available")
+
+
 def _on_cpu_only() -> bool:
   return all(d.device_type == "CPU" for d in tf.config.list_logical_devices())
 
