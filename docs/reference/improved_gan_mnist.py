@@ -5,12 +5,13 @@ the reference that gantape's `--preset=salimans` is checked against
 (docs/semi_supervised.md). Not part of the package.
 
     python docs/reference/improved_gan_mnist.py SEED ITERATIONS EVAL_EVERY \
-        [MNIST_NPZ]
+        [MNIST_NPZ [COUNT]]
 
 Prints the test error of the live and of the averaged discriminator every
 EVAL_EVERY iterations (one iteration: a discriminator and a generator update
 on batches of 100). MNIST_NPZ is a Keras-layout mnist.npz (default: the
-one Keras downloads).
+one Keras downloads). COUNT is their --count, the labelled examples per class
+(default 10: 100 labels; 2 gives 20 labels).
 """
 import sys
 import time
@@ -27,7 +28,7 @@ rng = np.random.RandomState(seed)
 tf.random.set_seed(seed)
 data_rng = np.random.RandomState(seed)
 B = 100
-count = 10
+count = int(sys.argv[5]) if len(sys.argv) > 5 else 10
 
 with np.load(MNIST_NPZ) as f:
   trainx = f["x_train"].reshape(-1, 784).astype(np.float32) / 255.

@@ -54,3 +54,26 @@ def test_ssgan_needs_a_label_for_every_class_of_the_data():
   with pytest.raises(UsageError, match="num_labeled=5 is smaller than the 10 "
                      "classes; use at least 10"):
     variants.build("ssgan", num_labeled=5)
+
+
+def test_few_labels_are_tiled_into_every_batch_as_salimans_et_al_do():
+  """Their script tiles the labelled set to an epoch and cuts batches as
+  large as the unlabelled ones: with 20 labels and batches of 100, every
+  batch holds each labelled example exactly 5 times (10 per class), with
+  its own label."""
+  num_train = 600
+  labels = (np.arange(num_train) % 10).astype(np.uint8)
+  images = np.zeros([num_train, 28, 28], np.uint8)  # pixels spell the index
+  images[:, 0, 0] = np.arange(num_train) // 256
+  images[:, 0, 1] = np.arange(num_train) % 256
+  data = data_lib.Dataset(images, labels, images[:10], labels[:10])
+  variant = variants.build("ssgan", num_labeled=20, **SALIMANS)
+  chosen = variant.labeled_indices(data)
+  assert np.bincount(labels[chosen], minlength=10).tolist() == [2] * 10
+  for batch in variant.make_dataset(data, batch_size=100, seed=3).take(4):
+    pixels = np.round(batch["labeled_image"].numpy()[:, 0, :2, 0] * 255)
+    index = pixels[:, 0].astype(int) * 256 + pixels[:, 1].astype(int)
+    assert sorted(np.unique(index, return_counts=True)[1]) == [5] * 20
+    assert set(index.tolist()) == set(chosen.tolist())
+    np.testing.assert_array_equal(batch["labeled_label"].numpy(),
+                                  labels[index])
