@@ -16,6 +16,7 @@ moving average of its weights when the run kept one, else the generator.
 
 import errno
 import json
+import math
 import os
 import re
 import shutil
@@ -27,6 +28,7 @@ import tensorflow as tf
 from gantape import files
 from gantape.errors import UsageError
 from gantape.training import checkpoints
+from gantape.training import memory
 from gantape.training import samples as samples_lib
 from gantape.variants import base
 
@@ -56,6 +58,22 @@ def _requested_labels(variant: base.Variant, num: int,
     raise UsageError(f"label must be a class in 0..{variant.num_classes - 1}"
                      f", got {label}.")
   return np.full([num], label, np.int32)
+
+
+def _check_memory(variant: base.Variant, num: int) -> None:
+  """Refuses `num` samples that cannot fit in memory, before drawing them.
+
+  The estimate: the float32 noise, and the images twice (the generator's
+  chunks and the array they are joined into).
+  """
+  per_sample = 4 * (variant.noise_dim + 2 * math.prod(variant.image_shape))
+  too_big = memory.shortfall(num * per_sample)
+  if too_big:
+    largest = memory.available_bytes() // per_sample
+    raise UsageError(
+        f"num={num} samples need {too_big}; pass a --num of at most "
+        f"{largest}, and run several with different --seed and --output for "
+        f"more.")
 
 
 def grid_of(images: np.ndarray, columns: int = 10) -> np.ndarray:
@@ -111,6 +129,7 @@ def write_samples(workdir: str, output: str, num: int, *,
       workdir, checkpoint, trusted_variant=trusted_variant)
   variant = restored.sampler
   labels = _requested_labels(variant, num, label)
+  _check_memory(variant, num)
   images = samples_lib.generate(variant, num, labels=labels, seed=seed)
   arrays = {"x": images}
   if labels is not None:

@@ -15,6 +15,7 @@ from gantape.errors import UsageError
 from gantape.training import checkpoint_files
 from gantape.training import checkpoints as checkpoints_lib
 from gantape.training import export
+from gantape.training import memory
 from tests.conftest import make_fake_mnist
 
 
@@ -258,3 +259,16 @@ def test_a_checkpoint_rotated_away_while_read_is_retried_once(
                              seed=1)
   assert calls == ["ckpt-2", "ckpt-3"]
   assert out["checkpoint"] == str(ckpt_dir / "ckpt-3")
+
+
+def test_more_samples_than_memory_holds_are_refused_before_drawing(
+    tmp_path, runs, monkeypatch):
+  monkeypatch.setattr(memory, "available_bytes", lambda: 2**30)
+  with pytest.raises(UsageError) as refused:
+    export.write_samples(runs["gan"][0], str(tmp_path / "s.npz"), 200_000_000)
+  # 4 bytes x (100 noise + 2 x 784 pixels) per sample.
+  assert str(refused.value) == (
+      "num=200000000 samples need 1242.8 GiB of memory, more than the 1.0 GiB "
+      "available; pass a --num of at most 160932, and run several with "
+      "different --seed and --output for more.")
+  assert not os.listdir(tmp_path)
