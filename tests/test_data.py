@@ -318,3 +318,17 @@ def test_a_device_as_data_path_is_named_for_what_it_is():
                      r"neither a regular file nor a folder \(a device, a pipe "
                      r"or a socket\); pass "):
     data_lib.load_mnist("/dev/zero")
+
+
+def test_one_image_is_advised_a_batch_that_trains(fake_mnist):
+  """--batch_size=1 alone is refused (the default 2 updates per batch
+  cannot split it), so the advice names --updates_per_batch=1 too."""
+  one = data_lib.Mnist(fake_mnist.x_train[:1], fake_mnist.y_train[:1],
+                       fake_mnist.x_test, fake_mnist.y_test)
+  with pytest.raises(DataError) as e:
+    data_lib.check_training_set(one, 64)
+  assert str(e.value) == (
+      "batch_size=64 is larger than the 1 training example; add images, or "
+      "pass --batch_size=1 --updates_per_batch=1 (a batch of one cannot be "
+      "split into several updates).")
+  data_lib.check_training_set(one, 1)

@@ -178,6 +178,11 @@ def check_training_set(dataset: Dataset, batch_size: int) -> None:
         f"the training set of {dataset.name} holds no examples; pass "
         f"--data_path with images in it.")
   pixels(dataset.x_train, "the training images")
+  if batch_size > n == 1:
+    raise DataError(
+        f"batch_size={batch_size} is larger than the 1 training example; add "
+        f"images, or pass --batch_size=1 --updates_per_batch=1 (a batch of "
+        f"one cannot be split into several updates).")
   if batch_size > n:
     raise DataError(
         f"batch_size={batch_size} is larger than the {n} training examples; "
