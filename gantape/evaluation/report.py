@@ -57,11 +57,15 @@ def _read_evaluation(workdir: str, checkpoint: str) -> Dict[str, Any]:
   fix = f"run `gantape evaluate --workdir={workdir}{flag}` first."
   try:
     with open(path) as f:
-      return json.load(f)
+      result = json.load(f)
   except FileNotFoundError:
     raise UsageError(f"{path} does not exist: {fix}") from None
   except (OSError, ValueError) as e:
     raise UsageError(f"evaluation {path} is unreadable ({e}): {fix}") from None
+  if not isinstance(result, dict):
+    raise UsageError(f"evaluation {path} holds a JSON {type(result).__name__}"
+                     f", not an object of scores: {fix}")
+  return result
 
 
 def quality_row(workdir: str, name: Optional[str] = None,

@@ -179,3 +179,15 @@ def test_settings_show_the_runs_own_batch(tmp_path):
                      evaluation=CGAN_EVALUATION)
   table = report.markdown_table([report.quality_row(workdir)])
   assert "| Adam(0.001, 0.5) 1x100 |" in table
+
+
+@pytest.mark.parametrize("evaluation, kind", [([1, 2], "list"), (3.5, "float"),
+                                              ("fcd", "str")])
+def test_an_evaluation_that_is_not_an_object_is_one_line(tmp_path, evaluation,
+                                                         kind):
+  workdir = make_run(tmp_path / "run", run=SEED_RUN, evaluation=evaluation)
+  with pytest.raises(UsageError) as refused:
+    report.quality_row(workdir)
+  assert str(refused.value) == (
+      f"evaluation {workdir}/evaluation.json holds a JSON {kind}, not an "
+      f"object of scores: run `gantape evaluate --workdir={workdir}` first.")
