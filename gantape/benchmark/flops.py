@@ -2,10 +2,14 @@
 
 Counts matmuls and convolutions (forward and backward, both networks, all
 `n_critic` updates) that are actually executed, not element-wise ops: the
-convention of peak-FLOP comparisons.
+convention of peak-FLOP comparisons. A `tf.cond` (an `If` op, in the
+forward pass and again in the gradient) runs one branch: each branch's FLOPs
+count weighted by how often it runs. The one cond with matmuls in a gantape
+step is lazy R1's (`Variant.real_probabilities`), whose true branch, the
+penalty, runs on one discriminator update in `r1_every`.
 """
 
-from typing import Any, List
+from typing import Any, List, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -16,6 +20,7 @@ _MATMULS = ("MatMul", "_FusedMatMul", "BatchMatMul", "BatchMatMulV2",
             "BatchMatMulV3")
 _CONVS = ("Conv2D", "_FusedConv2D", "Conv2DBackpropInput",
           "Conv2DBackpropFilter")
+_CONDS = ("If", "StatelessIf")
 
 
 def op_flops(op: tf.Operation) -> int:
@@ -42,14 +47,21 @@ def op_flops(op: tf.Operation) -> int:
   return 0
 
 
-def live_ops(graph: tf.Graph) -> List[tf.Operation]:
+def live_ops(graph: tf.Graph,
+             outputs: Optional[Sequence[tf.Tensor]] = None
+             ) -> List[tf.Operation]:
   """Ops that feed an output or a side effect: what actually runs.
 
   A gradient function builds the gradient of every input of an op (say a
   convolution's filter gradient in the generator step, where only the input
   gradient is wanted); the unused ones are pruned before running.
+
+  Args:
+    graph: the graph.
+    outputs: the outputs that are used; default: all of `graph.outputs`.
   """
-  stack = [t.op for t in graph.outputs] + list(graph.control_outputs)
+  outputs = graph.outputs if outputs is None else outputs
+  stack = [t.op for t in outputs] + list(graph.control_outputs)
   seen = {}
   while stack:
     op = stack.pop()
@@ -59,6 +71,28 @@ def live_ops(graph: tf.Graph) -> List[tf.Operation]:
     stack.extend(t.op for t in op.inputs)
     stack.extend(op.control_inputs)
   return list(seen.values())
+
+
+def graph_flops(graph: tf.Graph, true_fraction: float,
+                outputs: Optional[Sequence[tf.Tensor]] = None) -> float:
+  """FLOPs of what `graph` runs to compute `outputs` (default: all); a
+  cond's branches weighted by `true_fraction` (the true branch) and
+  1 - `true_fraction`, each pruned to the cond's outputs that are used."""
+  total = 0.0
+  outputs = graph.outputs if outputs is None else outputs
+  live = live_ops(graph, outputs)
+  used = {t.ref() for op in live for t in op.inputs}
+  used.update(t.ref() for t in outputs)
+  for op in live:
+    total += op_flops(op)
+    if op.type in _CONDS:
+      wanted = [i for i, t in enumerate(op.outputs) if t.ref() in used]
+      for attr, weight in (("then_branch", true_fraction),
+                           ("else_branch", 1.0 - true_fraction)):
+        branch = graph._get_function(op.get_attr(attr).name).graph  # pylint: disable=protected-access
+        total += weight * graph_flops(
+            branch, true_fraction, [branch.outputs[i] for i in wanted])
+  return total
 
 
 def iteration_flops(step: step_lib.TrainStep, batch_spec: Any,
@@ -72,11 +106,13 @@ def iteration_flops(step: step_lib.TrainStep, batch_spec: Any,
     batch_size: examples per batch, for the random inputs' spec.
 
   Returns:
-    The FLOPs of the matmuls and convolutions that one iteration runs.
+    The FLOPs of the matmuls and convolutions that one iteration runs, on
+    average over `r1_every` iterations for lazy R1.
   """
   inputs = step.variant.sample_inputs(tf.random.Generator.from_seed(0),
                                       batch_size)
   inputs_spec = tf.nest.map_structure(
       lambda t: tf.TensorSpec(t.shape, t.dtype), inputs)
   graph = step.trace_iteration(batch_spec, inputs_spec).graph
-  return sum(op_flops(op) for op in live_ops(graph))
+  true_fraction = 1.0 / getattr(step.variant, "r1_every", 1)
+  return int(round(graph_flops(graph, true_fraction)))

@@ -42,3 +42,35 @@ def test_unused_ops_are_not_counted():
     return a + 1.0
   spec = tf.TensorSpec([4, 4], tf.float32)
   assert _graph_flops(dead_branch, spec, spec) == 0
+
+
+def test_a_cond_counts_each_branch_by_how_often_it_runs():
+  w = tf.ones([8, 8])
+
+  def cond(x, pred):
+    return tf.cond(pred, lambda: tf.matmul(tf.matmul(x, w), w),
+                   lambda: tf.matmul(x, w))
+  graph = tf.function(cond).get_concrete_function(
+      tf.TensorSpec([2, 8], tf.float32), tf.TensorSpec([], tf.bool)).graph
+  matmul = 2 * 2 * 8 * 8
+  assert flops.graph_flops(graph, 0.25) == 0.25 * 2 * matmul + 0.75 * matmul
+
+
+def test_lazy_r1_costs_between_no_r1_and_r1_on_every_update():
+  # pylint: disable=g-import-not-at-top
+  from gantape import optimizers
+  from gantape import step as step_lib
+  from gantape import variants
+  from tests.conftest import make_fake_mnist
+
+  def count(**options):
+    variant = variants.build("gan", **options)
+    d_opt, g_opt = optimizers.make_optimizers(variant)
+    step = step_lib.TrainStep(variant, d_opt, g_opt)
+    spec = variant.make_dataset(make_fake_mnist(num_train=32), batch_size=16,
+                                seed=0).element_spec
+    return flops.iteration_flops(step, spec, 16)
+  none, every = count(), count(r1_gamma=1.0)
+  lazy = count(r1_gamma=1.0, r1_every=4)
+  assert none < lazy < every
+  assert lazy == round(0.25 * every + 0.75 * none)
