@@ -1,6 +1,8 @@
 """What every command shares: flag parsing, and errors turned into exits."""
 
+import os
 import re
+import signal
 import sys
 from typing import Any, Callable, Dict, List, Optional
 
@@ -61,8 +63,23 @@ def app_run(main: Callable[[List[str]], Any],
     sys.argv[0] = argv[0]  # absl's help names and keys the program by it
   for flag in flags.FLAGS.get_flags_for_module(main.__module__):
     flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
-  app.run(main, argv=argv,
+  app.run(lambda args: _exit_at_once_if_stopped(main(args)), argv=argv,
           flags_parser=lambda args: parse_flags(args, main.__module__))
+
+
+def _exit_at_once_if_stopped(code: Any) -> Any:
+  """`code`; a run stopped by a signal exits the process here instead.
+
+  A stopped run has saved its checkpoint, flushed its records and released
+  its workdir by now; what is left is the interpreter's teardown of
+  TensorFlow's objects, seconds that a user waiting on Ctrl-C should not
+  wait. Any other exit keeps the ordinary teardown.
+  """
+  if isinstance(code, int) and code - 128 in (signal.SIGINT, signal.SIGTERM):
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)  # pylint: disable=protected-access
+  return code
 
 
 def run(fn: Callable[[], Any]) -> int:

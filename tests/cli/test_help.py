@@ -111,3 +111,14 @@ def test_evaluate_prints_a_table_of_its_result():
       "kid              0.001234",
       "num_samples      10000",
       "skipped          "]
+
+
+def test_a_stopped_run_exits_without_the_teardown(monkeypatch):
+  exits = []
+  monkeypatch.setattr(common.os, "_exit", exits.append)
+  assert common._exit_at_once_if_stopped(0) == 0  # pylint: disable=protected-access
+  assert common._exit_at_once_if_stopped(2) == 2  # pylint: disable=protected-access
+  assert exits == []
+  common._exit_at_once_if_stopped(130)  # pylint: disable=protected-access
+  common._exit_at_once_if_stopped(143)  # pylint: disable=protected-access
+  assert exits == [130, 143]
