@@ -5,13 +5,15 @@ the reference that gantape's `--preset=salimans` is checked against
 (docs/semi_supervised.md). Not part of the package.
 
     python docs/reference/improved_gan_mnist.py SEED ITERATIONS EVAL_EVERY \
-        [MNIST_NPZ [COUNT]]
+        [MNIST_NPZ [COUNT [INDICES]]]
 
 Prints the test error of the live and of the averaged discriminator every
 EVAL_EVERY iterations (one iteration: a discriminator and a generator update
 on batches of 100). MNIST_NPZ is a Keras-layout mnist.npz (default: the
 one Keras downloads). COUNT is their --count, the labelled examples per class
-(default 10: 100 labels; 2 gives 20 labels).
+(default 10: 100 labels; 2 gives 20 labels). INDICES, comma-separated
+training-set indices, replaces their draw of labelled examples (e.g. with
+gantape's `data.balanced_subset` for a --label_seed).
 """
 import sys
 import time
@@ -41,6 +43,9 @@ inds = data_rng.permutation(trainx.shape[0])
 tx, ty = trainx[inds], trainy[inds]
 txs = np.concatenate([tx[ty == j][:count] for j in range(10)])
 tys = np.concatenate([ty[ty == j][:count] for j in range(10)])
+if len(sys.argv) > 6:
+  chosen = [int(i) for i in sys.argv[6].split(",")]
+  txs, tys = trainx[chosen], trainy[chosen]
 
 
 def var(x, trainable=True):
