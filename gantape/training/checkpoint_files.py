@@ -7,6 +7,10 @@ reads. This module covers what goes wrong around that:
 
   a lost state file:   `found_on_disk` lists the checkpoints from their
                        files; `write_state` rebuilds the list from them.
+  a state file the manager ignores (timestamps later than the clock, as
+                       in a workdir copied from a machine whose clock was
+                       ahead, or none, as `update_checkpoint_state` writes):
+                       `ignored_by_manager` finds it, for `write_state`.
   a failed save:       `save` removes the partial files and says why in one
                        line (`CheckpointWriteError`), e.g. on a full disk.
   a save killed -9:    `remove_stale_temps` deletes the `*_temp*` it left.
@@ -57,6 +61,29 @@ def listed(directory: str) -> Optional[List[str]]:
   if state.model_checkpoint_path and state.model_checkpoint_path not in paths:
     paths.append(state.model_checkpoint_path)
   return paths
+
+
+def ignored_by_manager(directory: str) -> List[str]:
+  """The checkpoints the state file lists that a manager would not take over.
+
+  `tf.train.CheckpointManager` takes over only the listed checkpoints whose
+  timestamp (capped at the clock) is later than `last_preserved_timestamp`
+  (capped too): none when the timestamps lie in the future, or are missing.
+  A manager opened on such a folder lists nothing, and a run would start
+  from iteration 0 on top of the checkpoints.
+  """
+  paths = listed(directory)
+  if not paths:
+    return []
+  logger = tf.get_logger()
+  level = logger.level
+  logger.setLevel("ERROR")  # its "time.time() ... behind" warning
+  try:
+    taken = tf.train.CheckpointManager(
+        tf.train.Checkpoint(), directory, max_to_keep=None).checkpoints
+  finally:
+    logger.setLevel(level)
+  return [p for p in paths if p not in taken]
 
 
 def write_state(directory: str, paths: Sequence[str]) -> None:

@@ -20,7 +20,7 @@ time (`lock.py`); what else a workdir survives is in `workdir.py`,
 import dataclasses
 import os
 import time
-from typing import Any, Dict, List, Optional, Type
+from typing import Any, Collection, Dict, FrozenSet, List, Optional, Type
 
 import keras
 import tensorflow as tf
@@ -41,6 +41,7 @@ from gantape.training import checkpoints
 from gantape.training import curves
 from gantape.training import lock as lock_lib
 from gantape.training import memory
+from gantape.training import resume as resume_lib
 from gantape.training import run_data
 from gantape.training import runner as runner_lib
 from gantape.training import signals
@@ -83,12 +84,16 @@ def train(config: TrainConfig,
           log=_log, *,
           mnist: Optional[data_lib.Mnist] = None,
           flags_text: Optional[str] = None,
-          variant: Optional[Type[base.Variant]] = None) -> TrainResult:
+          variant: Optional[Type[base.Variant]] = None,
+          given: Optional[Collection[str]] = None,
+          allow_data_change: bool = False) -> TrainResult:
   """Trains (or resumes) the run described by `config`.
 
   Rerunning with the same workdir resumes from its latest checkpoint, with
   the data order, noise generator and optimizer state where they were. The
-  learning rate is this call's: a resumed run may lower it.
+  settings that may change on resume (`resume.MAY_CHANGE_ON_RESUME`, e.g.
+  the learning rate, which a resumed run may lower) are this call's where
+  given, else the run's; the others must equal the run's.
 
   Args:
     config: the run.
@@ -101,13 +106,19 @@ def train(config: TrainConfig,
     variant: a `Variant` subclass defined anywhere, trained instead of
       `config.variant`; run.json records it as "module:QualName", by which
       `gantape sample`, `export` and `evaluate` import it again.
+    given: the names of the settings the caller chose; on resume, one that
+      may change and is not named keeps the run's value. Default: the
+      fields of `config` that differ from `TrainConfig`'s defaults.
+    allow_data_change: resume (or start from `config.resume_from`) on
+      training data other than the run's; its data order starts over.
 
   Returns:
     A `TrainResult`.
 
   Raises:
     UsageError: bad config, missing data, data the variant cannot take
-      (labels it needs, a shape), or a workdir of another run.
+      (labels it needs, a shape), a workdir of another run, or other data
+      than the run's without `allow_data_change`.
     NonFiniteLossError: a loss became NaN or Inf; the message names the
       first such iteration, and the latest checkpoint is the last good one.
     Interrupted: SIGINT or SIGTERM arrived; a checkpoint was written first.
@@ -117,22 +128,39 @@ def train(config: TrainConfig,
       if variant is not None:
         config = dataclasses.replace(config,
                                      variant=variants.register(variant))
+      if given is None:
+        given = resume_lib.given_settings(config)
       return _train(config, strategy, log, mnist, flags_text, stop_signals,
-                    lock)
+                    lock, _Resume(frozenset(given), allow_data_change))
     finally:
       distribute_lib.cleanup_worker_workdir(config.workdir, strategy)
 
 
-def _train(config, strategy, log, mnist, flags_text, stop_signals, lock):
+@dataclasses.dataclass(frozen=True)
+class _Resume:
+  """How `train` treats what the workdir recorded (`train`'s arguments)."""
+  given: FrozenSet[str]
+  allow_data_change: bool
+
+
+def _train(config, strategy, log, mnist, flags_text, stop_signals, lock,
+           resume):
   """`train`'s body, with SIGINT/SIGTERM caught into `stop_signals`."""
   config.validate()
   config = config.resolved()
+  recorded = resume_lib.read(config)
+  config, kept, changes = resume_lib.keep_recorded(config, recorded.run,
+                                                   resume.given)
+  config.validate()  # the values kept from the run too
   strategy = strategy or tf.distribute.get_strategy()
   if mnist is None:
     mnist = run_data.load(config)
   shape = run_data.DataShape.of(mnist)
   config = run_data.fit_to_data(config, shape, mnist)
-  workdir_lib.check(config)
+  resume_lib.check(config, recorded)
+  data = {**shape.record(), **resume_lib.data_identity(mnist)}
+  data_changed = resume_lib.check_data(data, recorded,
+                                       resume.allow_data_change)
   # Multi-worker: the chief writes into the workdir; each other worker
   # writes what TensorFlow makes every worker write (checkpoints) and the
   # rest into a private folder, deleted at the end (gantape/distribute.py).
@@ -142,16 +170,18 @@ def _train(config, strategy, log, mnist, flags_text, stop_signals, lock):
   total = total_iterations(config)
   data_lib.check_training_set(mnist, config.batch_size)
   keras.utils.set_random_seed(config.seed)
-  run = _build(config, strategy, mnist, shape)
+  run = _build(config, strategy, mnist, shape,
+               resume_lib.record(config, data))
   # Refused before the run's first write; the lock is that write.
   memory.check(run.variant, batch_size=config.batch_size,
                updates_per_batch=config.updates_per_batch)
   lock.acquire(config.workdir)
-  manager = _restore(run, config, chief_workdir, strategy, log)
+  manager = _restore(run, config, chief_workdir, strategy, log,
+                     changes=changes, data_changed=data_changed)
   workdir_lib.truncate_metrics(
       os.path.join(config.workdir, curves.METRICS_FILE),
       int(run.step.global_step.numpy()))
-  workdir_lib.write_records(config, flags_text, shape.record())
+  workdir_lib.write_records(config, flags_text, data, kept)
 
   sink = summaries.MetricsSink(config.workdir)
   actions, saver, grids = _actions(config, run, mnist, manager, sink,
@@ -243,8 +273,10 @@ def _end_line(result: TrainResult, total: int,
 
 
 def _build(config: TrainConfig, strategy: tf.distribute.Strategy,
-           mnist: data_lib.Mnist, shape: run_data.DataShape) -> _Run:
-  """The variant, its optimizers, the step, the EMA and the data iterator."""
+           mnist: data_lib.Mnist, shape: run_data.DataShape,
+           record: Dict[str, Any]) -> _Run:
+  """The variant, its optimizers, the step, the EMA and the data iterator;
+  the checkpoints also hold `record` (`resume.record`)."""
   def build():
     with precision_lib.policy(config.precision):
       return variants.build(config.variant, image_shape=shape.image_shape,
@@ -266,6 +298,7 @@ def _build(config: TrainConfig, strategy: tf.distribute.Strategy,
                                    seed=config.seed,
                                    input_pipeline=config.input_pipeline)
   items = train_step.checkpoint_items()
+  items[resume_lib.RECORD_ITEM] = resume_lib.record_variable(record)
   averages = {}
   for network, decay in (("generator", config.ema_decay),
                          ("discriminator", config.discriminator_ema_decay)):
@@ -286,38 +319,54 @@ def _build(config: TrainConfig, strategy: tf.distribute.Strategy,
 
 
 def _restore(run: _Run, config: TrainConfig, chief_workdir: str,
-             strategy: tf.distribute.Strategy, log):
+             strategy: tf.distribute.Strategy, log, *, changes=(),
+             data_changed=False):
   """Opens the checkpoint manager and restores the newest checkpoint.
 
   Without a checkpoint of its own the run starts from `resume_from`, or
   from scratch; either way its first iteration is saved at once, so a NaN
   or a stop in the first interval still leaves a good state to resume from
-  and to replay.
+  and to replay. With `data_changed`, the data order starts over.
 
   Returns:
     The checkpoint manager.
+
+  Raises:
+    UsageError: the manager lists no checkpoint though the folder holds
+      some (`workdir.refuse_unlisted`), or none that fits the run.
   """
+  directory = workdir_lib.prepare_checkpoints(config, log)
   manager = tf.train.CheckpointManager(
-      run.checkpoint, workdir_lib.prepare_checkpoints(config, log),
-      max_to_keep=config.keep_checkpoints, step_counter=run.step.global_step)
+      run.checkpoint, directory, max_to_keep=config.keep_checkpoints,
+      step_counter=run.step.global_step)
   if config.workdir != chief_workdir:  # a non-chief worker resumes the chief's
     manager = distribute_lib.WorkerCheckpointManager(
         manager, run.checkpoint,
         os.path.join(chief_workdir, checkpoints.CHECKPOINT_DIR))
   # Every worker has listed the chief's checkpoints before the chief saves.
   distribute_lib.barrier(strategy)
+  items = run.items
+  if data_changed and "iterator" in items:
+    log("note: the training data is not the run's (allowed by "
+        "allow_data_change); the data order starts from the seed's first "
+        "batch.")
+    items = {k: v for k, v in items.items() if k != "iterator"}
   if manager.checkpoints or config.resume_from is not None:
+    record = run.items[resume_lib.RECORD_ITEM]
+    ours = record.numpy()
     # A restore brings back the checkpoint's learning rates; this run's
     # flags win.
     with optimizers_lib.rates_kept(run.optimizers):
       if manager.checkpoints:
-        restored = workdir_lib.restore_latest(run.items, manager, config,
-                                              log)
+        restored = workdir_lib.restore_latest(items, manager, config, log)
         log(f"Resumed from {restored} at iteration "
-            f"{int(run.step.global_step.numpy())}.")
+            f"{int(run.step.global_step.numpy())}"
+            + (f"; changed: {', '.join(changes)}." if changes else "."))
       else:
-        workdir_lib.start_from(run.items, config, log)
+        workdir_lib.start_from(items, config, log)
+    record.assign(ours)  # this run's: the data's identity may differ
   if not manager.checkpoints:
+    workdir_lib.refuse_unlisted(directory)
     checkpoint_files.save(manager, int(run.step.global_step.numpy()))
   return manager
 

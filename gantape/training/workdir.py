@@ -11,8 +11,8 @@ Layout:
     events.*             TensorBoard summaries
     .lock                held by the run in progress (`lock.py`)
 
-A rerun resumes the workdir; only the settings in `MAY_CHANGE_ON_RESUME` may
-differ from run.json's (`check`).
+A rerun resumes the workdir; what it keeps, may change and must not change is
+in `resume.py`.
 """
 
 import dataclasses
@@ -24,12 +24,11 @@ from typing import Any, Dict, List, Optional
 import tensorflow as tf
 
 from gantape import files
-from gantape import precision as precision_lib
-from gantape import variants
 from gantape.errors import UsageError
 from gantape.training import checkpoint_files
 from gantape.training import checkpoints
 from gantape.training import curves
+from gantape.training import resume
 from gantape.training.config import TrainConfig
 
 FLAGS_FILE = "flags.txt"
@@ -37,74 +36,15 @@ CURVES_FILE = "loss_curves.png"
 SAMPLE_DIR = "samples"
 
 
-# What a rerun may change; every other setting (but the workdir) is fixed by
-# the run's first command, since it decides the checkpoints' shapes, the data
-# order or the optimization itself.
-MAY_CHANGE_ON_RESUME = (
-    "steps", "learning_rate", "lr_decay_start", "lr_decay_end", "data_path",
-    "iterations_per_call", "log_every",
-    "sample_every", "checkpoint_every", "keep_checkpoints", "jit_compile",
-    "eval_every", "eval_samples", "resume_from")
-FIXED_ON_RESUME = tuple(
-    f.name for f in dataclasses.fields(TrainConfig)
-    if f.name not in MAY_CHANGE_ON_RESUME + ("workdir",))
-
-
-def check(config: TrainConfig) -> None:
-  """Refuses a rerun that changes a setting fixed by the workdir's run.
-
-  Reads run.json only, so a refused run leaves the workdir as it was.
-
-  Args:
-    config: the rerun, resolved.
-
-  Raises:
-    UsageError: run.json is unreadable, or records another value of a
-      setting in `FIXED_ON_RESUME` (the first one that differs).
-  """
-  path = os.path.join(config.workdir, checkpoints.RUN_FILE)
-  if not os.path.exists(path):
-    return
-  try:
-    with open(path) as f:
-      previous = json.load(f)
-    previous.get("variant")
-  except (OSError, ValueError, AttributeError) as e:
-    raise UsageError(
-        f"{path} is unreadable ({type(e).__name__}: {e}); delete it to "
-        f"resume this workdir (its checkpoints are still checked against "
-        f"--variant), or use a new --workdir.") from None
-  # Runs from before presets wrote ema_decay=None for "no EMA", no preset.
-  previous["ema_decay"] = previous.get("ema_decay") or 0.0
-  previous.setdefault("preset", config.preset)
-  # Runs from before dtype policies trained in float32.
-  previous.setdefault("precision", precision_lib.FLOAT32)
-  # Options that equal the variant's defaults build the same variant,
-  # whether a flag or nothing set them.
-  previous["variant_options"] = variants.nondefault_options(
-      config.variant, previous.get("variant_options") or {})
-  compared = dataclasses.replace(
-      config, variant_options=variants.nondefault_options(
-          config.variant, config.variant_options))
-  for key in FIXED_ON_RESUME:
-    if key in previous and previous[key] != getattr(compared, key):
-      flag = ("" if key == "variant_options" else
-              f" (--{key}={previous[key]})")
-      raise UsageError(
-          f"workdir {config.workdir!r} holds a run with {key}="
-          f"{previous[key]!r}, not {getattr(config, key)!r}; use a new "
-          f"--workdir, or the same {key} to resume it{flag}. Only these may "
-          f"change on resume: {', '.join(MAY_CHANGE_ON_RESUME)}.")
-
-
 def prepare_checkpoints(config: TrainConfig, log) -> str:
   """Readies the checkpoint folder for the run; returns its path.
 
   Creates it; deletes the `*_temp*` of a save that a kill -9 cut short; and
   when the state file that lists the checkpoints is gone (a clean-up, a
-  partial copy), rebuilds it from the checkpoint files, so the run resumes
-  them instead of starting over on top of them. Call it holding the
-  workdir's lock.
+  partial copy), or lists checkpoints that `tf.train.CheckpointManager`
+  would ignore (timestamps later than this machine's clock, or none),
+  rebuilds it from the checkpoint files, so the run resumes them instead of
+  starting over on top of them. Call it holding the workdir's lock.
 
   Raises:
     UsageError: the folder cannot be created, or the workdir has metric
@@ -119,15 +59,20 @@ def prepare_checkpoints(config: TrainConfig, log) -> str:
   # Partial saves hold nothing a complete checkpoint lacks: removed quietly.
   for folder in (path, os.path.join(config.workdir, checkpoints.BEST_DIR)):
     checkpoint_files.remove_stale_temps(folder)
+  found = checkpoint_files.found_on_disk(path)
+  state = f"{path}/{checkpoint_files.STATE_FILE} (the list of checkpoints)"
   if checkpoint_files.listed(path) is None:
-    found = checkpoint_files.found_on_disk(path)
     if found:
       checkpoint_files.write_state(path, found)
-      log(f"warning: {path}/{checkpoint_files.STATE_FILE} (the list of "
-          f"checkpoints) was missing; rebuilt it from the "
+      log(f"warning: {state} was missing; rebuilt it from the "
           f"{len(found)} checkpoint(s) found on disk, newest {found[-1]}.")
     elif config.resume_from is None:
       _refuse_orphan_metrics(config.workdir)
+  elif found and checkpoint_files.ignored_by_manager(path):
+    checkpoint_files.write_state(path, found)
+    log(f"warning: {state} has timestamps later than this machine's clock, "
+        f"or none, so TensorFlow would not resume from it; rebuilt it from "
+        f"the {len(found)} checkpoint(s) found on disk, newest {found[-1]}.")
   return path
 
 
@@ -141,8 +86,25 @@ def _refuse_orphan_metrics(workdir: str) -> None:
         f"--workdir, or move {curves.METRICS_FILE} away to start over here.")
 
 
+def refuse_unlisted(directory: str) -> None:
+  """Refuses to start from iteration 0 while `directory` holds checkpoints.
+
+  Call it when the checkpoint manager lists none: `prepare_checkpoints`
+  rebuilds a state file it would ignore, so this is the last guard.
+  """
+  found = checkpoint_files.found_on_disk(directory)
+  if found:
+    raise UsageError(
+        f"{directory} holds {len(found)} checkpoint(s), newest {found[-1]}, "
+        f"that its {checkpoint_files.STATE_FILE} file does not list as "
+        f"TensorFlow resumes them; starting over would overwrite them. Move "
+        f"{directory}/{checkpoint_files.STATE_FILE} away (it is rebuilt from "
+        f"the files), or use a new --workdir.")
+
+
 def write_records(config: TrainConfig, flags_text: Optional[str],
-                  data: Optional[Dict[str, Any]] = None) -> None:
+                  data: Optional[Dict[str, Any]] = None,
+                  kept: Optional[Dict[str, Any]] = None) -> None:
   """Writes run.json (the config less its workdir) and flags.txt.
 
   Args:
@@ -151,35 +113,56 @@ def write_records(config: TrainConfig, flags_text: Optional[str],
       flags.txt.
     data: what the data decided, recorded beside the config: `image_shape`
       and `num_classes` (`run_data.DataShape.record`), which rebuild the
-      variant for sampling and export.
+      variant for sampling and export, and the data's identity.
+    kept: settings the command did not give and the run kept
+      (`resume.keep_recorded`): flags.txt gets their values, not the
+      flags' defaults.
   """
   record = dataclasses.asdict(config)
   record.pop("workdir")
   record.update(data or {})
   files.write_json(os.path.join(config.workdir, checkpoints.RUN_FILE), record)
   if flags_text is not None:
-    files.write_text(os.path.join(config.workdir, FLAGS_FILE), flags_text)
+    files.write_text(os.path.join(config.workdir, FLAGS_FILE),
+                     _flags_with(flags_text, kept or {}))
+
+
+def _flags_with(flags_text: str, values: Dict[str, Any]) -> str:
+  """`flags_text` (`--name=value` lines, `--name`/`--noname` for booleans)
+  with the flags of `values` set to them; a None value leaves its flag out."""
+  def name(line):
+    flag = line[2:].split("=", 1)[0]
+    return flag[2:] if "=" not in line and flag[2:] in values else flag
+  lines = [line for line in flags_text.splitlines()
+           if line and name(line) not in values]
+  for key, value in sorted(values.items()):
+    if value is not None:
+      text = str(value).lower() if isinstance(value, bool) else value
+      lines.append(f"--{key}={text}")
+  return "".join(line + "\n" for line in lines)
 
 
 def truncate_metrics(path: str, step: int) -> None:
-  """Drops metric records past `step`, and a torn last line.
+  """Drops metric records past `step`, and lines that are not records.
 
   After a crash the run resumes from an earlier checkpoint and redoes those
-  iterations; without this they would be in the file twice.
+  iterations; without this they would be in the file twice. Every line that
+  parses as a record is kept, a last one without its newline too (the
+  newline is added); only what does not parse (a torn or garbled line) goes.
   """
   if not os.path.exists(path):
     return
   with open(path) as f:
-    lines = f.readlines()
+    text = f.read()
   keep = []
-  for line in lines:
+  for line in text.split("\n"):
     try:
       record = json.loads(line)
     except json.JSONDecodeError:
       continue
-    if line.endswith("\n") and record.get("step", 0) <= step:
-      keep.append(line)
-  if len(keep) != len(lines):
+    if isinstance(record, dict) and record.get("step", 0) <= step:
+      keep.append(line + "\n")
+  if "".join(keep) != text:
     files.write_text(path, "".join(keep))
 
 
@@ -191,20 +174,24 @@ def _variable_names(path: str) -> Optional[List[str]]:
     return None  # damaged: the restore that follows says why
 
 
-def without_missing_iterator(items: Dict[str, Any], path: str,
-                             log) -> Dict[str, Any]:
-  """`items` less the data iterator when the checkpoint at `path` has none.
+def restorable_items(items: Dict[str, Any], path: str,
+                     log) -> Dict[str, Any]:
+  """`items` less those the checkpoint at `path` was written without.
 
   A multi-replica run cannot checkpoint its distributed iterator, so its
-  checkpoints resume on one device too, with the data order restarted.
+  checkpoints resume on one device too, with the data order restarted (a
+  note says so). Checkpoints from before run records hold no
+  `resume.RECORD_ITEM`.
   """
   names = _variable_names(path)
-  if (names is None or "iterator" not in items
-      or any(n.startswith("iterator/") for n in names)):
+  if names is None:
     return items
-  log(f"note: {path} holds no data-iterator state (a multi-replica run "
-      f"wrote it); the data order restarts from the seed's first batch.")
-  return {k: v for k, v in items.items() if k != "iterator"}
+  has = {name.split("/", 1)[0] for name in names}
+  if "iterator" in items and "iterator" not in has:
+    log(f"note: {path} holds no data-iterator state (a multi-replica run "
+        f"wrote it); the data order restarts from the seed's first batch.")
+  return {k: v for k, v in items.items()
+          if k in has or k not in ("iterator", resume.RECORD_ITEM)}
 
 
 def restore_latest(items: Dict[str, Any], manager: tf.train.CheckpointManager,
@@ -223,7 +210,7 @@ def restore_latest(items: Dict[str, Any], manager: tf.train.CheckpointManager,
   errors = []
   for path in reversed(manager.checkpoints):
     reason = checkpoints.try_restore(
-        without_missing_iterator(items, path, log), path)
+        restorable_items(items, path, log), path)
     if reason is None:
       return path
     errors.append(reason)
@@ -261,7 +248,7 @@ def start_from(items: Dict[str, Any], config: TrainConfig, log) -> None:
         f"one; pass " + ("an --ema_decay > 0 (e.g. 0.999)" if has_ema else
                          "--ema_decay=0") + " as that run did.")
   reason = checkpoints.try_restore(
-      without_missing_iterator(items, path, log), path)
+      restorable_items(items, path, log), path)
   if reason is not None:
     raise UsageError(
         f"resume_from={path!r} cannot be restored into a {config.variant!r} "

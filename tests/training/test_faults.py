@@ -28,6 +28,7 @@ from gantape.training import checkpoint_files
 from gantape.training import config as config_lib
 from gantape.training import lock as lock_lib
 from gantape.training import memory
+from gantape.training import resume as resume_lib
 from gantape.training import workdir as workdir_lib
 from gantape.training.runner import Progress
 from tests.conftest import make_fake_mnist
@@ -182,7 +183,7 @@ def test_resume_refuses_fixed_settings_before_writing(workdir, fake_mnist,
         f"error: workdir {str(workdir)!r} holds a run with {key}={old}, not "
         f"{new}; use a new --workdir, or the same {key} to resume it "
         f"(--{key}={old}). Only these may change on resume: "
-        f"{', '.join(workdir_lib.MAY_CHANGE_ON_RESUME)}."]
+        f"{', '.join(resume_lib.MAY_CHANGE_ON_RESUME)}."]
     for name, content in records.items():
       assert (workdir / name).read_bytes() == content, (key, name)
     assert snapshot(workdir) == before
@@ -199,8 +200,8 @@ def test_resume_refuses_fixed_settings_before_writing(workdir, fake_mnist,
 
 def test_fixed_and_changeable_settings_cover_the_config_and_its_help():
   names = {f.name for f in dataclasses.fields(config_lib.TrainConfig)}
-  may, fixed = (set(workdir_lib.MAY_CHANGE_ON_RESUME),
-                set(workdir_lib.FIXED_ON_RESUME))
+  may, fixed = (set(resume_lib.MAY_CHANGE_ON_RESUME),
+                set(resume_lib.FIXED_ON_RESUME))
   assert may | fixed | {"workdir"} == names and not may & fixed
   for field in dataclasses.fields(config_lib.TrainConfig):
     if "help" in field.metadata and field.name != "workdir":
@@ -405,3 +406,171 @@ def test_saturated_discriminator_warns_once_per_streak():
   # A new streak after the gradients came back warns again.
   warn(Progress(1300, 1200, 2000, zero))
   assert len(lines) == 2 and "since iteration 1000 " in lines[1]
+
+
+def write_state_file(ckpt_dir, lines):
+  """Replaces the state file by `lines`, naming ckpt-0, 2 and 4."""
+  names = [f'all_model_checkpoint_paths: "ckpt-{n}"' for n in (0, 2, 4)]
+  (ckpt_dir / "checkpoint").write_text(
+      "\n".join(['model_checkpoint_path: "ckpt-4"'] + names + lines) + "\n")
+
+
+def test_state_file_tensorflow_would_ignore_is_rebuilt(workdir, fake_mnist,
+                                                      capsys, monkeypatch):
+  """Timestamps later than the clock, or none: the manager lists nothing,
+  and a run must not start from 0 over the checkpoints."""
+  ckpt_dir = workdir / "checkpoints"
+  rebuilt = (f"warning: {ckpt_dir}/checkpoint (the list of checkpoints) has "
+             f"timestamps later than this machine's clock, or none, so "
+             f"TensorFlow would not resume from it; rebuilt it from the "
+             f"{{}} checkpoint(s) found on disk, newest {ckpt_dir}/ckpt-4.")
+  future = 4e9  # the year 2096
+  cases = {"future": [f"all_model_checkpoint_timestamps: {future + n}"
+                      for n in range(3)]
+                     + [f"last_preserved_timestamp: {future - 1}"],
+           # as tf.compat.v1.train.update_checkpoint_state writes it
+           "none": []}
+  for case, lines in cases.items():
+    write_state_file(ckpt_dir, lines)
+    for name in os.listdir(ckpt_dir):  # a newer run's files went away
+      if name.startswith(("ckpt-6", "ckpt-8")):
+        os.remove(ckpt_dir / name)
+    before = snapshot(workdir)
+    assert checkpoint_files.ignored_by_manager(str(ckpt_dir)), case
+    code, lines, err = run_command(config(workdir, steps=6), fake_mnist,
+                                   capsys)
+    assert code == 0 and err == [], case
+    assert lines[:2] == [rebuilt.format(3),
+                         f"Resumed from {ckpt_dir}/ckpt-4 at iteration 4."]
+    assert_kept(before, workdir, up_to=4)  # the second case redoes 5 and 6
+    assert snapshot(workdir)[0][f"{ckpt_dir}/ckpt-6"] == 6
+
+  # Should the manager still list nothing, the run refuses to start over.
+  write_state_file(ckpt_dir, [])
+  before, listing = snapshot(workdir), sorted(os.listdir(workdir))
+  monkeypatch.setattr(checkpoint_files, "ignored_by_manager", lambda d: [])
+  code, _, err = run_command(config(workdir, steps=8), fake_mnist, capsys)
+  assert code == 2
+  assert err == [
+      f"error: {ckpt_dir} holds 4 checkpoint(s), newest {ckpt_dir}/ckpt-6, "
+      f"that its checkpoint file does not list as TensorFlow resumes them; "
+      f"starting over would overwrite them. Move {ckpt_dir}/checkpoint away "
+      f"(it is rebuilt from the files), or use a new --workdir."]
+  assert snapshot(workdir) == before
+  assert sorted(os.listdir(workdir)) == listing
+
+
+def test_settings_fixed_by_the_checkpoint_itself_are_refused(
+    workdir, tmp_path, fake_mnist, capsys):
+  """Without run.json (deleted, or a --resume_from into a new workdir), the
+  checkpoint's own record refuses what does not fit it, before any write."""
+  (workdir / "run.json").unlink()
+  before, listing = snapshot(workdir), sorted(os.listdir(workdir))
+  ckpt = workdir / "checkpoints" / "ckpt-4"
+  only = ", ".join(resume_lib.MAY_CHANGE_ON_RESUME)
+  changes = [("batch_size", 32, "16"), ("seed", 1, "0"),
+             ("beta_1", 0.5, "0.9"), ("ema_decay", 0.99, "0.999"),
+             ("preset", "seed", "'gantape'")]
+  for key, value, old in changes:
+    code, _, err = run_command(config(workdir, steps=6, **{key: value}),
+                               fake_mnist, capsys)
+    assert code == 2, key
+    assert err == [
+        f"error: checkpoint {ckpt} was written by a run with {key}={old}, "
+        f"not {value!r}; use a new --workdir, or the same {key} to resume "
+        f"it (--{key}={old.strip(chr(39))}). Only these may change on "
+        f"resume: {only}."]
+    assert snapshot(workdir) == before
+    assert sorted(os.listdir(workdir)) == listing
+  branch = tmp_path / "branch"
+  for key, value, old in changes[:2]:
+    code, _, err = run_command(
+        config(branch, steps=6, resume_from=str(ckpt), **{key: value}),
+        fake_mnist, capsys)
+    assert code == 2
+    assert err == [
+        f"error: resume_from={str(ckpt)!r} was written by a run with "
+        f"{key}={old}, not {value!r}; pass the same {key} to start from it "
+        f"(--{key}={old}). Only these may differ from the run it came "
+        f"from: {only}."]
+    assert not branch.exists()
+  # The same settings resume, and write run.json again.
+  code, lines, _ = run_command(config(workdir, steps=6), fake_mnist, capsys)
+  assert code == 0 and lines[0] == f"Resumed from {ckpt} at iteration 4."
+  assert json.loads((workdir / "run.json").read_text())["batch_size"] == 16
+  assert_kept(before, workdir)
+
+
+def test_other_training_data_is_refused_unless_allowed(workdir, fake_mnist,
+                                                       capsys):
+  before, listing = snapshot(workdir), sorted(os.listdir(workdir))
+  run = json.loads((workdir / "run.json").read_text())
+  assert run["train_images"] == 200 and len(run["data_sha256"]) == 64
+  subset = dataclasses.replace(fake_mnist, x_train=fake_mnist.x_train[:100],
+                               y_train=fake_mnist.y_train[:100])
+  inverted = dataclasses.replace(fake_mnist, x_train=255 - fake_mnist.x_train)
+  for other, count in ((subset, 100), (inverted, 200)):
+    code, _, err = run_command(config(workdir, steps=6), other, capsys)
+    assert code == 2 and len(err) == 1
+    assert re.fullmatch(
+        rf"error: the training data \({count} images, sha256 [0-9a-f]{{12}}\) "
+        rf"is not the data of the run in workdir "
+        rf"{re.escape(repr(str(workdir)))} \(200 images, sha256 "
+        rf"{run['data_sha256'][:12]}\); pass that run's --dataset and "
+        rf"--data_path, or --allow_data_change to go on with this data \(its "
+        rf"order then starts over\).", err[0])
+    assert snapshot(workdir) == before
+    assert sorted(os.listdir(workdir)) == listing
+  # Allowed: the run goes on with the new data, from its first batch.
+  code, lines, err = run_command(config(workdir, steps=6), subset, capsys,
+                                 allow_data_change=True)
+  assert code == 0 and err == []
+  assert lines[:2] == [
+      "note: the training data is not the run's (allowed by "
+      "allow_data_change); the data order starts from the seed's first "
+      "batch.",
+      f"Resumed from {workdir}/checkpoints/ckpt-4 at iteration 4."]
+  assert json.loads((workdir / "run.json").read_text())["train_images"] == 100
+  assert_kept(before, workdir)
+
+
+def test_metrics_rows_that_parse_are_kept(workdir, fake_mnist, capsys):
+  metrics = workdir / "metrics.jsonl"
+  rows = metrics.read_text().splitlines()
+  assert [json.loads(r)["step"] for r in rows] == [1, 2, 3, 4]
+  # A garbled middle row, a row that is not an object, and a complete last
+  # row without its newline.
+  metrics.write_text("\n".join([rows[0], rows[1][:-5] + "#", "[1, 2]",
+                                rows[2], rows[3]]))
+  code, _, err = run_command(config(workdir, steps=6), fake_mnist, capsys)
+  assert code == 0 and err == []
+  after = metrics.read_text().splitlines()
+  assert after[:3] == [rows[0], rows[2], rows[3]]
+  assert [json.loads(r)["step"] for r in after] == [1, 3, 4, 5, 6]
+
+
+def test_checkpoints_from_before_run_records_resume(tmp_path, fake_mnist,
+                                                    capsys, monkeypatch):
+  old = tmp_path / "old"
+  # Checkpoints without the run record, as gantape wrote them before it.
+  monkeypatch.setattr(resume_lib, "RECORD_ITEM", "unused")
+  train_lib.train(config(old, steps=2), mnist=fake_mnist, log=quiet)
+  monkeypatch.undo()
+  ckpt = old / "checkpoints" / "ckpt-2"
+  assert resume_lib.checkpoint_record(str(ckpt)) is None
+  # A --resume_from of one is checked against its run's run.json.
+  branch = tmp_path / "branch"
+  code, _, err = run_command(
+      config(branch, steps=4, resume_from=str(ckpt), batch_size=32),
+      fake_mnist, capsys)
+  assert code == 2 and err[0].startswith(
+      f"error: resume_from={str(ckpt)!r} was written by a run with "
+      f"batch_size=16, not 32;")
+  assert not branch.exists()
+  before = snapshot(old)
+  code, lines, err = run_command(config(old, steps=4), fake_mnist, capsys)
+  assert code == 0 and err == []
+  assert lines[0] == f"Resumed from {ckpt} at iteration 2."
+  assert_kept(before, old)
+  assert resume_lib.checkpoint_record(
+      str(old / "checkpoints" / "ckpt-4"))["batch_size"] == 16

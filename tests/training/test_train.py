@@ -156,12 +156,13 @@ def test_resume_from_another_runs_checkpoint(tmp_path, fake_mnist,
   with pytest.raises(UsageError, match="is not a checkpoint .*ckpt-12000"):
     train_lib.train(config(tmp_path / "a", resume_from=prefix + "9"),
                     mnist=fake_mnist, log=quiet)
-  with pytest.raises(UsageError, match="with an EMA generator.*not using "
-                     "one; pass an --ema_decay > 0"):
+  # The checkpoint's record refuses settings that do not fit it.
+  with pytest.raises(UsageError, match="was written by a run with "
+                     "ema_decay=0.999, not 0.0; pass the same ema_decay"):
     train_lib.train(config(tmp_path / "b", resume_from=prefix, ema_decay=0.0),
                     mnist=fake_mnist, log=quiet)
-  with pytest.raises(UsageError, match="cannot be restored into a 'dcgan' "
-                     "run.*same variant"):
+  with pytest.raises(UsageError, match="was written by a run with "
+                     "variant='gan', not 'dcgan'"):
     train_lib.train(config(tmp_path / "c", variant="dcgan",
                            resume_from=prefix), mnist=fake_mnist, log=quiet)
 
@@ -186,7 +187,8 @@ def test_partial_and_damaged_checkpoints_are_never_picked(tmp_path,
       config(workdir, steps=6, checkpoint_every=2, learning_rate=5e-4),
       mnist=fake_mnist, log=lines.append)
   assert lines[0].startswith(f"warning: cannot restore {ckpt_dir}/ckpt-4 (")
-  assert lines[1] == f"Resumed from {ckpt_dir}/ckpt-2 at iteration 2."
+  assert lines[1] == (f"Resumed from {ckpt_dir}/ckpt-2 at iteration 2; "
+                      f"changed: learning_rate 0.001 -> 0.0005.")
   assert result.iterations == 6 and latest_number(workdir) == 6
   # The learning rate is this run's, not the checkpoint's.
   assert float(result.step.d_optimizer.learning_rate) == pytest.approx(5e-4)
@@ -268,7 +270,8 @@ def test_sigint_checkpoints_then_resumes(tmp_path, fake_mnist):
   lines = []
   result = train_lib.train(config(workdir, steps=6), mnist=fake_mnist,
                            log=lines.append)
-  assert lines[0] == f"Resumed from {workdir}/checkpoints/ckpt-4 at iteration 4."
+  assert lines[0] == (f"Resumed from {workdir}/checkpoints/ckpt-4 at "
+                      f"iteration 4; changed: checkpoint_every 1000 -> 3.")
   assert result.iterations == 6
 
 
@@ -304,7 +307,8 @@ def test_workdir_of_another_variant_is_a_usage_error(tmp_path, fake_mnist):
     train_lib.train(config(tmp_path, preset="seed"), mnist=fake_mnist)
   # Without run.json, the checkpoint itself gives the other variant away.
   os.remove(tmp_path / "run.json")
-  with pytest.raises(UsageError, match="the workdir holds another model.s checkpoints"):
+  with pytest.raises(UsageError, match=r"ckpt-1 was written by a run with "
+                     r"variant='gan', not 'dcgan'; use a new --workdir"):
     train_lib.train(config(tmp_path, variant="dcgan"), mnist=fake_mnist,
                     log=quiet)
 
