@@ -54,6 +54,9 @@ flags.DEFINE_enum("strategy", "default",
                   "(all local GPUs), multiworker (TF_CONFIG cluster), tpu.")
 flags.DEFINE_string("tpu", None, "--strategy=tpu: TPU name or "
                     "grpc://host:port; 'local' on a TPU VM.")
+flags.DEFINE_bool("allow_data_change", False, "Resume (or start from "
+                  "--resume_from) on training data other than the run's; "
+                  "its data order starts over. For this command only.")
 
 
 def _config():
@@ -82,10 +85,16 @@ def main(argv):
     flags_text = common.flagfile_text(
         sys.modules[__name__], workdir=config.workdir,
         **({"data_path": config.data_path} if config.data_path else {}),
-        **({"resume_from": config.resume_from} if config.resume_from else {}))
+        **({"resume_from": config.resume_from} if config.resume_from else {}),
+        allow_data_change=False)
+    # On resume, a setting whose flag is not given keeps the run's value.
+    given = [name for name in config_flags.config_fields()
+             if FLAGS[name].present]
     # First TensorFlow work of the process: multi-worker and TPU need that.
     strategy = distribute.make_strategy(FLAGS.strategy, tpu=FLAGS.tpu)
-    return train_lib.train(config, strategy=strategy, flags_text=flags_text)
+    return train_lib.train(config, strategy=strategy, flags_text=flags_text,
+                           given=given,
+                           allow_data_change=FLAGS.allow_data_change)
   return common.run(train)
 
 

@@ -7,6 +7,7 @@ tests/training/test_faults.py, in this process.)
 """
 
 import contextlib
+import json
 import os
 import re
 import signal
@@ -14,8 +15,10 @@ import subprocess
 import sys
 
 import pytest
+from absl import flags
 
 from gantape import train as train_lib
+from gantape.cli import common
 from gantape.training import checkpoint_files
 from gantape.training import lock as lock_lib
 from tests.cli.test_commands import Run, TINY, iteration_of, write_data
@@ -136,3 +139,40 @@ def test_unwritable_workdir_is_one_line_and_exit_2(tmp_path):
       f"writable for this user, or pass another --workdir."]
   assert snapshot(workdir) == before
   assert sorted(os.listdir(workdir)) == listing
+
+
+def test_resume_keeps_the_settings_whose_flags_are_not_given(tmp_path,
+                                                             capsys):
+  """The same command less --keep_checkpoints keeps the run's 100, not the
+  default 3 (which would delete checkpoints); in this process, as the
+  harness of test_commands.py calls a command."""
+  from gantape.cli import train as train_cli  # pylint: disable=g-import-not-at-top
+  data = write_data(str(tmp_path))
+  workdir = str(tmp_path / "run")
+  ckpt_dir = f"{workdir}/checkpoints"
+  args = [f"--data_path={data}", f"--workdir={workdir}", "--variant=gan",
+          "--checkpoint_every=1"] + TINY
+
+  def gantape_train(more):
+    flags.FLAGS.unparse_flags()
+    return train_cli.main(common.parse_flags(["gantape train"] + args + more))
+  try:
+    assert gantape_train(["--steps=3", "--keep_checkpoints=100"]) == 0
+    capsys.readouterr()
+    assert gantape_train(["--steps=6", "--learning_rate=5e-4"]) == 0
+  finally:
+    flags.FLAGS.unparse_flags()
+  out, err = capsys.readouterr()
+  assert err == ""
+  assert out.splitlines()[0] == (
+      f"Resumed from {ckpt_dir}/ckpt-3 at iteration 3; changed: "
+      f"learning_rate 0.001 -> 0.0005.")
+  assert checkpoint_files.listed(ckpt_dir) == [
+      f"{ckpt_dir}/ckpt-{n}" for n in range(7)]
+  with open(f"{workdir}/run.json") as f:
+    run = json.load(f)
+  assert (run["keep_checkpoints"], run["learning_rate"]) == (100, 5e-4)
+  with open(f"{workdir}/flags.txt") as f:
+    lines = f.read().splitlines()
+  assert "--keep_checkpoints=100" in lines and "--steps=6" in lines
+  assert "--allow_data_change=False" in lines
