@@ -25,5 +25,6 @@ from gantape.data.load import load_mnist
 from gantape.data.pipeline import Stream
 from gantape.data.pipeline import balanced_subset
 from gantape.data.pipeline import batches
+from gantape.data.pipeline import check_num_labeled
 from gantape.data.pipeline import stream_batches
 from gantape.data.pipeline import to_float_images

@@ -153,6 +153,18 @@ def stream_batches(streams: Mapping[str, Stream], *,
   return tf.data.Dataset.zip(tuple(datasets)).map(merge)
 
 
+def check_num_labeled(num: int, num_classes: int) -> None:
+  """Refuses fewer labelled examples than classes.
+
+  Raises:
+    UsageError: `num` is below `num_classes`.
+  """
+  if num < num_classes:
+    raise UsageError(
+        f"num_labeled={num} is smaller than the {num_classes} classes; use at "
+        f"least {num_classes} so every class has a label.")
+
+
 def balanced_subset(labels: np.ndarray, num: int, seed: int,
                     num_classes: int = NUM_CLASSES) -> np.ndarray:
   """Indices of `num` examples balanced over the classes, chosen by `seed`.
@@ -173,10 +185,7 @@ def balanced_subset(labels: np.ndarray, num: int, seed: int,
     UsageError: `num` is below the number of classes or above what the data
       (or one of its classes) holds.
   """
-  if num < num_classes:
-    raise UsageError(
-        f"num_labeled={num} is smaller than the {num_classes} classes; use at "
-        f"least {num_classes} so every class has a label.")
+  check_num_labeled(num, num_classes)
   if num > len(labels):
     raise UsageError(
         f"num_labeled={num} is larger than the {len(labels)} training examples; "

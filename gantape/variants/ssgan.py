@@ -47,8 +47,8 @@ NETWORKS = ("seed", "salimans")
 
 
 def _check_num_labeled(num_labeled: int) -> None:
-  # The class count is the dataset's; `data.balanced_subset` checks
-  # num_labeled against it when it draws the labelled examples.
+  # Against the class count, which is the dataset's, the constructor checks
+  # (`data.check_num_labeled`).
   if num_labeled < 1:
     raise UsageError(
         f"num_labeled={num_labeled} is not positive; use at least one label "
@@ -154,10 +154,8 @@ class SSGAN(base.Variant):
     settings.check_networks(self.name, networks, NETWORKS)
     self.image_shape = networks_lib.check_image_shape(image_shape)
     self.num_classes = num_classes
-    if num_labeled is not None and num_labeled < num_classes:
-      raise UsageError(
-          f"num_labeled={num_labeled} is smaller than the {num_classes} "
-          f"classes; use at least {num_classes}.")
+    if num_labeled is not None:
+      data_lib.check_num_labeled(num_labeled, num_classes)
     built = _networks(networks, self.image_shape, num_classes,
                       sync_batch_norm, build=not (generator and discriminator))
     super().__init__(generator=generator or built[0],
