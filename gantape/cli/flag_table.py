@@ -10,7 +10,8 @@ TABLE = {'config_fields': [{'choices': None,
                     'help': 'Run folder: checkpoints, samples, logs; '
                             'rerunning resumes it, and only flags that say so '
                             'may change on resume. Default: '
-                            '/tmp/gantape/<variant>.',
+                            "~/gantape-runs/<variant>, this user's (never the "
+                            'shared /tmp).',
                     'name': 'workdir',
                     'path': True,
                     'required': True,

@@ -64,8 +64,10 @@ def _config():
   from gantape import train as train_lib  # pylint: disable=g-import-not-at-top
   values = config_flags.config_values(exclude=("variant",))
   values["variant"] = FLAGS.variant
-  values.setdefault("workdir", os.path.abspath(
-      f"/tmp/gantape/{values['variant']}"))
+  # In the user's home, not the shared /tmp, where another user could
+  # create the folder first or plant links in it.
+  values.setdefault("workdir", os.path.join(
+      os.path.expanduser("~"), "gantape-runs", values["variant"]))
   return train_lib.TrainConfig(
       variant_options=config_flags.variant_options(values["variant"]),
       **values)

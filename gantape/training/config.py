@@ -53,7 +53,8 @@ class TrainConfig:
   workdir: str = _setting(
       dataclasses.MISSING, "Run folder: checkpoints, samples, logs; rerunning "
       "resumes it, and only flags that say so may change on resume. "
-      "Default: /tmp/gantape/<variant>.", path=True)
+      "Default: ~/gantape-runs/<variant>, this user's (never the shared "
+      "/tmp).", path=True)
   variant: str = _setting(
       "dcgan", "GAN variant to train; your own as package.module:ClassName "
       "(a gantape.variants.Variant subclass, docs/variants.md).",
