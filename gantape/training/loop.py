@@ -253,6 +253,10 @@ def _device(strategy: tf.distribute.Strategy) -> str:
 def _start_line(config: TrainConfig, strategy: tf.distribute.Strategy,
                 done: int, total: int, shape: run_data.DataShape) -> str:
   """The line before the first call, which traces the step first."""
+  if done > total:
+    return (f"Nothing to train: the workdir {config.workdir} is at "
+            f"iteration {done}, past --steps={total}; pass a --steps above "
+            f"{done} to train further.")
   start = f"from iteration {done} " if done else ""
   networks = config.variant_options.get("networks")
   on = (f" on {config.dataset} {'x'.join(map(str, shape.image_shape))}"
@@ -268,6 +272,9 @@ def _end_line(result: TrainResult, total: int,
               saver: actions_lib.SaveCheckpoint, seconds: float) -> str:
   """The line after the last iteration: where the results are."""
   minutes, secs = divmod(int(round(seconds)), 60)
+  if result.iterations > total:
+    return (f"Done: nothing trained; the latest checkpoint is still "
+            f"{saver.latest} (iteration {result.iterations}).")
   return (f"Done: iteration {result.iterations}/{total} in {minutes}m{secs:02d}s"
           f"; samples {result.final_grid}; latest checkpoint {saver.latest}.")
 
