@@ -21,6 +21,8 @@ from gantape.cli import common as cli
 from gantape.errors import Interrupted, NonFiniteLossError, UsageError
 from gantape.training import actions as actions_lib
 from gantape.training import curves
+from gantape.training import lock as lock_lib
+from gantape.training import signals
 from gantape.training import workdir as workdir_lib
 from gantape.variants import base
 from gantape.variants import settings
@@ -277,11 +279,14 @@ def test_sigint_checkpoints_then_resumes(tmp_path, fake_mnist):
 
 def test_second_sigint_quits_at_once(tmp_path, fake_mnist, monkeypatch,
                                      capsys):
-  """The second SIGINT quits the process from the signal watcher, while the
-  call still runs; here the exit is recorded instead of taken, so the run
-  then stops at the first signal's request."""
+  """In `gantape train`, the second SIGINT quits the process from the signal
+  watcher, while the call still runs; here the exit is recorded instead of
+  taken, so the run then stops at the first signal's request. Called as a
+  library, train() raises KeyboardInterrupt instead, and the workdir's lock
+  is released on the way out."""
   exits = []
   monkeypatch.setattr(os, "_exit", exits.append)
+  monkeypatch.setattr(signals, "_exit_process", True)  # as the command sets
 
   def interrupt_twice(line):
     if line.startswith("[gan] 2/"):
@@ -295,6 +300,14 @@ def test_second_sigint_quits_at_once(tmp_path, fake_mnist, monkeypatch,
   err = capsys.readouterr().err
   assert "SIGINT: stopping after this call" in err
   assert "SIGINT again: quitting now, without saving" in err
+
+  monkeypatch.setattr(signals, "_exit_process", False)
+  with pytest.raises(KeyboardInterrupt):
+    train_lib.train(config(tmp_path / "library", steps=40), mnist=fake_mnist,
+                    log=interrupt_twice)
+  assert exits == [128 + signal.SIGINT]  # not called again
+  assert "raising KeyboardInterrupt" in capsys.readouterr().err
+  assert not (tmp_path / "library" / lock_lib.LOCK_FILE).exists()
 
 
 def test_workdir_of_another_variant_is_a_usage_error(tmp_path, fake_mnist):
