@@ -162,9 +162,9 @@ class TrainStep:
       # once, and the first call does not create variables inside tf.function.
       self.d_optimizer.build(self.variant.discriminator_variables)
       self.g_optimizer.build(self.variant.generator_variables)
-    # Lazy R1 counts discriminator updates with the optimizer's own
-    # checkpointed counter, so a resumed run penalizes the same updates.
-    self.variant.count_updates_with(self.d_optimizer.iterations)
+      # Lazy R1 counts discriminator updates with the optimizer's own
+      # checkpointed counter, so a resumed run penalizes the same updates.
+      self.variant.count_updates_with(self.d_optimizer.iterations)
     # Drawn in the cross-replica context only (one global draw per
     # iteration): such a draw gives the numbers this seed gives on one
     # device, whether or not the generator was made in a strategy's scope

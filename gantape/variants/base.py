@@ -46,13 +46,17 @@ class LossOutput:
   per_example: tf.Tensor
   metrics: Metrics = dataclasses.field(default_factory=dict)
 
-  def plus_r1(self, penalty: Optional[tf.Tensor]) -> "LossOutput":
+  def plus_r1(self, penalty: Optional[tf.Tensor],
+              logged: Optional[tf.Tensor] = None) -> "LossOutput":
     """This loss plus an R1 penalty (`Variant.real_probabilities`), logged
-    as `r1_penalty`; itself when the penalty is None."""
+    as `r1_penalty`: `logged` (`Variant.logged_r1`), else its mean; itself
+    when the penalty is None."""
     if penalty is None:
       return self
+    if logged is None:
+      logged = tf.reduce_mean(penalty)
     return LossOutput(self.per_example + penalty,
-                      {**self.metrics, "r1_penalty": tf.reduce_mean(penalty)})
+                      {**self.metrics, "r1_penalty": logged})
 
 
 # Constructor arguments that the dataset gives, not the user: the image
@@ -96,6 +100,8 @@ class Variant(abc.ABC):
   # The discriminator's update counter that lazy R1 reads
   # (`count_updates_with`); the train step sets it.
   update_counter: Optional[tf.Variable] = None
+  # The last lazy R1 penalty applied (`logged_r1`); made with the counter.
+  _last_r1: Optional[tf.Variable] = None
   # The constructor's options that scripts and the benchmark may set.
   options: ClassVar[Tuple[Option, ...]] = ()
   # What the networks make and read; constructors take them (DATA_ARGUMENTS).
@@ -128,6 +134,23 @@ class Variant(abc.ABC):
     discriminator optimizer's `iterations` (`TrainStep` passes it): a run
     resumed from a checkpoint then penalizes the same updates."""
     self.update_counter = counter
+    if self.r1_gamma and self.r1_every > 1 and self._last_r1 is None:
+      # Written by the replicas' updates alike; one copy is enough.
+      self._last_r1 = tf.Variable(
+          0.0, trainable=False, name="last_r1_penalty",
+          aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+
+  def logged_r1(self, penalty: Optional[tf.Tensor]) -> Optional[tf.Tensor]:
+    """What the progress lines show as `r1_penalty` for `penalty`, the
+    second output of `real_probabilities`: its mean; with lazy R1, the mean
+    of the last penalty applied, as gamma/2 ||grad||^2 without the lazy
+    weight `r1_every` (so it reads as with r1_every=1), instead of the zero
+    of the updates without it; 0 before the first."""
+    if penalty is None:
+      return None
+    if self._last_r1 is None:
+      return tf.reduce_mean(penalty)
+    return self._last_r1.read_value()
 
   # ---- variables the step differentiates -------------------------------
 
@@ -290,11 +313,14 @@ class Variant(abc.ABC):
       probabilities = activation(precision.to_float32(
           self._discriminator_logits(images, training=True)))
       return probabilities, tf.zeros_like(probabilities[:, 0])
-    return tf.cond(
-        self.update_counter % self.r1_every == 0,
-        lambda: self._penalized(images, activation, realness,
-                                self.r1_gamma * self.r1_every),
-        unpenalized)
+    def penalized():
+      probabilities, penalty = self._penalized(
+          images, activation, realness, self.r1_gamma * self.r1_every)
+      if self._last_r1 is not None:
+        self._last_r1.assign(tf.reduce_mean(penalty) / self.r1_every)
+      return probabilities, penalty
+    return tf.cond(self.update_counter % self.r1_every == 0, penalized,
+                   unpenalized)
 
   def _penalized(self, images, activation, realness, gamma):
     """Probabilities on `images` and their R1 penalty of weight `gamma`,

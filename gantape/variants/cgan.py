@@ -118,7 +118,7 @@ class CGAN(base.Variant):
                                        inputs["labels"], self.eps,
                                        self.label_smoothing),
         {"d_real": tf.reduce_mean(p_real),
-         "d_fake": tf.reduce_mean(p_fake)}).plus_r1(r1)
+         "d_fake": tf.reduce_mean(p_fake)}).plus_r1(r1, self.logged_r1(r1))
 
   def generator_loss(self, batch, inputs):
     fake_probs = self.discriminate(self.generate(inputs, training=True),

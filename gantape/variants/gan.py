@@ -71,7 +71,7 @@ class GAN(base.Variant):
         losses.minimax_discriminator_loss(real_prob, fake_prob, self.eps,
                                           self.label_smoothing),
         {"d_real": tf.reduce_mean(real_prob),
-         "d_fake": tf.reduce_mean(fake_prob)}).plus_r1(r1)
+         "d_fake": tf.reduce_mean(fake_prob)}).plus_r1(r1, self.logged_r1(r1))
 
   def generator_loss(self, batch, inputs):
     fake_prob = self.discriminate(self.generate(inputs, training=True),
