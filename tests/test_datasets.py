@@ -335,7 +335,11 @@ def test_bad_folders_are_one_clear_line(tmp_path):
   (tmp_path / "bad" / "broken.jpg").write_bytes(b"not a jpeg at all")
   refused(tmp_path / "bad", r"bad/broken\.jpg does not decode as a 3-channel "
           r"image .*convert or remove it")
-  refused(tmp_path / "bad", "needs --image_size", UsageError, image_size=None)
+  write_image(tmp_path / "sizes" / "a.png", colour(rng, 8, 8))
+  write_image(tmp_path / "sizes" / "b.png", colour(rng, 6, 8))
+  refused(tmp_path / "sizes", r"without --image_size takes the images' own "
+          r"size, but .*a\.png is 8x8 and .*b\.png is 8x6; pass "
+          r"--image_size=N", UsageError, image_size=None)
   refused(tmp_path / "bad", "--channels must be 1 .* or 3", UsageError,
           channels=4)
   with pytest.raises(UsageError, match="needs --data_path"):
@@ -428,3 +432,11 @@ def test_an_image_size_too_big_for_memory_is_refused_before_decoding(
       f"--image_size=4096 makes the 3 images of {tmp_path} 528.0 MiB of "
       f"memory, more than the 256.0 MiB available; pass an --image_size of "
       f"at most 2852.")
+
+
+def test_a_folder_without_image_size_keeps_the_images_own_size(tmp_path):
+  rng = np.random.RandomState(3)
+  for i in range(3):
+    write_image(tmp_path / "same" / f"{i}.png", colour(rng, 6, 8))
+  dataset = data_lib.load_dataset("folder", str(tmp_path / "same"))
+  assert dataset.x_train.shape[1:] == (6, 6, 3)  # the central square

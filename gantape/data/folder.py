@@ -42,7 +42,8 @@ def load_folder(path: str, image_size: Optional[int],
 
   Args:
     path: the folder.
-    image_size: the side in pixels of the square images produced.
+    image_size: the side in pixels of the square images produced; None:
+      the images' own (the shorter side), which must be the same for all.
     channels: 1 (grayscale) or 3 (RGB, the default); images are converted.
 
   Returns:
@@ -50,20 +51,23 @@ def load_folder(path: str, image_size: Optional[int],
     subfolders; one-channel images are [N, S, S], colour [N, S, S, 3].
 
   Raises:
-    UsageError: `image_size` or `channels` is missing or invalid.
+    UsageError: `image_size` or `channels` is invalid, or `image_size` is
+      None and the images differ in size.
     DataError: the folder is missing or empty, has one class only, or holds
       an image that does not decode (named).
   """
   channels = DEFAULT_CHANNELS if channels is None else channels
-  if image_size is None or image_size <= 0:
+  if image_size is not None and image_size <= 0:
     raise UsageError(
-        f"--dataset=folder needs --image_size, the side in pixels the images "
-        f"are resized to (e.g. 64), got {image_size}.")
+        f"--image_size must be the positive side in pixels the images are "
+        f"resized to (e.g. 64), got {image_size}.")
   if channels not in (1, 3):
     raise UsageError(
         f"--channels must be 1 (grayscale) or 3 (RGB), got {channels}.")
   path = os.path.normpath(os.path.expanduser(path))
   files, labels, class_names = list_images(path)
+  if image_size is None:
+    image_size = own_size(files)
   _check_memory(path, len(files), image_size, channels)
   images = decode_images(files, image_size, channels)
   if channels == 1:
@@ -76,6 +80,32 @@ def load_folder(path: str, image_size: Optional[int],
                  subset(labels, test), name=f"folder:{path}",
                  num_classes=None if class_names is None else len(class_names),
                  class_names=class_names)
+
+
+def own_size(files: Sequence[str]) -> int:
+  """The shorter side of the images in `files`, read from their headers,
+  when it is the same for all.
+
+  Raises:
+    UsageError: two images differ in size; the message names them.
+  """
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  first = None
+  for name in files:
+    try:
+      with Image.open(name) as image:
+        size = image.size
+    except Exception:  # pylint: disable=broad-except
+      continue  # decoding it names it (`decode_images`)
+    if first is None:
+      first = (name, size)
+    elif size != first[1]:
+      raise UsageError(
+          f"--dataset=folder without --image_size takes the images' own "
+          f"size, but {first[0]} is {first[1][0]}x{first[1][1]} and {name} "
+          f"is {size[0]}x{size[1]}; pass --image_size=N to resize them all "
+          f"(e.g. 64).")
+  return min(first[1]) if first else 1
 
 
 def list_images(folder: str) -> Tuple[List[str], Optional[np.ndarray],
