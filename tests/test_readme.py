@@ -1,16 +1,21 @@
-"""The README's step-API examples run as written (on fake data), and the first
-trains with the settings it claims: those of `gantape train --variant=gan`;
-its Extending example trains its own variant through `train()`."""
+"""The README's examples run as written, offline: the data comes from
+$GANTAPE_DATA (fake digits here), as the README says. The first step-API
+example trains with the settings it claims, those of `gantape train
+--variant=gan`; the Extending example's two files train its own variant
+through `train()`, importable by name afterwards."""
 
 import json
 import os
 import re
+import sys
 
 import numpy as np
 import pytest
 
 from gantape import data as data_lib
 from gantape import optimizers as optimizers_lib
+from gantape import variants
+from gantape.errors import DataError
 from gantape import step as step_lib
 from gantape.train import TrainConfig
 from gantape.training import checkpoints
@@ -25,10 +30,19 @@ def readme_python_blocks(section="The step API"):
   return re.findall(r"```python\n(.*?)```", section, flags=re.S)
 
 
-def run_block(index, monkeypatch):
-  # The example downloads MNIST through Keras; fake digits stand in for it.
-  monkeypatch.setattr(data_lib, "load_mnist",
-                      lambda path=None: make_fake_mnist(num_train=256))
+@pytest.fixture
+def data_folder(tmp_path, monkeypatch):
+  """$GANTAPE_DATA with fake digits as its mnist.npz."""
+  mnist = make_fake_mnist(num_train=256)
+  folder = tmp_path / "data"
+  folder.mkdir()
+  np.savez(folder / "mnist.npz", x_train=mnist.x_train,
+           y_train=mnist.y_train, x_test=mnist.x_test, y_test=mnist.y_test)
+  monkeypatch.setenv(data_lib.DATA_ENV, str(folder))
+  return folder
+
+
+def run_block(index):
   namespace = {}
   exec(compile(readme_python_blocks()[index], "README.md", "exec"), namespace)
   return namespace
@@ -38,8 +52,9 @@ def test_readme_has_the_examples():
   assert len(readme_python_blocks()) == 2
 
 
-def test_step_example_trains_as_the_train_command(monkeypatch, capsys):
-  namespace = run_block(0, monkeypatch)
+def test_step_example_trains_as_the_train_command(data_folder, capsys):
+  del data_folder
+  namespace = run_block(0)
   lines = capsys.readouterr().out.strip().splitlines()
   assert [line.split()[0] for line in lines] == ["100", "200", "300"]
   assert "d_loss" in lines[-1]
@@ -68,8 +83,8 @@ def test_step_example_trains_as_the_train_command(monkeypatch, capsys):
   assert int(namespace["train_step"].global_step) == 300
 
 
-def test_loss_swap_example_trains(monkeypatch):
-  variant = run_block(1, monkeypatch)["variant"]
+def test_loss_swap_example_trains():
+  variant = run_block(1)["variant"]
   d_opt, g_opt = optimizers_lib.make_optimizers(variant)
   train_step = step_lib.TrainStep(variant, d_opt, g_opt)
   iterator = train_step.make_iterator(
@@ -78,16 +93,21 @@ def test_loss_swap_example_trains(monkeypatch):
   assert float(metrics["g_loss"]) >= 0.0  # a squared error
 
 
-def test_own_variant_example_trains_through_train(monkeypatch, tmp_path):
-  # The example loads MNIST by its dataset name; fake digits stand in.
-  monkeypatch.setattr(data_lib, "load_dataset",
-                      lambda *args, **kwargs: make_fake_mnist(num_train=256))
+def test_own_variant_example_trains_through_train(data_folder, tmp_path,
+                                                  monkeypatch, capsys):
+  del data_folder
   blocks = readme_python_blocks("Extending")
   assert len(blocks) == 1
-  code = blocks[0].replace("/tmp/gantape/my_gan", str(tmp_path / "my_gan"))
-  assert code != blocks[0]
-  namespace = {"__name__": "readme_example"}
+  module, script = blocks[0].split("# run.py, beside it\n")
+  assert module.startswith("# my_gan.py\n")
+  (tmp_path / "my_gan.py").write_text(module)
+  monkeypatch.syspath_prepend(str(tmp_path))
+  monkeypatch.delitem(sys.modules, "my_gan", raising=False)
+  code = script.replace("/tmp/gantape/my_gan", str(tmp_path / "my_gan"))
+  assert code != script
+  namespace = {"__name__": "__main__"}
   exec(compile(code, "README.md", "exec"), namespace)
+  assert "warning" not in capsys.readouterr().err  # MyGAN is importable
   result = namespace["result"]
   assert result.iterations == 300
   # R1 acts on the subclassed discriminator, which returns logits.
@@ -95,14 +115,31 @@ def test_own_variant_example_trains_through_train(monkeypatch, tmp_path):
   assert 0.0 < result.final_metrics["d_real"] < 1.0
   with open(tmp_path / "my_gan" / "run.json") as f:
     run = json.load(f)
-  assert run["variant"] == "readme_example:MyGAN"
+  assert run["variant"] == "my_gan:MyGAN"
   assert run["variant_options"] == {"r1_gamma": 1.0}
   assert run["image_shape"] == [28, 28, 1] and run["num_classes"] == 10
   # Sampling rebuilds the class from run.json, in this process.
   restored = checkpoints.restore_from_workdir(str(tmp_path / "my_gan"))
-  assert type(restored.variant) is namespace["MyGAN"]
+  assert type(restored.variant) is sys.modules["my_gan"].MyGAN
   assert restored.ema_variant is not None  # the preset's EMA: a second MyGAN
   out = export.write_samples(str(tmp_path / "my_gan"),
                              str(tmp_path / "samples.npz"), 4)
   with np.load(out["npz"]) as npz:
     assert npz["x"].shape == (4, 28, 28)
+
+
+def test_a_variant_defined_in_the_script_run_is_warned_about(capsys):
+  class ScriptGAN(variants.get_class("gan")):
+    pass
+  ScriptGAN.__module__ = "__main__"
+  assert variants.register(ScriptGAN) == "__main__:" + ScriptGAN.__qualname__
+  err = capsys.readouterr().err
+  assert err.startswith("warning: ") and err.count("\n") == 1
+  assert "cannot import it; move it to a module, e.g. my_gan.py" in err
+
+
+def test_gantape_data_without_the_dataset_is_one_line(tmp_path, monkeypatch):
+  monkeypatch.setenv(data_lib.DATA_ENV, str(tmp_path))
+  with pytest.raises(DataError, match="holds no mnist.npz or "
+                     "mnist/; put the dataset there, pass --data_path"):
+    data_lib.load_mnist()

@@ -19,6 +19,7 @@ from gantape.data.dataset import check_training_set
 from gantape.data.dataset import pixels
 from gantape.data.device import INPUT_PIPELINES
 from gantape.data.device import DeviceBatches
+from gantape.data.load import DATA_ENV
 from gantape.data.load import DATASETS
 from gantape.data.load import load_dataset
 from gantape.data.load import load_mnist

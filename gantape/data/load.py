@@ -72,8 +72,9 @@ def load_dataset(name: str = "mnist", path: Optional[str] = None, *,
 
   Args:
     name: one of `DATASETS`.
-    path: the file or folder (see the module docstring); None downloads
-      through `keras.datasets` (required for "folder").
+    path: the file or folder (see the module docstring); None reads
+      `default_path(name)` (GANTAPE_DATA) if set, else downloads through
+      `keras.datasets` (required for "folder").
     image_size: "folder" only: the side its images are resized to.
     channels: "folder" only: 1 or 3 (default 3).
 
@@ -98,6 +99,8 @@ def load_dataset(name: str = "mnist", path: Optional[str] = None, *,
   known = _KNOWN[name]
   _check_fixed_shape(name, known, image_size, channels)
   if path is None:
+    path = default_path(name)
+  if path is None:
     arrays, source = _load_with_keras(name, known), f"keras.datasets.{name}"
   else:
     path = os.path.expanduser(path)
@@ -109,12 +112,38 @@ def load_dataset(name: str = "mnist", path: Optional[str] = None, *,
                  class_names=known.class_names)
 
 
+# A folder of datasets read when no path is given: <name>.npz or <name>/ in it.
+DATA_ENV = "GANTAPE_DATA"
+
+
+def default_path(name: str) -> Optional[str]:
+  """Where the dataset `name` is read from without a path:
+  $GANTAPE_DATA/<name>.npz or $GANTAPE_DATA/<name> (any form --data_path
+  takes) when GANTAPE_DATA is set, else None (Keras's downloader).
+
+  Raises:
+    DataError: GANTAPE_DATA is set but holds neither.
+  """
+  folder = os.environ.get(DATA_ENV)
+  if not folder:
+    return None
+  folder = os.path.expanduser(folder)
+  for candidate in (os.path.join(folder, f"{name}.npz"),
+                    os.path.join(folder, name)):
+    if os.path.exists(candidate):
+      return candidate
+  raise DataError(
+      f"{DATA_ENV}={folder} holds no {name}.npz or {name}/; put the "
+      f"dataset there, pass --data_path, or unset {DATA_ENV} to download it.")
+
+
 def load_mnist(path: Optional[str] = None) -> Dataset:
   """Loads MNIST from `path`, or through Keras's downloader when `path` is None.
 
   Args:
     path: a Keras-layout `.npz` file, or a folder holding `mnist.npz` or the
-      four IDX files (raw or `.gz`). None falls back to `keras.datasets.mnist`.
+      four IDX files (raw or `.gz`). None: `default_path("mnist")`, else
+      `keras.datasets.mnist`.
 
   Returns:
     The validated dataset.

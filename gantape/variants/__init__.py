@@ -18,6 +18,7 @@ directory unless PYTHONPATH names it.
 import contextlib
 import importlib
 import inspect
+import sys
 import os
 import sys
 from typing import (Any, Dict, Iterator, List, Optional, Tuple, Type,
@@ -60,6 +61,10 @@ def class_path(cls: type) -> str:
 def register(cls: type) -> str:
   """Makes the `Variant` subclass `cls` known by its `class_path`.
 
+  A class defined in the script being run (module `__main__`) trains, but
+  no later process can import it by that name: one warning line on stderr
+  says so and how to make it importable.
+
   Returns:
     The name to put in `TrainConfig.variant`: the registered name of a
     gantape variant, else `class_path(cls)`.
@@ -72,8 +77,19 @@ def register(cls: type) -> str:
     if registered is cls:
       return name
   path = class_path(cls)
+  if cls.__module__ == "__main__":
+    print(main_module_warning(cls), file=sys.stderr, flush=True)
   _OUTSIDE[path] = cls
   return path
+
+
+def main_module_warning(cls: type) -> str:
+  """The warning `register` gives for `cls` defined in `__main__`."""
+  return (f"warning: {cls.__qualname__} is defined in the script you ran "
+          f"(module __main__), so `gantape sample`, `evaluate` and `export` "
+          f"of this run cannot import it; move it to a module, e.g. "
+          f"my_gan.py on PYTHONPATH, and train `from my_gan import "
+          f"{cls.__qualname__}` (or --variant=my_gan:{cls.__qualname__}).")
 
 
 def _check_variant_class(cls: Any, name: str) -> None:
