@@ -55,6 +55,7 @@ class Record:
   where: str  # e.g. "workdir '/tmp/run'", "checkpoint /tmp/run/ckpt-4"
   holds: str  # e.g. "holds a run", "was written by a run"
   values: Dict[str, Any]
+  branch: bool = False  # the run `resume_from` came from
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,11 +68,9 @@ class Recorded:
       run.json, the newest checkpoint of the workdir that holds a record,
       and for a workdir without checkpoints, the `resume_from` checkpoint's
       record (or its run's run.json).
-    resuming: whether the workdir has checkpoints of its own.
   """
   run: Optional[Dict[str, Any]]
   records: List[Record]
-  resuming: bool
 
 
 def given_settings(config: TrainConfig) -> List[str]:
@@ -106,9 +105,10 @@ def read_run(workdir: str) -> Optional[Dict[str, Any]]:
 def checkpoint_record(path: str) -> Optional[Dict[str, Any]]:
   """The record a checkpoint holds; None for one without (or unreadable)."""
   try:
-    return json.loads(tf.train.load_variable(path, _RECORD_KEY))
+    record = json.loads(tf.train.load_variable(path, _RECORD_KEY))
   except Exception:  # pylint: disable=broad-except
     return None  # older, or damaged: the restore says why
+  return record if isinstance(record, dict) else None
 
 
 def read(config: TrainConfig) -> Recorded:
@@ -138,8 +138,8 @@ def read(config: TrainConfig) -> Recorded:
         source = None
     if source is not None:
       records.append(Record(f"resume_from={config.resume_from!r}",
-                            "was written by a run", source))
-  return Recorded(run, records, bool(on_disk))
+                            "was written by a run", source, branch=True))
+  return Recorded(run, records)
 
 
 def keep_recorded(config: TrainConfig, run: Optional[Dict[str, Any]],
@@ -202,11 +202,10 @@ def check(config: TrainConfig, recorded: Recorded) -> None:
       if key in previous and previous[key] != getattr(compared, key):
         flag = ("" if key == "variant_options" else
                 f" (--{key}={previous[key]})")
-        advice = (f"use a new --workdir, or the same {key} to resume it"
-                  f"{flag}. Only these may change on resume"
-                  if not rec.where.startswith("resume_from=") else
-                  f"pass the same {key} to start from it{flag}. Only these "
-                  f"may differ from the run it came from")
+        advice = (f"pass the same {key} to start from it{flag}. Only these "
+                  f"may differ from the run it came from" if rec.branch else
+                  f"use a new --workdir, or the same {key} to resume it"
+                  f"{flag}. Only these may change on resume")
         raise UsageError(
             f"{rec.where} {rec.holds} with {key}={previous[key]!r}, not "
             f"{getattr(config, key)!r}; {advice}: "

@@ -147,7 +147,8 @@ def test_resume_keeps_the_settings_whose_flags_are_not_given(tmp_path,
   """The same command less --keep_checkpoints keeps the run's 100, not the
   default 3 (which would delete checkpoints); in this process, as the
   harness of test_commands.py calls a command."""
-  from gantape.cli import train as train_cli  # pylint: disable=g-import-not-at-top
+  # pylint: disable=g-import-not-at-top
+  from gantape.cli import train as train_cli
   data = write_data(str(tmp_path))
   workdir = str(tmp_path / "run")
   ckpt_dir = f"{workdir}/checkpoints"
