@@ -19,10 +19,11 @@ dominated by the initialisation; from t of about 10 / (1 - decay) on, the
 decay is `decay` (with 0.999, the average then spans about the last 1000
 iterations).
 
-`gantape.train` updates it once per train-step call, i.e. every
-`iterations_per_call` iterations (K), with the product of those K
-iterations' decays: that is the per-iteration EMA with the weights sampled
-every K iterations instead of every iteration.
+`gantape.train` updates it at each of the run's boundaries (the multiples
+of `iterations_per_call` and of the logging, sampling, evaluation and
+checkpoint intervals: `training/runner.py`), with the product of the decays
+of the K iterations since the last: the per-iteration EMA with the weights
+sampled every K iterations instead of every iteration.
 """
 
 import copy

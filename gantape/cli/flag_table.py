@@ -158,8 +158,10 @@ TABLE = {'config_fields': [{'choices': None,
                     'type': 'int'},
                    {'choices': None,
                     'default': 100,
-                    'help': 'Iterations per tf.function call. May change on '
-                            'resume.',
+                    'help': 'At most this many iterations per tf.function '
+                            'call; a call also ends after about 2 s, and the '
+                            'weight average moves at multiples of it. May '
+                            'change on resume.',
                     'name': 'iterations_per_call',
                     'path': False,
                     'required': False,

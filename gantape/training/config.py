@@ -106,8 +106,10 @@ class TrainConfig:
       None, "--dataset=folder: 1 (grayscale) or 3 (colour) channels "
       "(default: 3).")
   variant_options: Dict[str, Any] = dataclasses.field(default_factory=dict)
-  iterations_per_call: int = _setting(100, "Iterations per tf.function "
-                                      "call. May change on resume.")
+  iterations_per_call: int = _setting(
+      100, "At most this many iterations per tf.function call; a call also "
+      "ends after about 2 s, and the weight average moves at multiples of "
+      "it. May change on resume.")
   log_every: int = _setting(100, "Iterations between progress lines. May "
                             "change on resume.")
   sample_every: int = _setting(1000, "Iterations between sample grids. May "
