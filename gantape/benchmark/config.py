@@ -50,8 +50,10 @@ class BenchmarkConfig:
       rate.
     memory_seconds: time cap of the default memory run (ignored when
       `memory_iterations` is set).
-    data_path: MNIST; when it cannot be loaded, random arrays of MNIST's
-      shape are used and a note is printed.
+    data_path: the dataset's file or folder; for MNIST, when it cannot be
+      loaded, random arrays of MNIST's shape are used and a note is printed.
+    dataset, image_size, channels: `TrainConfig`'s: the images to time the
+      step on (the variants are built for their shape and classes).
     seed: seeds data order, noise and weights.
     smoke: a handful of iterations per part, to check that everything runs.
     output_json: where to write the JSON report; None writes none.
@@ -74,6 +76,9 @@ class BenchmarkConfig:
   memory_iterations: Optional[Dict[str, int]] = None
   memory_seconds: float = 120.0
   data_path: Optional[str] = None
+  dataset: str = "mnist"
+  image_size: Optional[int] = None
+  channels: Optional[int] = None
   seed: int = 0
   smoke: bool = False
   output_json: Optional[str] = None

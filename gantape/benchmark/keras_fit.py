@@ -13,6 +13,7 @@ from gantape import data as data_lib
 from gantape import optimizers as optimizers_lib
 from gantape import variants
 from gantape.benchmark.config import BenchmarkConfig
+from gantape.benchmark import runners
 from gantape.benchmark.runners import Runner
 
 
@@ -61,7 +62,7 @@ class KerasFitRunner(Runner):
 
   def __init__(self, name: str, mnist: data_lib.Mnist,
                config: BenchmarkConfig, k: int):
-    variant = variants.build(name, **config.variant_options)
+    variant = runners.build_variant(name, mnist, config)
     d_opt, g_opt = optimizers_lib.make_optimizers(variant)
     d_opt.build(variant.discriminator_variables)
     g_opt.build(variant.generator_variables)

@@ -16,6 +16,7 @@ from gantape import step as step_lib
 from gantape import variants
 from gantape.benchmark import seed_fit
 from gantape.benchmark.config import BenchmarkConfig
+from gantape.training import run_data
 
 
 def round_up(n: float, unit: int) -> int:
@@ -36,6 +37,15 @@ class Runner:
     raise NotImplementedError
 
 
+def build_variant(name: str, data, config: BenchmarkConfig):
+  """The variant `name` with the config's options, for `data`'s image shape
+  and classes (as `gantape train` builds it)."""
+  shape = run_data.DataShape.of(data)
+  return variants.build(name, image_shape=shape.image_shape,
+                        num_classes=shape.num_classes,
+                        **config.variant_options)
+
+
 class GantapeRunner(Runner):
   """`TrainStep`, `k` iterations per call, with or without XLA.
 
@@ -48,7 +58,7 @@ class GantapeRunner(Runner):
   def __init__(self, name: str, mnist: data_lib.Mnist,
                config: BenchmarkConfig, k: int, jit: bool):
     with precision_lib.policy(config.precision):
-      self.variant = variants.build(name, **config.variant_options)
+      self.variant = build_variant(name, mnist, config)
     d_opt, g_opt = optimizers_lib.make_optimizers(self.variant)
     self.step = step_lib.TrainStep(self.variant, d_opt, g_opt,
                                    seed=config.seed, jit_compile=jit,
@@ -74,7 +84,7 @@ class InputRunner(Runner):
 
   def __init__(self, name: str, mnist: data_lib.Mnist,
                config: BenchmarkConfig, k: int):
-    variant = variants.build(name, **config.variant_options)
+    variant = build_variant(name, mnist, config)
     d_opt, g_opt = optimizers_lib.make_optimizers(variant)
     step = step_lib.TrainStep(variant, d_opt, g_opt, seed=config.seed)
     self.iterator = step.make_input(

@@ -128,7 +128,13 @@ def skip_reason(implementation: str, config: BenchmarkConfig
 
 
 def load_data(config: BenchmarkConfig, log: Log) -> data_lib.Mnist:
-  """MNIST from `data_path`, or random arrays of its shape with a note."""
+  """MNIST from `data_path`, or random arrays of its shape with a note;
+  another dataset (or MNIST resized) as `gantape train` loads it."""
+  if (config.dataset, config.image_size, config.channels) != ("mnist", None,
+                                                              None):
+    return data_lib.load_dataset(config.dataset, config.data_path,
+                                 image_size=config.image_size,
+                                 channels=config.channels)
   if config.data_path is not None:
     try:
       return data_lib.load_mnist(config.data_path)
@@ -211,7 +217,9 @@ def _variant_results(name: str, mnist: data_lib.Mnist,
   `peak_samples`.
   """
   seed_fit_applies = (name in seed_fit.VARIANTS
-                      and not config.variant_options)
+                      and not config.variant_options
+                      and (config.dataset, config.image_size,
+                           config.channels) == ("mnist", None, None))
   runs_something = any(
       i != "seed_fit" or (seed_fit_applies and have_tf_keras)
       for i in config.implementations)
@@ -261,8 +269,12 @@ def _add_ratios(results: List[Row], flops: Dict[str, int],
         if f else None)
 
 
-def run(config: BenchmarkConfig, log: Log = print) -> Dict[str, Any]:
+def run(config: BenchmarkConfig, log: Log = print,
+        data: Optional[data_lib.Dataset] = None) -> Dict[str, Any]:
   """Runs the benchmark, prints progress and the table, writes the JSON.
+
+  `data` is the dataset to time the step on, already loaded; None loads
+  the config's (`load_data`).
 
   Returns:
     The report: {"machine", "matmul_peak_gflops", "matmul_gflops_samples",
@@ -280,7 +292,7 @@ def run(config: BenchmarkConfig, log: Log = print) -> Dict[str, Any]:
   log(f"machine: {json.dumps(machine_info)}")
   peak_samples = [_sample_peak(config, first=True)]
   log(f"fp32 matmul peak: {peak_samples[0]:.1f} GFLOP/s")
-  mnist = load_data(config, log)
+  mnist = data if data is not None else load_data(config, log)
   have_tf_keras = _have_tf_keras(config, log)
   results, flops = [], {}
   for name in config.variants:

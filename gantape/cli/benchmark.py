@@ -10,6 +10,17 @@
     gantape benchmark --suite=device --output_json=/tmp/device.json
     gantape benchmark --suite=device --smoke --batch_sizes=8,16  # CPU proof
 
+    gantape benchmark --variant=dcgan --dataset=folder \
+        --data_path=/path/to/images --image_size=32   # time what you train
+
+The flags that shape the step are `gantape train`'s, with its names, help and
+defaults, so `gantape benchmark` in place of `gantape train` times the run
+you train: --variant, --preset, --dataset, --image_size, --channels or
+--jit_compile selects that mode, timing the step `train` would run
+(preset and networks as train resolves them; --implementations default
+gantape_k, or gantape_k_xla with --jit_compile). Without them, the suite
+compares --variants across --implementations with the seed's losses, one
+update per batch and 50 iterations per call unless those flags are given.
 The variant options are `gantape train`'s (--r1_gamma, --n_critic, ...); the
 seed's compile/fit code has none, so with any of them seed_fit is not
 applicable. Prints iterations/s and memory growth per implementation (see
@@ -38,12 +49,6 @@ flags.DEFINE_string("implementations", ",".join(_KNOWN["implementations"]),
                     "Comma-separated subset of: "
                     + ", ".join(_KNOWN["all_implementations"]) + " (device "
                     "suite default: gantape_k,gantape_k_xla,keras_fit).")
-flags.DEFINE_enum("input_pipeline", "host", _KNOWN["input_pipelines"],
-                  "Where the gantape implementations and input_only make "
-                  "real batches: host (tf.data) or device (gathered "
-                  "in-graph).")
-flags.DEFINE_enum("precision", "float32", _KNOWN["precisions"],
-                  "The gantape implementations' Keras dtype policy.")
 flags.DEFINE_string("batch_sizes", "64,256,1024", "Device suite: "
                     "comma-separated batch sizes.")
 flags.DEFINE_string("precisions", "float32,mixed_float16", "Device suite: "
@@ -53,14 +58,20 @@ flags.DEFINE_string("input_pipelines", ",".join(_KNOWN["input_pipelines"]),
                     "Device suite: comma-separated input pipelines.")
 flags.DEFINE_float("budget_seconds", 400.0, "Device suite: cells that would "
                    "start after this many seconds are skipped.")
+# `gantape train`'s flags that shape the step.
+STEP_FIELDS = ("variant", "preset", "batch_size", "updates_per_batch", "seed",
+               "dataset", "data_path", "image_size", "channels",
+               "iterations_per_call", "precision", "jit_compile",
+               "input_pipeline")
+# Any of these given: time the step `gantape train` would run.
+TRAIN_MODE_FLAGS = ("variant", "preset", "dataset", "image_size", "channels",
+                    "jit_compile")
+# The suite's own defaults where the train flag is not given.
+SUITE_DEFAULTS = {"iterations_per_call": 50, "updates_per_batch": 1}
+_EXCLUDE = [name for name in config_flags.config_fields()
+            if name not in STEP_FIELDS]
+config_flags.define_config_flags(exclude=_EXCLUDE)
 config_flags.define_variant_option_flags()
-flags.DEFINE_integer("batch_size", 64, "Examples per batch (the seed's 64).")
-flags.DEFINE_integer("iterations_per_call", 50, "K for gantape_k and "
-                     "keras_fit's steps_per_execution.")
-flags.DEFINE_integer("updates_per_batch", 1, "Updates per network per "
-                     "iteration for the gantape implementations: 1 (one of "
-                     "the whole batch) or 2 (the seed's and the default "
-                     "preset's two half-batch updates).")
 flags.DEFINE_integer("timed_blocks", 5, "Timed blocks; the median counts.")
 flags.DEFINE_float("block_seconds", 3.0, "Target seconds per timed block.")
 flags.DEFINE_string("memory_iterations", None, "Iterations between the two "
@@ -69,13 +80,14 @@ flags.DEFINE_string("memory_iterations", None, "Iterations between the two "
                     "--memory_seconds).")
 flags.DEFINE_float("memory_seconds", 120.0, "Time cap of the default memory "
                    "run.")
-flags.DEFINE_string("data_path", None, "MNIST .npz or IDX folder; without it "
-                    "(or if unreadable) random arrays of MNIST's shape.")
-flags.DEFINE_integer("seed", 0, "Seeds data order, noise and weights.")
 flags.DEFINE_bool("smoke", False, "A handful of iterations per part.")
 flags.DEFINE_string("output_json", None, "Also write the report here.")
 flags.DEFINE_bool("profile", False, "Also profile gantape_k and list the op "
                   "types that take its time.")
+
+
+def _suite_value(name: str):
+  return FLAGS[name].value if FLAGS[name].present else SUITE_DEFAULTS[name]
 
 
 def _config():
@@ -91,15 +103,53 @@ def _config():
           FLAGS.implementations, benchmark.ALL_IMPLEMENTATIONS,
           "implementation"),
       batch_size=FLAGS.batch_size,
-      iterations_per_call=FLAGS.iterations_per_call,
-      updates_per_batch=FLAGS.updates_per_batch,
+      iterations_per_call=_suite_value("iterations_per_call"),
+      updates_per_batch=_suite_value("updates_per_batch"),
+      data_path=FLAGS.data_path, seed=FLAGS.seed,
+      input_pipeline=FLAGS.input_pipeline, precision=FLAGS.precision,
+      **_run_fields())
+
+
+def _run_fields():
+  """The `BenchmarkConfig` fields that say how long and where to."""
+  from gantape import benchmark  # pylint: disable=g-import-not-at-top
+  return dict(
       timed_blocks=FLAGS.timed_blocks, block_seconds=FLAGS.block_seconds,
       memory_iterations=benchmark.parse_memory_iterations(
           FLAGS.memory_iterations),
-      memory_seconds=FLAGS.memory_seconds, data_path=FLAGS.data_path,
-      seed=FLAGS.seed, smoke=FLAGS.smoke, output_json=FLAGS.output_json,
-      profile=FLAGS.profile, input_pipeline=FLAGS.input_pipeline,
-      precision=FLAGS.precision)
+      memory_seconds=FLAGS.memory_seconds, smoke=FLAGS.smoke,
+      output_json=FLAGS.output_json, profile=FLAGS.profile)
+
+
+def _train_config():
+  """The `BenchmarkConfig` of the step `gantape train` would run with these
+  flags, and its loaded dataset."""
+  # pylint: disable=g-import-not-at-top
+  from gantape import benchmark
+  from gantape.training import run_data
+  from gantape.training.config import TrainConfig
+  values = config_flags.config_values(exclude=_EXCLUDE)
+  config = TrainConfig(
+      workdir="unused", variant_options=config_flags.variant_options(
+          values["variant"]), **values).resolved()
+  data = run_data.load(config)
+  config = run_data.fit_to_data(config, run_data.DataShape.of(data), data)
+  if FLAGS["implementations"].present:
+    implementations = benchmark.parse_list(
+        FLAGS.implementations, benchmark.ALL_IMPLEMENTATIONS,
+        "implementation")
+  else:
+    implementations = (("gantape_k_xla",) if config.jit_compile
+                       else ("gantape_k",))
+  return benchmark.BenchmarkConfig(
+      variants=(config.variant,), variant_options=config.variant_options,
+      implementations=implementations, batch_size=config.batch_size,
+      iterations_per_call=config.iterations_per_call,
+      updates_per_batch=config.updates_per_batch,
+      data_path=config.data_path, dataset=config.dataset,
+      image_size=config.image_size, channels=config.channels,
+      seed=config.seed, input_pipeline=config.input_pipeline,
+      precision=config.precision, **_run_fields()), data
 
 
 def _device_config():
@@ -148,7 +198,11 @@ def main(argv):
 
   def run_default_suite():
     from gantape import benchmark
-    benchmark.run(_config())
+    if any(FLAGS[name].present for name in TRAIN_MODE_FLAGS):
+      config, data = _train_config()
+      benchmark.run(config, data=data)
+    else:
+      benchmark.run(_config())
   return common.run(run_default_suite)
 
 

@@ -158,6 +158,9 @@ def harness(tmp_path_factory):
       "classifier_bad_flag": ("train-classifier", ["--epochs=x"]),
       "benchmark_bad_option": ("benchmark", ["--variants=ssgan",
                                              "--r1_gamma=1", "--smoke"]),
+      "benchmark_as_train": ("benchmark", ["--variant=dcgan",
+                                           "--r1_every=0"]),
+      "benchmark_folder_no_path": ("benchmark", ["--dataset=folder"]),
       "gantape_help": ("gantape", ["--help"]),
       "gantape_unknown": ("gantape", ["frob"]),
   }
@@ -197,6 +200,9 @@ def harness(tmp_path_factory):
     ("classifier_bad_flag", "error: flag --epochs=x: invalid literal"),
     ("benchmark_bad_option", "error: variant 'ssgan' takes no option "
      "r1_gamma"),
+    ("benchmark_as_train", "error: r1_every=0 is not a positive integer"),
+    ("benchmark_folder_no_path", "error: --dataset=folder needs "
+     "--data_path="),
     ("steps_not_int", "error: flag --steps=many: invalid literal for int()"),
     ("positional", "error: unexpected arguments ['gan']; every option is a "
      "flag"),
