@@ -57,6 +57,9 @@ flags.DEFINE_string("tpu", None, "--strategy=tpu: TPU name or "
 flags.DEFINE_bool("allow_data_change", False, "Resume (or start from "
                   "--resume_from) on training data other than the run's; "
                   "its data order starts over. For this command only.")
+flags.DEFINE_bool("summary", False, "Print Keras's summary of both networks "
+                  "(layers, shapes, parameters) before training; the start "
+                  "line always gives their parameter counts.")
 
 
 def _config():
@@ -88,7 +91,7 @@ def main(argv):
         sys.modules[__name__], workdir=config.workdir,
         **({"data_path": config.data_path} if config.data_path else {}),
         **({"resume_from": config.resume_from} if config.resume_from else {}),
-        allow_data_change=False)
+        allow_data_change=False, summary=False)
     # On resume, a setting whose flag is not given keeps the run's value.
     given = [name for name in config_flags.config_fields()
              if FLAGS[name].present]
@@ -96,7 +99,8 @@ def main(argv):
     strategy = distribute.make_strategy(FLAGS.strategy, tpu=FLAGS.tpu)
     return train_lib.train(config, strategy=strategy, flags_text=flags_text,
                            given=given,
-                           allow_data_change=FLAGS.allow_data_change)
+                           allow_data_change=FLAGS.allow_data_change,
+                           summary=FLAGS.summary)
   return common.run(train)
 
 

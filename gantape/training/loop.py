@@ -41,6 +41,7 @@ from gantape.training import checkpoints
 from gantape.training import curves
 from gantape.training import lock as lock_lib
 from gantape.training import memory
+from gantape.training import model_summary
 from gantape.training import resume as resume_lib
 from gantape.training import run_data
 from gantape.training import runner as runner_lib
@@ -86,7 +87,8 @@ def train(config: TrainConfig,
           flags_text: Optional[str] = None,
           variant: Optional[Type[base.Variant]] = None,
           given: Optional[Collection[str]] = None,
-          allow_data_change: bool = False) -> TrainResult:
+          allow_data_change: bool = False,
+          summary: bool = False) -> TrainResult:
   """Trains (or resumes) the run described by `config`.
 
   Rerunning with the same workdir resumes from its latest checkpoint, with
@@ -109,6 +111,7 @@ def train(config: TrainConfig,
     given: the names of the settings the caller chose; on resume, one that
       may change and is not named keeps the run's value. Default: the
       fields of `config` that differ from `TrainConfig`'s defaults.
+    summary: also log Keras's summary of both networks before training.
     allow_data_change: resume (or start from `config.resume_from`) on
       training data other than the run's; its data order starts over.
 
@@ -131,7 +134,8 @@ def train(config: TrainConfig,
       if given is None:
         given = resume_lib.given_settings(config)
       return _train(config, strategy, log, mnist, flags_text, stop_signals,
-                    lock, _Resume(frozenset(given), allow_data_change))
+                    lock, _Resume(frozenset(given), allow_data_change),
+                    summary)
     finally:
       distribute_lib.cleanup_worker_workdir(config.workdir, strategy)
 
@@ -144,7 +148,7 @@ class _Resume:
 
 
 def _train(config, strategy, log, mnist, flags_text, stop_signals, lock,
-           resume):
+           resume, summary=False):
   """`train`'s body, with SIGINT/SIGTERM caught into `stop_signals`."""
   config.validate()
   config = config.resolved()
@@ -190,8 +194,10 @@ def _train(config, strategy, log, mnist, flags_text, stop_signals, lock,
       run.step, run.iterator, actions, total=total,
       iterations_per_call=config.iterations_per_call,
       should_stop=lambda: _should_stop(runner, run.step, stop_signals))
+  if summary:
+    log(model_summary.full(run.variant))
   log(_start_line(config, strategy, int(run.step.global_step.numpy()), total,
-                  shape))
+                  shape, model_summary.counts(run.variant)))
   started = time.perf_counter()
   result = _finish(runner.run(), run, config, saver, grids, sink,
                    stop_signals, log)
@@ -251,7 +257,8 @@ def _device(strategy: tf.distribute.Strategy) -> str:
 
 
 def _start_line(config: TrainConfig, strategy: tf.distribute.Strategy,
-                done: int, total: int, shape: run_data.DataShape) -> str:
+                done: int, total: int, shape: run_data.DataShape,
+                counts: str) -> str:
   """The line before the first call, which traces the step first."""
   if done > total:
     return (f"Nothing to train: the workdir {config.workdir} is at "
@@ -263,7 +270,8 @@ def _start_line(config: TrainConfig, strategy: tf.distribute.Strategy,
         + (f" with the {networks} networks" if networks else ""))
   if shape.image_shape == networks_lib.IMAGE_SHAPE and not networks:
     on = ""  # the seed's MNIST runs keep their line
-  return (f"Training {config.variant} (preset {config.preset}){on} {start}to "
+  return (f"Training {config.variant} (preset {config.preset}; {counts})"
+          f"{on} {start}to "
           f"iteration {total} on {_device(strategy)}, workdir "
           f"{config.workdir}; tracing the step first, which takes a while.")
 

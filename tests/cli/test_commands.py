@@ -121,7 +121,8 @@ def harness(tmp_path_factory):
       "flagfile": (train, [f"--flagfile={gan}/flags.txt", "--steps=3"]),
       "helpfull": (train, ["--helpfull"]),
       "train_cgan": (train, [f"--data_path={data}", f"--workdir={cgan}",
-                             "--variant=cgan", "--steps=1"] + TINY),
+                             "--variant=cgan", "--steps=1", "--summary"]
+                     + TINY),
       "sample": ("sample", [f"--workdir={gan}", "--num=12",
                                        f"--output={root}/gan.npz"]),
       "sample_label_unconditional": (
@@ -447,3 +448,10 @@ def test_kill9_then_sigterm_then_resume(tmp_path):
   # That checkpoint is complete: it restores (resuming from a signal's
   # checkpoint is in tests/test_train.py, without another TF start here).
   assert checkpoints.restore_from_workdir(workdir).step == stopped_at
+
+
+def test_summary_prints_both_networks_before_the_start_line(harness):
+  out = harness[0]["train_cgan"]["out"]
+  assert out.count("Total params:") == 2
+  start = out.index("Training cgan (preset gantape; generator ")
+  assert out.index("Total params:") < start

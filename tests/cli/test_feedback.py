@@ -87,7 +87,8 @@ def test_a_run_opens_with_one_line_and_closes_with_one(trained):
   assert proc.stderr == ""  # no TensorFlow start-up log
   lines = proc.stdout.strip().splitlines()
   assert re.fullmatch(
-      rf"Training gan \(preset gantape\) to iteration 6 on (CPU|GPU|TPU), "
+      rf"Training gan \(preset gantape; generator 114K parameters, "
+      rf"discriminator 101K\) to iteration 6 on (CPU|GPU|TPU), "
       rf"workdir {re.escape(workdir)}; tracing the step first, which takes "
       rf"a while\.", lines[0]), lines
   assert [line for line in lines if line.startswith("[gan] ")][-1].startswith(
