@@ -54,7 +54,10 @@ def listed(directory: str) -> Optional[List[str]]:
   """The checkpoints the state file lists, oldest first; None without one."""
   if not os.path.exists(os.path.join(directory, STATE_FILE)):
     return None
-  state = tf.train.get_checkpoint_state(directory)
+  try:
+    state = tf.train.get_checkpoint_state(directory)
+  except UnicodeDecodeError:  # garbled bytes: as unreadable as a bad parse
+    state = None
   if state is None:
     return None
   paths = list(state.all_model_checkpoint_paths)
@@ -142,6 +145,13 @@ def save(manager: tf.train.CheckpointManager, number: int) -> str:
     CheckpointWriteError: the save failed (e.g. the disk is full). Its
       partial files are removed first; the checkpoints saved before stay.
   """
+  # TensorFlow writes ckpt-N.index in place: a symbolic link there would
+  # have its target overwritten. The link goes (never its target), as a
+  # file of that name would be overwritten.
+  prefix = os.path.join(manager.directory, f"{PREFIX}-{number}")
+  for path in glob.glob(f"{glob.escape(prefix)}.*"):
+    if os.path.islink(path):
+      os.remove(path)
   try:
     return manager.save(checkpoint_number=number)
   except (tf.errors.OpError, OSError) as e:
