@@ -290,8 +290,8 @@ def test_every_flag_is_documented(harness):
 def test_train_flags_are_the_config_fields_and_variant_options(harness):
   """One flag per TrainConfig field (its default) and per declared variant
   option (None: unset, so the preset's or the variant's default applies),
-  and no other flag but the strategy's and --allow_data_change (for one
-  command, so not a setting of the run)."""
+  and no other flag but the strategy's, --allow_data_change and --summary
+  (for one command, so not settings of the run)."""
   _, command_flags, _ = harness
   from gantape import variants
   from gantape.cli import config_flags
@@ -305,7 +305,8 @@ def test_train_flags_are_the_config_fields_and_variant_options(harness):
     assert command_flags["benchmark"][name][1] is None
   train_flags = {name: default
                  for name, (_, default) in command_flags["train"].items()
-                 if name not in ("strategy", "tpu", "allow_data_change")}
+                 if name not in ("strategy", "tpu", "allow_data_change",
+                                 "summary")}
   assert train_flags == expected
 
 
