@@ -154,9 +154,24 @@ def command(name, fn, capsys):
 @pytest.mark.parametrize("case", range(CASES))
 def test_a_damaged_workdir_fails_in_one_line_and_loses_nothing(
     trained, tmp_path, capsys, case):
+  check_damage(trained, tmp_path, capsys, *cases()[case])
+
+
+@pytest.mark.parametrize("file, how", [
+    ("checkpoints/ckpt-4.index", "symlink"),  # TF writes ckpt-4.index again
+    ("checkpoints/checkpoint", "garble")])    # TF decodes it as UTF-8
+def test_damages_that_once_escaped(trained, tmp_path, capsys, file, how):
+  """Pairs a run of all 51 (file, damage) pairs found: a run resumed from
+  ckpt-2 wrote ckpt-4.index through a link planted there, and a state file
+  of invalid UTF-8 was a traceback."""
+  check_damage(trained, tmp_path, capsys, file, how)
+
+
+def check_damage(trained, tmp_path, capsys, file, how):
+  """Damages `file` of a copy of `trained` as `how` says, runs the four
+  commands, and checks the module docstring's guarantees."""
   source, data_path, classifier = trained
-  file, how = cases()[case]
-  rng = random.Random(SEED * 1000 + case)
+  rng = random.Random(f"{SEED}/{file}/{how}")
   workdir = tmp_path / "run"
   shutil.copytree(source, workdir, symlinks=True)
   victim = tmp_path / "victim.txt"
