@@ -188,6 +188,7 @@ def _train(config, strategy, log, mnist, flags_text, stop_signals, lock,
   workdir_lib.write_records(config, flags_text, data, kept)
 
   sink = summaries.MetricsSink(config.workdir)
+  sink.settings(dataclasses.asdict(config), int(run.step.global_step.numpy()))
   actions, saver, grids = _actions(config, run, mnist, manager, sink,
                                    chief_workdir, strategy, log)
   runner = runner_lib.Runner(

@@ -15,7 +15,7 @@ tensor plus metadata naming the TensorBoard plugin. We write exactly that with
 import json
 import os
 import time
-from typing import Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional
 
 import numpy as np
 import tensorflow as tf
@@ -33,6 +33,7 @@ def _metadata(plugin_name: str) -> bytes:
 
 _SCALAR = _metadata("scalars")
 _IMAGE = _metadata("images")
+_TEXT = _metadata("text")
 
 
 def scalar(name: str, value, step: int) -> None:
@@ -52,6 +53,11 @@ def image(name: str, grid: np.ndarray, step: int) -> None:
   png = tf.io.encode_png(grid)
   tf.summary.write(name, tf.stack([tf.as_string(width), tf.as_string(height),
                                    png]), step=step, metadata=_IMAGE)
+
+
+def text(name: str, markdown: str, step: int) -> None:
+  """Writes a Markdown string, as `tf.summary.text` would."""
+  tf.summary.write(name, tf.constant(markdown), step=step, metadata=_TEXT)
 
 
 def tag(name: str, group: str = "train") -> str:
@@ -98,6 +104,14 @@ class MetricsSink:
     record: Dict[str, float] = {"step": step, **timing, "time": time.time(),
                                 **scalars}
     files.append_text(self.path, json.dumps(record) + "\n")
+
+  def settings(self, values: Mapping[str, Any], step: int) -> None:
+    """The run's settings as a table in TensorBoard's Text tab, tag
+    "config" (the hparams plugin would need `tensorboard` to write)."""
+    rows = ["| setting | value |", "|---|---|"] + [
+        f"| {name} | {value} |" for name, value in sorted(values.items())]
+    with self._writer.as_default():
+      text("config", "\n".join(rows), step=step)
 
   def image(self, name: str, grid: np.ndarray, step: int) -> None:
     """Writes a uint8 image (e.g. a sample grid) at `step`."""
