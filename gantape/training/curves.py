@@ -28,7 +28,7 @@ def read_metrics(path: str) -> List[Dict[str, float]]:
   rather than failing the plot.
   """
   records = []
-  with open(path) as f:
+  with open(path, errors="replace") as f:  # not UTF-8: U+FFFD, never a crash
     for line in f:
       try:
         record = json.loads(line)

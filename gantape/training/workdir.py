@@ -152,7 +152,7 @@ def truncate_metrics(path: str, step: int) -> None:
   """
   if not os.path.exists(path):
     return
-  with open(path) as f:
+  with open(path, errors="replace") as f:  # not UTF-8: U+FFFD, never a crash
     text = f.read()
   keep = []
   for line in text.split("\n"):

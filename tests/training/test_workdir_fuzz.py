@@ -159,11 +159,12 @@ def test_a_damaged_workdir_fails_in_one_line_and_loses_nothing(
 
 @pytest.mark.parametrize("file, how", [
     ("checkpoints/ckpt-4.index", "symlink"),  # TF writes ckpt-4.index again
-    ("checkpoints/checkpoint", "garble")])    # TF decodes it as UTF-8
+    ("checkpoints/checkpoint", "garble"),     # TF decodes it as UTF-8
+    ("metrics.jsonl", "garble")])             # so did the resume
 def test_damages_that_once_escaped(trained, tmp_path, capsys, file, how):
   """Pairs a run of all 51 (file, damage) pairs found: a run resumed from
   ckpt-2 wrote ckpt-4.index through a link planted there, and a state file
-  of invalid UTF-8 was a traceback."""
+  or a metrics.jsonl of invalid UTF-8 was a traceback."""
   check_damage(trained, tmp_path, capsys, file, how)
 
 
