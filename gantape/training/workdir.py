@@ -174,24 +174,26 @@ def _variable_names(path: str) -> Optional[List[str]]:
     return None  # damaged: the restore that follows says why
 
 
-def restorable_items(items: Dict[str, Any], path: str,
-                     log) -> Dict[str, Any]:
-  """`items` less those the checkpoint at `path` was written without.
+def _try_restore(items: Dict[str, Any], path: str, log) -> Optional[str]:
+  """`checkpoints.try_restore` of `items` less those the checkpoint at
+  `path` was written without.
 
   A multi-replica run cannot checkpoint its distributed iterator, so its
   checkpoints resume on one device too, with the data order restarted (a
   note says so). Checkpoints from before run records hold no
-  `resume.RECORD_ITEM`.
+  `resume.RECORD_ITEM`. Without an iterator in `items` (several replicas,
+  or other data) the checkpoint's is left behind on purpose.
   """
   names = _variable_names(path)
-  if names is None:
-    return items
-  has = {name.split("/", 1)[0] for name in names}
-  if "iterator" in items and "iterator" not in has:
-    log(f"note: {path} holds no data-iterator state (a multi-replica run "
-        f"wrote it); the data order restarts from the seed's first batch.")
-  return {k: v for k, v in items.items()
-          if k in has or k not in ("iterator", resume.RECORD_ITEM)}
+  if names is not None:
+    has = {name.split("/", 1)[0] for name in names}
+    if "iterator" in items and "iterator" not in has:
+      log(f"note: {path} holds no data-iterator state (a multi-replica run "
+          f"wrote it); the data order restarts from the seed's first batch.")
+    items = {k: v for k, v in items.items()
+             if k in has or k not in ("iterator", resume.RECORD_ITEM)}
+  return checkpoints.try_restore(items, path,
+                                 expect_partial="iterator" not in items)
 
 
 def restore_latest(items: Dict[str, Any], manager: tf.train.CheckpointManager,
@@ -209,8 +211,7 @@ def restore_latest(items: Dict[str, Any], manager: tf.train.CheckpointManager,
   """
   errors = []
   for path in reversed(manager.checkpoints):
-    reason = checkpoints.try_restore(
-        restorable_items(items, path, log), path)
+    reason = _try_restore(items, path, log)
     if reason is None:
       return path
     errors.append(reason)
@@ -247,8 +248,7 @@ def start_from(items: Dict[str, Any], config: TrainConfig, log) -> None:
         f"an EMA generator and this run is {'not ' if has_ema else ''}using "
         f"one; pass " + ("an --ema_decay > 0 (e.g. 0.999)" if has_ema else
                          "--ema_decay=0") + " as that run did.")
-  reason = checkpoints.try_restore(
-      restorable_items(items, path, log), path)
+  reason = _try_restore(items, path, log)
   if reason is not None:
     raise UsageError(
         f"resume_from={path!r} cannot be restored into a {config.variant!r} "
