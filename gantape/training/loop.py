@@ -194,7 +194,10 @@ def _train(config, strategy, log, mnist, flags_text, stop_signals, lock,
   runner = runner_lib.Runner(
       run.step, run.iterator, actions, total=total,
       iterations_per_call=config.iterations_per_call,
-      should_stop=lambda: _should_stop(runner, run.step, stop_signals))
+      should_stop=lambda: _should_stop(runner, run.step, stop_signals),
+      # Workers must make the same calls, which their clocks would not size.
+      seconds_per_call=(None if distribute_lib.num_workers(strategy) > 1
+                        else runner_lib.SECONDS_PER_CALL))
   if summary:
     log(model_summary.full(run.variant))
   log(_start_line(config, strategy, int(run.step.global_step.numpy()), total,

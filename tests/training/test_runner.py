@@ -193,3 +193,12 @@ def test_a_stop_between_boundaries_runs_what_every_boundary_runs(gan_step):
   assert final.iteration == 3 and not final.partial
   assert [(p.previous, p.iteration) for p in every_boundary.seen] == [(0, 3)]
   assert tens.seen == []
+
+
+def test_without_a_time_budget_calls_run_to_the_boundary(gan_step):
+  step, iterator = gan_step
+  step.global_step.assign(0)
+  slow = SlowStep(step, seconds=0.0)
+  runner_lib.Runner(slow, iterator, [Recorder(every=5)], total=12,
+                    iterations_per_call=4, seconds_per_call=None).run()
+  assert [count for count, _ in slow.calls] == [4, 1, 3, 2, 2]
