@@ -150,12 +150,7 @@ class _Resume:
 def _train(config, strategy, log, mnist, flags_text, stop_signals, lock,
            resume, summary=False):
   """`train`'s body, with SIGINT/SIGTERM caught into `stop_signals`."""
-  config.validate()
-  config = config.resolved()
-  recorded = resume_lib.read(config)
-  config, kept, changes = resume_lib.keep_recorded(config, recorded.run,
-                                                   resume.given)
-  config.validate()  # the values kept from the run too
+  config, recorded, kept, changes = resume_lib.settle(config, resume.given)
   strategy = strategy or tf.distribute.get_strategy()
   if mnist is None:
     mnist = run_data.load(config)

@@ -122,7 +122,8 @@ def read(config: TrainConfig) -> Recorded:
       Record(f"workdir {config.workdir!r}", "holds a run", run)]
   on_disk = checkpoint_files.found_on_disk(
       os.path.join(config.workdir, checkpoints.CHECKPOINT_DIR))
-  for path in reversed(on_disk):
+  # The newest that loads; a few at most, as older ones record no more.
+  for path in reversed(on_disk[-3:]):
     record = checkpoint_record(path)
     if record is not None:
       records.append(Record(f"checkpoint {path}", "was written by a run",
@@ -168,6 +169,27 @@ def keep_recorded(config: TrainConfig, run: Optional[Dict[str, Any]],
              if name in run and name not in _NOT_KEPT + ("steps",)
              and run[name] != getattr(config, name)]
   return config, kept, changes
+
+
+def settle(config: TrainConfig, given: Collection[str]
+           ) -> Tuple[TrainConfig, Recorded, Dict[str, Any], List[str]]:
+  """`config` validated, resolved and given the run's values of the
+  changeable settings not in `given` (`keep_recorded`); reads only.
+
+  Returns:
+    (the config, what the run recorded (`read`), the settings kept, the
+    changes from the run).
+
+  Raises:
+    UsageError: a bad setting (one kept from run.json too), or an
+      unreadable run.json.
+  """
+  config.validate()
+  config = config.resolved()
+  recorded = read(config)
+  config, kept, changes = keep_recorded(config, recorded.run, given)
+  config.validate()
+  return config, recorded, kept, changes
 
 
 def _normalized(config: TrainConfig, previous: Dict[str, Any]
