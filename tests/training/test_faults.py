@@ -574,3 +574,14 @@ def test_checkpoints_from_before_run_records_resume(tmp_path, fake_mnist,
   assert_kept(before, old)
   assert resume_lib.checkpoint_record(
       str(old / "checkpoints" / "ckpt-4"))["batch_size"] == 16
+
+
+def test_flags_txt_gets_the_values_a_resume_kept(tmp_path):
+  command = "--nojit_compile\n--keep_checkpoints=3\n--steps=8\n--eval_every=5\n"
+  workdir_lib.write_records(
+      config(tmp_path), command, kept={
+          "jit_compile": True, "keep_checkpoints": 100, "eval_every": None,
+          "learning_rate": 5e-4})
+  assert (tmp_path / "flags.txt").read_text() == (
+      "--steps=8\n--jit_compile=true\n--keep_checkpoints=100\n"
+      "--learning_rate=0.0005\n")
