@@ -160,14 +160,14 @@ def keep_recorded(config: TrainConfig, run: Optional[Dict[str, Any]],
   """
   if run is None:
     return config, {}, []
-  kept = {name: run[name] for name in MAY_CHANGE_ON_RESUME
-          if name in run and name not in given and name not in _NOT_KEPT
-          and run[name] != getattr(config, name)}
+  recorded = [name for name in MAY_CHANGE_ON_RESUME
+              if name in run and name not in _NOT_KEPT]
+  kept = {name: run[name] for name in recorded
+          if name not in given and run[name] != getattr(config, name)}
   config = dataclasses.replace(config, **kept)
   changes = [f"{name} {run[name]} -> {getattr(config, name)}"
-             for name in MAY_CHANGE_ON_RESUME
-             if name in run and name not in _NOT_KEPT + ("steps",)
-             and run[name] != getattr(config, name)]
+             for name in recorded
+             if name != "steps" and run[name] != getattr(config, name)]
   return config, kept, changes
 
 
