@@ -111,9 +111,9 @@ def train(config: TrainConfig,
     given: the names of the settings the caller chose; on resume, one that
       may change and is not named keeps the run's value. Default: the
       fields of `config` that differ from `TrainConfig`'s defaults.
-    summary: also log Keras's summary of both networks before training.
     allow_data_change: resume (or start from `config.resume_from`) on
       training data other than the run's; its data order starts over.
+    summary: also log Keras's summary of both networks before training.
 
   Returns:
     A `TrainResult`.
