@@ -275,7 +275,8 @@ def test_a_named_class_is_imported_only_when_trusted_and_never_from_cwd(
   with pytest.raises(UsageError, match="--variant=gan does not match"):
     export.write_samples(".", "s.npz", 4, trusted_variant="gan")
   # Trusted, but the current directory is not where modules come from.
-  with pytest.raises(UsageError, match="cannot import variant 'evilmod:Evil': "
-                     "No module named 'evilmod'; put its package on PYTHONPATH"):
+  with pytest.raises(UsageError, match="cannot import variant 'evilmod:Evil':"
+                     " No module named 'evilmod'; put its package on "
+                     "PYTHONPATH"):
     export.write_samples(".", "s.npz", 4, trusted_variant="evilmod:Evil")
   assert not (workdir / "imported").exists()
