@@ -6,7 +6,10 @@
 Writes `x` (float32 [num, H, W] in [0, 1] for grayscale images, as MNIST's,
 [num, H, W, 3] for colour) and, for conditional variants, `y` (the classes
 asked for: --label, or 0..K-1 cycling), plus a PNG grid of the first 100
-samples beside the .npz. Exit code 2 on bad flags or workdir.
+samples beside the .npz. A run of your own variant needs its name again,
+--variant=package.module:Class: a workdir alone never makes gantape import
+code. Exit code 2 on bad flags or workdir, or more samples than memory holds
+(the line names the largest --num that fits).
 """
 
 from absl import flags
