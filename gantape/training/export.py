@@ -274,13 +274,16 @@ def _check_replaceable(export_dir: str) -> bool:
   if not os.listdir(export_dir):
     return False
   unexpected = _unexpected_files(export_dir)
-  if not os.path.isfile(os.path.join(export_dir, MARKER_FILE)):
-    unexpected = unexpected or [f"no {MARKER_FILE}"]
   if unexpected:
     raise UsageError(
         f"export_dir {export_dir!r} holds files gantape did not write "
         f"({', '.join(unexpected)}); pass a new --export_dir, or move them "
         f"away.")
+  if not os.path.isfile(os.path.join(export_dir, MARKER_FILE)):
+    raise UsageError(
+        f"export_dir {export_dir!r} holds a SavedModel without "
+        f"{MARKER_FILE}, so not one gantape wrote (or one an older gantape "
+        f"wrote); pass a new --export_dir, or delete it yourself.")
   return True
 
 

@@ -188,6 +188,13 @@ def test_export_replaces_only_a_folder_it_wrote(tmp_path, runs):
   with pytest.raises(UsageError, match=r"\(variables/notes.txt\)"):
     export.export_generator(workdir, str(ours))
   assert (ours / "variables" / "notes.txt").read_text() == "mine"
+  # A bare SavedModel (no marker): not known to be gantape's, so refused.
+  os.remove(ours / "variables" / "notes.txt")
+  os.remove(ours / export.MARKER_FILE)
+  with pytest.raises(UsageError, match=f"holds a SavedModel without "
+                     f"{export.MARKER_FILE}, so not one gantape wrote"):
+    export.export_generator(workdir, str(ours))
+  assert (ours / "saved_model.pb").is_file()
 
 
 def test_export_removes_what_a_killed_export_left(tmp_path, runs):
