@@ -13,6 +13,7 @@ data only FCD and KID can be scored, and only with --classifier; the result's
 `skipped` names what was not scored and why.
 """
 
+import os
 import sys
 
 from absl import flags
@@ -52,8 +53,9 @@ def main(argv):
         checkpoint=FLAGS.checkpoint, trusted_variant=FLAGS.variant,
         log=lambda line: print(line, file=sys.stderr))
     print(common.metric_table(result))
-    print(f"Written to {evaluation.result_file(FLAGS.checkpoint)} in "
-          f"{FLAGS.workdir}.")
+    path = os.path.join(FLAGS.workdir,
+                        evaluation.result_file(FLAGS.checkpoint))
+    print(f"Written to {path}.")
   return common.run(evaluate)
 
 

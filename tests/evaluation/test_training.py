@@ -77,15 +77,17 @@ def test_train_with_eval_and_ema_then_evaluate_script(tmp_path, monkeypatch):
        f"--workdir={workdir}", "--num_samples=40"],
       capture_output=True, text=True, env={**os.environ}, check=False)
   assert out.returncode == 0, out.stderr[-2000:]
-  result = json.loads(out.stdout.strip().splitlines()[-1])
+  # A table on stdout; the result itself in the workdir.
+  assert out.stdout.startswith("metric ")
+  assert "evaluation.json" in out.stdout.strip().splitlines()[-1]
+  with open(os.path.join(workdir, workdir_lib.RESULT_FILE)) as f:
+    result = json.load(f)
   for key in ("fcd", "floor_fcd", "classifier_score", "coverage",
               "class_histogram", "conditional_accuracy", "per_class_fcd",
               "test_accuracy"):
     assert key in result, key
   assert result["step"] == 6 and result["sampling"] == "ema"
   assert "raw_generator" in result
-  with open(os.path.join(workdir, workdir_lib.RESULT_FILE)) as f:
-    assert json.load(f)["fcd"] == result["fcd"]
   row = report.quality_row(workdir, "cgan")
   assert (row["fcd"], row["iterations"], row["ema_decay"]) == (
       result["fcd"], 6, 0.9)
@@ -96,7 +98,8 @@ def test_train_with_eval_and_ema_then_evaluate_script(tmp_path, monkeypatch):
        f"--workdir={workdir}", "--num_samples=40", "--checkpoint=best"],
       capture_output=True, text=True, env={**os.environ}, check=False)
   assert out.returncode == 0, out.stderr[-2000:]
-  best = json.loads(out.stdout.strip().splitlines()[-1])
+  with open(os.path.join(workdir, workdir_lib.result_file("best"))) as f:
+    best = json.load(f)
   assert (best["step"], best["checkpoint"]) == (lowest["step"], best_path)
   rows = report.quality_rows([("cgan", workdir), ("cgan/best", workdir)])
   assert [r["iterations"] for r in rows] == [6, lowest["step"]]
