@@ -33,7 +33,7 @@ from gantape.training import checkpoint_files
 from gantape.training import export
 from tests.conftest import make_fake_mnist
 
-CASES = 12
+CASES = 8
 SEED = 27
 # The files a damage picks from, relative to the workdir.
 FILES = ("run.json", "flags.txt", "metrics.jsonl", "loss_curves.png",
