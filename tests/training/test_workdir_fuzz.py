@@ -82,7 +82,7 @@ def cases():
   rng = random.Random(SEED)
   pairs = [(f, d) for f in FILES for d in DAMAGES if d != "future_timestamps"]
   return [("checkpoints/checkpoint", "future_timestamps")] + rng.sample(
-      pairs, CASES - 1)
+      pairs, min(CASES - 1, len(pairs)))  # CASES = 51: every pair
 
 
 def damage(path, how, rng, victim):
