@@ -3,10 +3,12 @@ setting per round, so a machine whose load moves slows every setting alike,
 where one benchmark run per setting would compare different loads. The
 rotation figures of docs/performance.md come from it.
 
-    python docs/reference/rotation.py COMPARISON K ROUNDS [MNIST_NPZ]
+    python docs/reference/rotation.py COMPARISON K ROUNDS [DATA_PATH]
 
 COMPARISON is one of:
   r1         DCGAN, batch 64 in 2 x 32: R1 off, on every update, lazy (r1_every=16)
+  r1_folder  the same on the DCGAN networks (--networks=dcgan) and DATA_PATH, a
+             folder of images of one size (e.g. 32x32 colour)
   precision  the MLP GAN, batch 64: float32, mixed_bfloat16, mixed_float16
   input      the MLP GAN with XLA, batch 64: host and device-resident input
   ssgan_input  --preset=salimans's SSGAN with XLA, 100 labels, batch 100:
@@ -39,6 +41,12 @@ COMPARISONS = {
         "r1": dataclasses.replace(_R1, variant_options={"r1_gamma": 1.0}),
         "lazy16": dataclasses.replace(
             _R1, variant_options={"r1_gamma": 1.0, "r1_every": 16})}),
+    "r1_folder": ("dcgan", False, {
+        name: dataclasses.replace(
+            _R1, dataset="folder",
+            variant_options={"networks": "dcgan", **options})
+        for name, options in (("none", {}), ("r1", {"r1_gamma": 1.0}),
+                              ("lazy16", {"r1_gamma": 1.0, "r1_every": 16}))}),
     "precision": ("gan", False, {
         p: dataclasses.replace(_GAN, precision=p)
         for p in ("float32", "mixed_bfloat16", "mixed_float16")}),
@@ -53,7 +61,11 @@ COMPARISONS = {
 
 def main(comparison, k, rounds, data_path=None):
   variant, jit, settings = COMPARISONS[comparison]
-  mnist = data_lib.load_mnist(data_path)
+  first = next(iter(settings.values()))
+  if first.dataset == "mnist":
+    mnist = data_lib.load_mnist(data_path)
+  else:
+    mnist = data_lib.load_dataset(first.dataset, data_path)
   steps = {}
   for name, config in settings.items():
     keras.utils.set_random_seed(0)
