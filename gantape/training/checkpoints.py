@@ -248,6 +248,21 @@ def _first_that_restores(items: Dict[str, Any], candidates, errors, log
   return None
 
 
+def _restorable_items(variant: base.Variant, run: Dict[str, Any],
+                      data: Dict[str, Any], options: Dict[str, Any]):
+  """The checkpoint items a sampling restore reads (networks, weight
+  averages, global step), and the sampling view of the averages (None
+  without them)."""
+  items = {"generator": variant.generator,
+           "discriminator": variant.discriminator}
+  averages = _averages(run, data, options)
+  items.update({f"ema_{network}": model for network, model in averages.items()})
+  ema_variant = (ema_lib.sampling_view(variant, **averages) if averages
+                 else None)
+  items["global_step"] = tf.Variable(0, dtype=tf.int64, name="global_step")
+  return items, ema_variant
+
+
 def restore_from_workdir(workdir: str, checkpoint: Optional[str] = None, *,
                          log: Log = _warn,
                          trusted_variant: Optional[Any] = None
@@ -287,14 +302,8 @@ def restore_from_workdir(workdir: str, checkpoint: Optional[str] = None, *,
   candidates = _candidates(workdir, checkpoint, log)
   data = {k: run.get(k) for k in base.DATA_ARGUMENTS}  # MNIST's when absent
   variant = variants.build(run["variant"], **data, **options)
-  items = {"generator": variant.generator,
-           "discriminator": variant.discriminator}
-  averages = _averages(run, data, options)
-  items.update({f"ema_{network}": model for network, model in averages.items()})
-  ema_variant = (ema_lib.sampling_view(variant, **averages) if averages
-                 else None)
-  global_step = tf.Variable(0, dtype=tf.int64, name="global_step")
-  items["global_step"] = global_step
+  items, ema_variant = _restorable_items(variant, run, data, options)
+  global_step = items["global_step"]
   errors = []
   path = _first_that_restores(items, candidates, errors, log)
   if path is None and checkpoint in (None, LATEST):
