@@ -27,7 +27,6 @@ from typing import Callable, Optional, Sequence, Tuple
 
 import keras
 from keras import layers
-import tensorflow as tf
 
 from gantape import fast_layers
 from gantape.data import NUM_CLASSES

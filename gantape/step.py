@@ -24,7 +24,7 @@ global batch and sliced per replica, so N replicas see the same examples and
 noise as one device would.
 """
 
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional
 
 import keras
 import tensorflow as tf

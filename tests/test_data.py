@@ -142,7 +142,7 @@ def test_ssgan_labelled_term_only_sees_the_chosen_examples():
   images = np.zeros([num_train, 28, 28], np.uint8)
   images[:, 0, 0] = np.arange(num_train) // 256
   images[:, 0, 1] = np.arange(num_train) % 256
-  mnist = data_lib.Mnist(images, labels, images[:10], labels[:10])
+  mnist = data_lib.Dataset(images, labels, images[:10], labels[:10])
   variant = variants.build("ssgan", num_labeled=100)
   chosen = set(variant.labeled_indices(mnist).tolist())
   assert len(chosen) == 100
@@ -232,7 +232,7 @@ def test_zero_examples_is_one_clear_error(tmp_path, fake_mnist, split):
                   f"y_{split}": np.zeros([0], np.uint8)})
   with pytest.raises(DataError, match=rf"x_{split} holds no examples"):
     data_lib.load_mnist(str(tmp_path / "m.npz"))
-  empty = data_lib.Mnist(fake_mnist.x_train[:0], fake_mnist.y_train[:0],
+  empty = data_lib.Dataset(fake_mnist.x_train[:0], fake_mnist.y_train[:0],
                          fake_mnist.x_test, fake_mnist.y_test)
   with pytest.raises(DataError, match="holds no examples"):
     data_lib.check_training_set(empty, 16)
@@ -323,7 +323,7 @@ def test_a_device_as_data_path_is_named_for_what_it_is():
 def test_one_image_is_advised_a_batch_that_trains(fake_mnist):
   """--batch_size=1 alone is refused (the default 2 updates per batch
   cannot split it), so the advice names --updates_per_batch=1 too."""
-  one = data_lib.Mnist(fake_mnist.x_train[:1], fake_mnist.y_train[:1],
+  one = data_lib.Dataset(fake_mnist.x_train[:1], fake_mnist.y_train[:1],
                        fake_mnist.x_test, fake_mnist.y_test)
   with pytest.raises(DataError) as e:
     data_lib.check_training_set(one, 64)

@@ -368,15 +368,17 @@ def test_batches_of_unlabelled_images_carry_zero_labels():
   np.testing.assert_array_equal(batch["label"].numpy(), np.zeros(4))
 
 
-def test_dataset_shape_and_mnist_alias():
+def test_dataset_shape_and_class_count_come_from_its_arrays():
   x = np.zeros([3, 8, 8], np.uint8)
-  dataset = data_lib.Mnist(x, np.zeros(3), x, np.zeros(3))
-  assert isinstance(dataset, data_lib.Dataset)
+  dataset = data_lib.Dataset(x, np.array([0, 4, 1]), x, np.array([2, 0, 0]))
   assert dataset.image_shape == (8, 8, 1) and dataset.labelled
-  assert dataset.name == "mnist" and dataset.num_classes == 10
+  assert dataset.name == "arrays" and dataset.num_classes == 5
+  assert data_lib.Dataset(x, np.zeros(3), x, np.zeros(3),
+                          num_classes=10).num_classes == 10
   unlabelled = data_lib.Dataset(x[..., None].repeat(3, -1), None, x[:0], None,
-                                name="folder:x", num_classes=None)
+                                name="folder:x", num_classes=7)
   assert unlabelled.image_shape == (8, 8, 3) and not unlabelled.labelled
+  assert unlabelled.num_classes is None
 
 
 def test_pngs_of_every_channel_count_convert_to_the_channels_asked(tmp_path):

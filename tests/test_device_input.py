@@ -278,7 +278,7 @@ def test_training_resumes_exactly_on_device_input(tmp_path, fake_mnist):
         workdir=str(workdir), variant="gan", steps=steps, batch_size=16,
         iterations_per_call=2, log_every=2, sample_every=3,
         checkpoint_every=3, input_pipeline="device"),
-                    mnist=fake_mnist, log=lambda line: None)
+                    dataset=fake_mnist, log=lambda line: None)
   # 16 x 14 iterations cross the 200 examples' first epoch after the resume.
   run(tmp_path / "one_go", 14)
   run(tmp_path / "halves", 9)

@@ -123,7 +123,7 @@ _MIRRORED_SCRIPT = textwrap.dedent("""
                                   keras.optimizers.SGD(0.01), seed=0,
                                   strategy=strategy)
       dataset = variant.make_dataset(
-          data_lib.Mnist(X, Y, X[:10], Y[:10]), batch_size=64, seed=0)
+          data_lib.Dataset(X, Y, X[:10], Y[:10]), batch_size=64, seed=0)
       metrics = step(step.make_iterator(dataset), 1)
       weights = [w.numpy() for w in variant.generator.weights
                  + variant.discriminator.weights]
@@ -171,12 +171,12 @@ _MIRRORED_SCRIPT = textwrap.dedent("""
         workdir=sys.argv[1], variant="gan", steps=2, batch_size=16,
         iterations_per_call=2, log_every=2, sample_every=2,
         checkpoint_every=2)
-    mnist = data_lib.Mnist(X, Y, X[:20], Y[:20])
+    mnist = data_lib.Dataset(X, Y, X[:20], Y[:20])
     result["mirrored_run"] = train_lib.train(
-        config, strategy=MIRRORED, log=lines.append, mnist=mnist).iterations
+        config, strategy=MIRRORED, log=lines.append, dataset=mnist).iterations
     result["resumed_run"] = train_lib.train(
         train_lib.TrainConfig(**dict(vars(config), steps=4)),
-        log=lines.append, mnist=mnist).iterations
+        log=lines.append, dataset=mnist).iterations
     result["log"] = lines
     print("RESULT " + json.dumps(result))
 """)

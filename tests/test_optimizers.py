@@ -79,17 +79,17 @@ def test_resume_under_a_schedule_is_exact(tmp_path, fake_mnist,
   del op_determinism
   one_go, halves = tmp_path / "one_go", tmp_path / "halves"
   decay = dict(lr_decay_start=2, lr_decay_end=8)
-  train_lib.train(config(one_go, **decay), mnist=fake_mnist, log=quiet)
-  train_lib.train(config(halves, steps=3, **decay), mnist=fake_mnist,
+  train_lib.train(config(one_go, **decay), dataset=fake_mnist, log=quiet)
+  train_lib.train(config(halves, steps=3, **decay), dataset=fake_mnist,
                   log=quiet)
-  train_lib.train(config(halves, **decay), mnist=fake_mnist, log=quiet)
+  train_lib.train(config(halves, **decay), dataset=fake_mnist, log=quiet)
   a = checkpoint_values(str(one_go / "checkpoints" / "ckpt-6"))
   b = checkpoint_values(str(halves / "checkpoints" / "ckpt-6"))
   assert a.keys() == b.keys()
   assert not [k for k in a if not np.array_equal(a[k], b[k])]
   # The decay did act: the run differs from one at a constant rate.
   constant = tmp_path / "constant"
-  train_lib.train(config(constant), mnist=fake_mnist, log=quiet)
+  train_lib.train(config(constant), dataset=fake_mnist, log=quiet)
   c = checkpoint_values(str(constant / "checkpoints" / "ckpt-6"))
   assert any(not np.array_equal(a[k], c[k]) for k in a)
 

@@ -192,14 +192,14 @@ def test_a_run_resumes_under_its_own_precision_only(tmp_path, fake_mnist):
       workdir=str(tmp_path), variant="gan", steps=2, batch_size=BATCH,
       iterations_per_call=1, log_every=1, sample_every=2, checkpoint_every=1,
       precision=precision.MIXED_FLOAT16)
-  result = train_lib.train(run, mnist=fake_mnist, log=lambda line: None)
+  result = train_lib.train(run, dataset=fake_mnist, log=lambda line: None)
   assert result.iterations == 2
   assert keras.mixed_precision.global_policy().name == "float32"
   result = train_lib.train(dataclasses.replace(run, steps=3),
-                           mnist=fake_mnist, log=lambda line: None)
+                           dataset=fake_mnist, log=lambda line: None)
   assert result.iterations == 3
   assert all(np.isfinite(v) for v in result.final_metrics.values())
   with pytest.raises(UsageError, match="holds a run with "
                      "precision='mixed_float16', not 'float32'"):
     train_lib.train(dataclasses.replace(run, steps=4, precision="float32"),
-                    mnist=fake_mnist)
+                    dataset=fake_mnist)

@@ -132,7 +132,7 @@ def _row_fields(cell: BenchmarkConfig) -> Row:
           "iterations_per_s": None}
 
 
-def _run_cell(cell: BenchmarkConfig, mnist, log: Log,
+def _run_cell(cell: BenchmarkConfig, dataset, log: Log,
               budget_spent: Optional[float]) -> Row:
   """Measures one cell, or records why it does not run: it cannot, or the
   budget of `budget_spent` seconds (None while some is left) is spent."""
@@ -146,7 +146,7 @@ def _run_cell(cell: BenchmarkConfig, mnist, log: Log,
   if reason is not None:
     log(f"{label}: {reason}")
     return {**row, "status": reason}
-  runner = suite.make_runner(implementation, name, mnist, cell)
+  runner = suite.make_runner(implementation, name, dataset, cell)
   row.update(status="ok", **measure_cell(runner, cell))
   log(f"{label}: {row['iterations_per_s']:.2f} it/s, "
       f"{row['examples_per_s']:.0f} examples/s (warm-up "
@@ -170,12 +170,12 @@ def run(config: DeviceSuiteConfig, log: Log = print) -> Dict[str, Any]:
   machine_info = machine.machine_info()
   log(f"machine: {machine_info}")
   log(f"device suite: {len(cells)} cells, budget {config.budget_seconds:.0f} s")
-  mnist = suite.load_data(cells[0], log)
+  dataset = suite.load_data(cells[0], log)
   started = time.perf_counter()
   results = []
   for cell in cells:
     spent = time.perf_counter() - started > config.budget_seconds
-    results.append(_run_cell(cell, mnist, log,
+    results.append(_run_cell(cell, dataset, log,
                              config.budget_seconds if spent else None))
     keras.backend.clear_session()  # one cell's graphs do not pile up
     gc.collect()

@@ -60,19 +60,19 @@ class GANModel(keras.Model):
 class KerasFitRunner(Runner):
   """Keras 3 `fit` over a train_step override, steps_per_execution=k."""
 
-  def __init__(self, name: str, mnist: data_lib.Mnist,
+  def __init__(self, name: str, dataset: data_lib.Dataset,
                config: BenchmarkConfig, k: int):
-    variant = runners.build_variant(name, mnist, config)
+    variant = runners.build_variant(name, dataset, config)
     d_opt, g_opt = optimizers_lib.make_optimizers(variant)
     d_opt.build(variant.discriminator_variables)
     g_opt.build(variant.generator_variables)
     self.model = GANModel(variant, config.seed)
     self.model.compile(d_opt, g_opt, steps_per_execution=k)
-    dataset = variant.make_dataset(mnist, batch_size=config.batch_size,
+    batches = variant.make_dataset(dataset, batch_size=config.batch_size,
                                    seed=config.seed)
     if variant.n_critic > 1:
-      dataset = dataset.batch(variant.n_critic, drop_remainder=True)
-    self.dataset = dataset
+      batches = batches.batch(variant.n_critic, drop_remainder=True)
+    self.dataset = batches
     self.unit = k
 
   def run(self, n: int) -> None:

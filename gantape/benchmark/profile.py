@@ -17,7 +17,7 @@ from gantape.benchmark.config import BenchmarkConfig
 _LOGGED_OPS = 15
 
 
-def op_profile(name: str, mnist: data_lib.Mnist, config: BenchmarkConfig,
+def op_profile(name: str, dataset: data_lib.Dataset, config: BenchmarkConfig,
                iterations: int) -> List[Dict[str, Any]]:
   """Profiles `iterations` iterations of `gantape_k` on variant `name`.
 
@@ -34,7 +34,7 @@ def op_profile(name: str, mnist: data_lib.Mnist, config: BenchmarkConfig,
     from tensorflow.tsl.profiler.protobuf import xplane_pb2  # pylint: disable=g-import-not-at-top
   except ImportError:
     return []
-  runner = runners.GantapeRunner(name, mnist, config,
+  runner = runners.GantapeRunner(name, dataset, config,
                                  config.iterations_per_call, jit=False)
   runner.run(runner.unit)
   runner.run(runner.unit)
@@ -72,7 +72,7 @@ def _op_type_durations(logdir: str, xplane_pb2) -> collections.Counter:
   return totals
 
 
-def profile_variants(mnist: data_lib.Mnist, config: BenchmarkConfig,
+def profile_variants(dataset: data_lib.Dataset, config: BenchmarkConfig,
                      log: Callable[[str], None]
                      ) -> Dict[str, List[Dict[str, Any]]]:
   """`op_profile` of every configured variant, logging the top op types.
@@ -84,7 +84,7 @@ def profile_variants(mnist: data_lib.Mnist, config: BenchmarkConfig,
   for name in config.variants:
     k = config.iterations_per_call
     iterations = 2 if config.smoke else (10 * k if name == "gan" else k)
-    profiles[name] = op_profile(name, mnist, config, iterations)
+    profiles[name] = op_profile(name, dataset, config, iterations)
     log(f"{name} gantape_k op profile (share of op time, ms per iteration):")
     for entry in profiles[name][:_LOGGED_OPS]:
       log(f"  {entry['op']:40s} {100 * entry['share']:5.1f}%  "

@@ -55,17 +55,17 @@ class GantapeRunner(Runner):
     element_spec: the spec of one real batch of its dataset.
   """
 
-  def __init__(self, name: str, mnist: data_lib.Mnist,
+  def __init__(self, name: str, dataset: data_lib.Dataset,
                config: BenchmarkConfig, k: int, jit: bool):
     with precision_lib.policy(config.precision):
-      self.variant = build_variant(name, mnist, config)
+      self.variant = build_variant(name, dataset, config)
     d_opt, g_opt = optimizers_lib.make_optimizers(self.variant)
     self.step = step_lib.TrainStep(self.variant, d_opt, g_opt,
                                    seed=config.seed, jit_compile=jit,
                                    updates_per_batch=config.updates_per_batch,
                                    precision=config.precision)
     self.iterator = self.step.make_input(
-        mnist, batch_size=config.batch_size, seed=config.seed,
+        dataset, batch_size=config.batch_size, seed=config.seed,
         input_pipeline=config.input_pipeline)
     self.element_spec = self.iterator.element_spec
     self.unit = k
@@ -82,13 +82,13 @@ class InputRunner(Runner):
   iterations (n x n_critic) inside one `tf.function` per call of `unit`,
   and trains nothing; its rate is the iterations/s the pipeline can feed."""
 
-  def __init__(self, name: str, mnist: data_lib.Mnist,
+  def __init__(self, name: str, dataset: data_lib.Dataset,
                config: BenchmarkConfig, k: int):
-    variant = build_variant(name, mnist, config)
+    variant = build_variant(name, dataset, config)
     d_opt, g_opt = optimizers_lib.make_optimizers(variant)
     step = step_lib.TrainStep(variant, d_opt, g_opt, seed=config.seed)
     self.iterator = step.make_input(
-        mnist, batch_size=config.batch_size, seed=config.seed,
+        dataset, batch_size=config.batch_size, seed=config.seed,
         input_pipeline=config.input_pipeline)
     self.unit = k
     self._batches = tf.constant(k * variant.n_critic, tf.int32)
@@ -112,9 +112,9 @@ def _draw_batches(iterator, num_batches):
 class SeedFitRunner(Runner):
   """The post's loop body: two `fit()` calls per iteration."""
 
-  def __init__(self, name: str, mnist: data_lib.Mnist,
+  def __init__(self, name: str, dataset: data_lib.Dataset,
                config: BenchmarkConfig):
-    self.trainer = seed_fit.SeedTrainer(name, mnist,
+    self.trainer = seed_fit.SeedTrainer(name, dataset,
                                         batch_size=config.batch_size,
                                         seed=config.seed)
 

@@ -50,13 +50,13 @@ class SeedTrainer:
     generator: the generator (Keras 2).
   """
 
-  def __init__(self, name: str, mnist: data_lib.Mnist, *,
+  def __init__(self, name: str, dataset: data_lib.Dataset, *,
                batch_size: int = BATCH_SIZE, seed: int = 0, tf_keras=None):
     """Builds and compiles the seed's models.
 
     Args:
       name: one of `VARIANTS`.
-      mnist: the training data; scaled as the post does (`x / 255`).
+      dataset: the training data; scaled as the post does (`x / 255`).
       batch_size: samples per `fit()` call (the post's 64).
       seed: seeds Python's and NumPy's random draws and TensorFlow's.
       tf_keras: the `tf_keras` module; default: imported here.
@@ -78,8 +78,8 @@ class SeedTrainer:
     self.batch_size = batch_size
     self._keras = tf_keras
     shape = [-1, 28 * 28] if name == "gan" else [-1, 28, 28, 1]
-    self._train_x = mnist.x_train.reshape(shape) / 255  # float64, as the post
-    self._train_y = mnist.y_train
+    self._train_x = dataset.x_train.reshape(shape) / 255  # float64, as the post
+    self._train_y = dataset.y_train
     build = {"gan": self._build_gan, "dcgan": self._build_dcgan,
              "ssgan": self._build_ssgan, "cgan": self._build_cgan}[name]
     build()

@@ -96,23 +96,23 @@ def _memory_iterations(config: BenchmarkConfig, variant: str, rate: float,
   return runners.round_up(min(wanted, rate * config.memory_seconds), unit)
 
 
-def make_runner(implementation: str, name: str, mnist: data_lib.Mnist,
+def make_runner(implementation: str, name: str, dataset: data_lib.Dataset,
                 config: BenchmarkConfig) -> runners.Runner:
   """The runner of `implementation` (one of `IMPLEMENTATIONS`) on `name`."""
   k = config.iterations_per_call
   if implementation == "gantape":
-    return runners.GantapeRunner(name, mnist, config, 1, jit=False)
+    return runners.GantapeRunner(name, dataset, config, 1, jit=False)
   if implementation == "gantape_k":
-    return runners.GantapeRunner(name, mnist, config, k, jit=False)
+    return runners.GantapeRunner(name, dataset, config, k, jit=False)
   if implementation == "gantape_xla":
-    return runners.GantapeRunner(name, mnist, config, 1, jit=True)
+    return runners.GantapeRunner(name, dataset, config, 1, jit=True)
   if implementation == "gantape_k_xla":
-    return runners.GantapeRunner(name, mnist, config, k, jit=True)
+    return runners.GantapeRunner(name, dataset, config, k, jit=True)
   if implementation == "keras_fit":
-    return keras_fit.KerasFitRunner(name, mnist, config, k)
+    return keras_fit.KerasFitRunner(name, dataset, config, k)
   if implementation == INPUT_ONLY:
-    return runners.InputRunner(name, mnist, config, k)
-  return runners.SeedFitRunner(name, mnist, config)
+    return runners.InputRunner(name, dataset, config, k)
+  return runners.SeedFitRunner(name, dataset, config)
 
 
 def skip_reason(implementation: str, config: BenchmarkConfig
@@ -127,7 +127,7 @@ def skip_reason(implementation: str, config: BenchmarkConfig
   return None
 
 
-def load_data(config: BenchmarkConfig, log: Log) -> data_lib.Mnist:
+def load_data(config: BenchmarkConfig, log: Log) -> data_lib.Dataset:
   """MNIST from `data_path`, or random arrays of its shape with a note;
   another dataset (or MNIST resized) as `gantape train` loads it."""
   if (config.dataset, config.image_size, config.channels) != ("mnist", None,
@@ -144,7 +144,7 @@ def load_data(config: BenchmarkConfig, log: Log) -> data_lib.Mnist:
       "(speed does not depend on pixel values).")
   rng = np.random.RandomState(0)
   n_train, n_test = (6_000, 1_000) if config.smoke else (60_000, 10_000)
-  return data_lib.Mnist(
+  return data_lib.Dataset(
       x_train=rng.randint(0, 256, (n_train, 28, 28)).astype(np.uint8),
       y_train=rng.randint(0, 10, n_train).astype(np.uint8),
       x_test=rng.randint(0, 256, (n_test, 28, 28)).astype(np.uint8),
@@ -176,12 +176,12 @@ def _have_tf_keras(config: BenchmarkConfig, log: Log) -> bool:
   return True
 
 
-def _count_flops(name: str, mnist: data_lib.Mnist, config: BenchmarkConfig,
+def _count_flops(name: str, dataset: data_lib.Dataset, config: BenchmarkConfig,
                  log: Log) -> int:
   """FLOPs of one iteration of `name`'s gantape step, logged."""
   # Float32: a dtype policy changes no matmul or convolution.
   counter = runners.GantapeRunner(
-      name, mnist, dataclasses.replace(config, precision="float32"), 1,
+      name, dataset, dataclasses.replace(config, precision="float32"), 1,
       jit=False)
   count = flops_lib.iteration_flops(counter.step, counter.element_spec,
                                     config.batch_size)
@@ -191,10 +191,10 @@ def _count_flops(name: str, mnist: data_lib.Mnist, config: BenchmarkConfig,
 
 
 def _measure_implementation(implementation: str, name: str,
-                            mnist: data_lib.Mnist, config: BenchmarkConfig,
+                            dataset: data_lib.Dataset, config: BenchmarkConfig,
                             log: Log) -> Row:
   """Builds and measures one implementation on `name`; logs its figures."""
-  runner = make_runner(implementation, name, mnist, config)
+  runner = make_runner(implementation, name, dataset, config)
   row = {"status": "ok", **measure(runner, config, name),
          "iterations_per_call": runner.unit}
   log(f"{name} {implementation}: warm-up (trace/compile) "
@@ -207,7 +207,7 @@ def _measure_implementation(implementation: str, name: str,
   return row
 
 
-def _variant_results(name: str, mnist: data_lib.Mnist,
+def _variant_results(name: str, dataset: data_lib.Dataset,
                      config: BenchmarkConfig, have_tf_keras: bool,
                      peak_samples: List[float], log: Log
                      ) -> Tuple[Optional[int], List[Row]]:
@@ -223,7 +223,7 @@ def _variant_results(name: str, mnist: data_lib.Mnist,
   runs_something = any(
       i != "seed_fit" or (seed_fit_applies and have_tf_keras)
       for i in config.implementations)
-  count = _count_flops(name, mnist, config, log) if runs_something else None
+  count = _count_flops(name, dataset, config, log) if runs_something else None
   rows = []
   for implementation in config.implementations:
     row = {"variant": name, "implementation": implementation,
@@ -242,7 +242,7 @@ def _variant_results(name: str, mnist: data_lib.Mnist,
     else:
       row["matmul_gflops_before"] = _sample_peak(config)
       peak_samples.append(row["matmul_gflops_before"])
-      row.update(_measure_implementation(implementation, name, mnist, config,
+      row.update(_measure_implementation(implementation, name, dataset, config,
                                          log))
     rows.append(row)
   return count, rows
@@ -292,18 +292,18 @@ def run(config: BenchmarkConfig, log: Log = print,
   log(f"machine: {json.dumps(machine_info)}")
   peak_samples = [_sample_peak(config, first=True)]
   log(f"fp32 matmul peak: {peak_samples[0]:.1f} GFLOP/s")
-  mnist = data if data is not None else load_data(config, log)
+  dataset = data if data is not None else load_data(config, log)
   have_tf_keras = _have_tf_keras(config, log)
   results, flops = [], {}
   for name in config.variants:
-    count, rows = _variant_results(name, mnist, config, have_tf_keras,
+    count, rows = _variant_results(name, dataset, config, have_tf_keras,
                                    peak_samples, log)
     if count is not None:
       flops[name] = count
     results += rows
   peak = max(peak_samples)
   _add_ratios(results, flops, peak)
-  profiles = (profile.profile_variants(mnist, config, log) if config.profile
+  profiles = (profile.profile_variants(dataset, config, log) if config.profile
               else {})
   report = {"machine": machine_info, "matmul_peak_gflops": peak,
             "op_profile": profiles,

@@ -14,7 +14,6 @@ that feed the train step.
 
 from gantape.data.dataset import NUM_CLASSES
 from gantape.data.dataset import Dataset
-from gantape.data.dataset import Mnist
 from gantape.data.dataset import check_training_set
 from gantape.data.dataset import pixels
 from gantape.data.device import INPUT_PIPELINES

@@ -29,17 +29,28 @@ class Dataset:
     x_test: images as `x_train`; may hold no examples (a folder too small for
       a held-out split).
     y_test: labels as `y_train`.
-    name: "mnist", "fashion_mnist", "cifar10" or "folder:<path>".
-    num_classes: the number of classes; None when unlabelled.
+    name: "mnist", "fashion_mnist", "cifar10", "folder:<path>", or any name
+      for arrays of your own.
+    num_classes: the number of classes; None: one more than the largest
+      label (None when unlabelled).
     class_names: one name per class, when known.
   """
   x_train: np.ndarray
   y_train: Optional[np.ndarray]
   x_test: np.ndarray
   y_test: Optional[np.ndarray]
-  name: str = "mnist"
-  num_classes: Optional[int] = NUM_CLASSES
+  name: str = "arrays"
+  num_classes: Optional[int] = None
   class_names: Optional[Tuple[str, ...]] = None
+
+  def __post_init__(self):
+    if self.y_train is None:
+      object.__setattr__(self, "num_classes", None)
+    elif self.num_classes is None:
+      labels = [a for a in (self.y_train, self.y_test)
+                if a is not None and len(a)]
+      object.__setattr__(self, "num_classes",
+                         int(max(np.max(a) for a in labels)) + 1)
 
   @property
   def image_shape(self) -> Tuple[int, int, int]:
@@ -51,10 +62,6 @@ class Dataset:
   def labelled(self) -> bool:
     """Whether the examples carry class labels."""
     return self.y_train is not None
-
-
-# The name the MNIST-only API gave the same thing.
-Mnist = Dataset
 
 
 def integral(a: np.ndarray) -> bool:

@@ -58,7 +58,6 @@ from gantape.evaluation.classifier import features_and_probs_model
 from gantape.evaluation.classifier import load_or_train_classifier
 from gantape.evaluation.classifier import read_sidecar
 from gantape.evaluation.classifier import train_classifier
-from gantape.evaluation.classifier import dataset_image_shape
 from gantape.evaluation.evaluator import Evaluator
 from gantape.evaluation.evaluator import FCD_JUMP_FACTOR
 from gantape.evaluation.evaluator import degeneration_warnings

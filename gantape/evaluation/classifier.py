@@ -75,22 +75,9 @@ class ClassifierConfig:
   version: int = 1
 
 
-def dataset_image_shape(dataset) -> Tuple[int, int, int]:
-  """(H, W, C) of `dataset`'s images (C = 1 for [N, H, W] arrays)."""
-  shape = tuple(int(d) for d in dataset.x_train.shape[1:])
-  return shape + (1,) if len(shape) == 2 else shape
-
-
-def _num_classes(dataset) -> Optional[int]:
-  """The dataset's class count; None when it is unlabelled."""
-  if dataset.y_train is None:
-    return None
-  return getattr(dataset, "num_classes", networks.NUM_CLASSES)
-
-
 def dataset_name(dataset) -> str:
   """The dataset's name as a folder name: "folder:<path>" becomes "folder"."""
-  return getattr(dataset, "name", "mnist").split(":")[0]
+  return dataset.name.split(":")[0]
 
 
 def _num_blocks(side: int) -> int:
@@ -178,7 +165,7 @@ def _accuracy_split(dataset) -> Tuple[str, np.ndarray, np.ndarray]:
   return "train", dataset.x_train, dataset.y_train
 
 
-def train_classifier(dataset: data_lib.Mnist,
+def train_classifier(dataset: data_lib.Dataset,
                      config: ClassifierConfig = ClassifierConfig(),
                      log: Callable[[str], None] = print
                      ) -> Tuple[keras.Model, float]:
@@ -198,8 +185,8 @@ def train_classifier(dataset: data_lib.Mnist,
   """
   _check_labelled(dataset)
   keras.utils.set_random_seed(config.seed)
-  model = build_classifier(config, dataset_image_shape(dataset),
-                           _num_classes(dataset))
+  model = build_classifier(config, dataset.image_shape,
+                           dataset.num_classes)
   steps = config.epochs * -(-len(dataset.x_train) // config.batch_size)
   schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, steps)
   model.compile(optimizer=keras.optimizers.Adam(schedule),
@@ -223,9 +210,9 @@ def train_classifier(dataset: data_lib.Mnist,
 
 def _check_labelled(dataset) -> None:
   """Raises a UsageError for unlabelled data: the classifier learns labels."""
-  if _num_classes(dataset) is None:
+  if dataset.num_classes is None:
     raise UsageError(
-        f"dataset {getattr(dataset, 'name', 'mnist')} is unlabelled: "
+        f"dataset {dataset.name} is unlabelled: "
         "gantape's evaluation classifier learns its class labels (one "
         "subfolder per class for a folder); score with a classifier of your "
         "own instead, `gantape evaluate --classifier=MODEL`.")
@@ -239,7 +226,7 @@ def classifier_accuracy(classifier: keras.Model, images: np.ndarray,
   return metrics.accuracy(np.argmax(probs, axis=1), labels)
 
 
-def data_fingerprint(dataset: data_lib.Mnist) -> str:
+def data_fingerprint(dataset: data_lib.Dataset) -> str:
   """A short hash of the dataset's arrays: other data never reuses a cache."""
   digest = hashlib.sha256()
   for array in (dataset.x_train, dataset.y_train, dataset.x_test,
@@ -259,7 +246,7 @@ def cache_dir(root: Optional[str] = None, dataset: str = "mnist") -> str:
   return os.path.join(os.path.expanduser(root), f"{dataset}_classifier")
 
 
-def classifier_path(dataset: data_lib.Mnist,
+def classifier_path(dataset: data_lib.Dataset,
                     config: ClassifierConfig = ClassifierConfig(),
                     root: Optional[str] = None) -> str:
   """Where the classifier for `config` and this dataset is cached."""
@@ -275,7 +262,7 @@ def sidecar_path(weights_path: str) -> str:
   return weights_path.removesuffix(WEIGHTS_SUFFIX) + ".json"
 
 
-def default_path(dataset: data_lib.Mnist) -> str:
+def default_path(dataset: data_lib.Dataset) -> str:
   """$GANTAPE_CLASSIFIER, else where the default classifier is cached."""
   return os.environ.get(CLASSIFIER_ENV) or classifier_path(dataset)
 
@@ -289,7 +276,7 @@ def read_sidecar(weights_path: Optional[str]) -> Optional[Dict[str, Any]]:
 
 
 def _save_classifier(model: keras.Model, path: str, config: ClassifierConfig,
-                     dataset: data_lib.Mnist, test_accuracy: float) -> None:
+                     dataset: data_lib.Dataset, test_accuracy: float) -> None:
   """Writes the weights and their sidecar, each whole or not at all."""
   os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
   with files.atomic_path(path) as tmp:
@@ -297,15 +284,15 @@ def _save_classifier(model: keras.Model, path: str, config: ClassifierConfig,
   split, _, _ = _accuracy_split(dataset)
   files.write_json(sidecar_path(path), {
       "config": dataclasses.asdict(config),
-      "dataset": getattr(dataset, "name", "mnist"),
-      "image_shape": list(dataset_image_shape(dataset)),
-      "num_classes": _num_classes(dataset),
+      "dataset": dataset.name,
+      "image_shape": list(dataset.image_shape),
+      "num_classes": dataset.num_classes,
       "data": data_fingerprint(dataset),
       "test_accuracy": test_accuracy,
       "accuracy_split": split})
 
 
-def load_or_train_classifier(dataset: data_lib.Mnist,
+def load_or_train_classifier(dataset: data_lib.Dataset,
                              config: Optional[ClassifierConfig] = None,
                              path: Optional[str] = None,
                              train_if_missing: bool = True,
@@ -346,8 +333,8 @@ def load_or_train_classifier(dataset: data_lib.Mnist,
     model, test_accuracy = train_classifier(dataset, config, log=log)
     _save_classifier(model, path, config, dataset, test_accuracy)
     return model
-  model = build_classifier(config, dataset_image_shape(dataset),
-                           _num_classes(dataset))
+  model = build_classifier(config, dataset.image_shape,
+                           dataset.num_classes)
   try:
     model.load_weights(path)
   except ValueError as e:
@@ -356,7 +343,7 @@ def load_or_train_classifier(dataset: data_lib.Mnist,
                 if sidecar else "")
     raise UsageError(
         f"classifier weights {path!r}{recorded} do not fit images "
-        f"{list(dataset_image_shape(dataset))} with {_num_classes(dataset)} "
+        f"{list(dataset.image_shape)} with {dataset.num_classes} "
         "classes; train one for this dataset with `gantape "
         "train-classifier --dataset=...`.") from e
   return model

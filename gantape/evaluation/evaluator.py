@@ -13,10 +13,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from gantape import data as data_lib
-from gantape.data import NUM_CLASSES
 from gantape.evaluation import classifier as classifier_lib
 from gantape.evaluation import features as features_lib
 from gantape.evaluation import metrics
@@ -69,7 +67,7 @@ class Evaluator:
   with why, in `skipped` and in every result.
   """
 
-  def __init__(self, dataset: data_lib.Mnist,
+  def __init__(self, dataset: data_lib.Dataset,
                classifier: Union[keras.Model, features_lib.FeatureModel,
                                  None], *,
                batch_size: int = 500,
@@ -86,9 +84,8 @@ class Evaluator:
     """
     self.dataset = dataset
     self.batch_size = batch_size
-    self.image_shape = classifier_lib.dataset_image_shape(dataset)
-    self.num_classes = (getattr(dataset, "num_classes", NUM_CLASSES)
-                        if dataset.y_train is not None else None)
+    self.image_shape = dataset.image_shape
+    self.num_classes = dataset.num_classes
     if isinstance(classifier, keras.Model):
       classifier = features_lib.from_keras(classifier, feature_layer)
     if classifier is not None:
@@ -248,7 +245,7 @@ class Evaluator:
 def _skipped(dataset, classifier: Optional[features_lib.FeatureModel],
              num_classes: Optional[int]) -> Dict[str, str]:
   """{score: why} for the scores that cannot be computed."""
-  name = getattr(dataset, "name", "mnist")
+  name = dataset.name
   skipped = {}
   if classifier is None:
     why = (f"dataset {name} is unlabelled and no --classifier was given: "
@@ -324,17 +321,13 @@ def generate_samples(variant: base.Variant, num_samples: int, *,
   return images, labels
 
 
-def _class_count(variant: base.Variant) -> int:
-  return getattr(variant, "num_classes", NUM_CLASSES)
-
-
 def discriminator_classifies(variant: base.Variant) -> bool:
   """Whether the discriminator outputs K classes + "fake" (SSGAN, CGAN)."""
   try:
     width = variant.discriminator.outputs[0].shape[-1]
   except (AttributeError, ValueError):  # a subclassed discriminator
     return False
-  return width == _class_count(variant) + 1
+  return width == variant.num_classes + 1
 
 
 def discriminator_test_accuracy(variant: base.Variant, images: np.ndarray,
@@ -359,7 +352,7 @@ def discriminator_test_accuracy(variant: base.Variant, images: np.ndarray,
       lambda b: [variant.discriminator(b, training=training).numpy()],
       x, batch_size)
   return metrics.accuracy(
-      np.argmax(probs[:, :_class_count(variant)], axis=1), labels)
+      np.argmax(probs[:, :variant.num_classes], axis=1), labels)
 
 
 def degeneration_warnings(result: Dict[str, Any],

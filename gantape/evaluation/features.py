@@ -196,7 +196,7 @@ def load_feature_model(path: str,
         f"({', '.join(MODEL_SUFFIXES)}), gantape's weights ({classifier_lib.WEIGHTS_SUFFIX}) nor a "
         "SavedModel folder.")
   if dataset is not None:
-    features.check_images(classifier_lib.dataset_image_shape(dataset))
+    features.check_images(dataset.image_shape)
   return features
 
 

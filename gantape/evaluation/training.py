@@ -36,7 +36,7 @@ class TrainingEvaluator:
   warning and the best checkpoint, across resumes too.
   """
 
-  def __init__(self, dataset: data_lib.Mnist, *, num_samples: int = 2000,
+  def __init__(self, dataset: data_lib.Dataset, *, num_samples: int = 2000,
                seed: int = 0, classifier: Optional[str] = None,
                feature_layer: str = classifier_lib.FEATURE_LAYER,
                log: Callable[[str], None] = print):
@@ -58,7 +58,7 @@ class TrainingEvaluator:
     model = features_lib.evaluation_classifier(dataset, classifier,
                                                feature_layer, log=log)
     if model is None:
-      name = getattr(dataset, "name", "mnist")
+      name = dataset.name
       raise UsageError(
           f"--eval_every measures FCD, which cannot be computed on the "
           f"unlabelled dataset {name} without a classifier (gantape trains "

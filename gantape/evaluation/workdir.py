@@ -51,7 +51,7 @@ def _run_info(restored: checkpoints.RestoredRun, seed: int) -> Dict[str, Any]:
 
 def _add_discriminator_scores(result: Dict[str, Any],
                               restored: checkpoints.RestoredRun,
-                              dataset: data_lib.Mnist) -> None:
+                              dataset: data_lib.Dataset) -> None:
   """Adds the test error (and the live discriminator's, when the run keeps an
   average), and the accuracy with per-batch BatchNorm statistics.
 
@@ -71,7 +71,7 @@ def _add_discriminator_scores(result: Dict[str, Any],
 
 
 def load_run_dataset(run: Dict[str, Any],
-                     data_path: Optional[str] = None) -> data_lib.Mnist:
+                     data_path: Optional[str] = None) -> data_lib.Dataset:
   """The dataset a run trained on, as its run.json records it.
 
   Args:
@@ -80,10 +80,8 @@ def load_run_dataset(run: Dict[str, Any],
     data_path: read the data from here instead of the run's `data_path`.
   """
   path = data_path or run.get("data_path")
-  load = getattr(data_lib, "load_dataset", None)
-  if load is None:  # a gantape.data that reads MNIST only
-    return data_lib.load_mnist(path)
-  return load(run.get("dataset", "mnist"), path,
+  # A run.json that names no dataset is an MNIST run's.
+  return data_lib.load_dataset(run.get("dataset", "mnist"), path,
               image_size=run.get("image_size"), channels=run.get("channels"))
 
 
@@ -143,7 +141,7 @@ def evaluate_workdir(workdir: str, *, num_samples: int = 10_000,
   evaluator = evaluator_lib.Evaluator(dataset, model)
   _log_skipped(evaluator.skipped, log)
   result = _run_info(restored, seed)
-  result["dataset"] = getattr(dataset, "name", "mnist")
+  result["dataset"] = dataset.name
   if model is not None:
     result.update(model.info)
   _score(result, evaluator, restored, num_samples, seed, log,

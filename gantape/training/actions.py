@@ -16,7 +16,7 @@ has none. `loop.train` builds them, in the order they run:
 import math
 import os
 import time
-from typing import Callable, Dict, Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import tensorflow as tf
 

@@ -83,7 +83,7 @@ def _log(line: str) -> None:
 def train(config: TrainConfig,
           strategy: Optional[tf.distribute.Strategy] = None,
           log=_log, *,
-          mnist: Optional[data_lib.Mnist] = None,
+          dataset: Optional[data_lib.Dataset] = None,
           flags_text: Optional[str] = None,
           variant: Optional[Type[base.Variant]] = None,
           given: Optional[Collection[str]] = None,
@@ -101,7 +101,7 @@ def train(config: TrainConfig,
     config: the run.
     strategy: a `tf.distribute.Strategy`; default: the current one.
     log: where progress lines go.
-    mnist: the data (a `data.Dataset`), in memory; None loads
+    dataset: the data (a `data.Dataset`), in memory; None loads
       `config.dataset` from `config.data_path`.
     flags_text: the command's flags as `--flagfile` lines, saved to
       workdir/flags.txt once the workdir is known to be this run's.
@@ -133,7 +133,7 @@ def train(config: TrainConfig,
                                      variant=variants.register(variant))
       if given is None:
         given = resume_lib.given_settings(config)
-      return _train(config, strategy, log, mnist, flags_text, stop_signals,
+      return _train(config, strategy, log, dataset, flags_text, stop_signals,
                     lock, _Resume(frozenset(given), allow_data_change),
                     summary)
     finally:
@@ -147,17 +147,17 @@ class _Resume:
   allow_data_change: bool
 
 
-def _train(config, strategy, log, mnist, flags_text, stop_signals, lock,
+def _train(config, strategy, log, dataset, flags_text, stop_signals, lock,
            resume, summary=False):
   """`train`'s body, with SIGINT/SIGTERM caught into `stop_signals`."""
   config, recorded, kept, changes = resume_lib.settle(config, resume.given)
   strategy = strategy or tf.distribute.get_strategy()
-  if mnist is None:
-    mnist = run_data.load(config)
-  shape = run_data.DataShape.of(mnist)
-  config = run_data.fit_to_data(config, shape, mnist)
+  if dataset is None:
+    dataset = run_data.load(config)
+  shape = run_data.DataShape.of(dataset)
+  config = run_data.fit_to_data(config, shape, dataset)
   resume_lib.check(config, recorded)
-  data = {**shape.record(), **resume_lib.data_identity(mnist)}
+  data = {**shape.record(), **resume_lib.data_identity(dataset)}
   data_changed = resume_lib.check_data(data, recorded,
                                        resume.allow_data_change)
   # Multi-worker: the chief writes into the workdir; each other worker
@@ -167,9 +167,9 @@ def _train(config, strategy, log, mnist, flags_text, stop_signals, lock,
   config = dataclasses.replace(
       config, workdir=distribute_lib.worker_workdir(config.workdir, strategy))
   total = total_iterations(config)
-  data_lib.check_training_set(mnist, config.batch_size)
+  data_lib.check_training_set(dataset, config.batch_size)
   keras.utils.set_random_seed(config.seed)
-  run = _build(config, strategy, mnist, shape,
+  run = _build(config, strategy, dataset, shape,
                resume_lib.record(config, data))
   # Refused before the run's first write; the lock is that write.
   memory.check(run.variant, batch_size=config.batch_size,
@@ -184,7 +184,7 @@ def _train(config, strategy, log, mnist, flags_text, stop_signals, lock,
 
   sink = summaries.MetricsSink(config.workdir)
   sink.settings(dataclasses.asdict(config), int(run.step.global_step.numpy()))
-  actions, saver, grids = _actions(config, run, mnist, manager, sink,
+  actions, saver, grids = _actions(config, run, dataset, manager, sink,
                                    chief_workdir, strategy, log)
   runner = runner_lib.Runner(
       run.step, run.iterator, actions, total=total,
@@ -204,7 +204,7 @@ def _train(config, strategy, log, mnist, flags_text, stop_signals, lock,
   return result
 
 
-def _actions(config: TrainConfig, run: _Run, mnist, manager, sink,
+def _actions(config: TrainConfig, run: _Run, dataset, manager, sink,
              chief_workdir: str, strategy, log):
   """The run's actions, in the order they run after a call.
 
@@ -219,7 +219,7 @@ def _actions(config: TrainConfig, run: _Run, mnist, manager, sink,
   saver = actions_lib.SaveCheckpoint(config.checkpoint_every, manager)
   evaluate = None
   if config.eval_every is not None:
-    evaluate = _evaluate_action(config, run, mnist, sink, chief_workdir,
+    evaluate = _evaluate_action(config, run, dataset, sink, chief_workdir,
                                 strategy, log)
   # Built after the evaluator: its clock must not count the evaluator's
   # set-up (minutes when the classifier is trained first).
@@ -287,7 +287,7 @@ def _end_line(result: TrainResult, total: int,
 
 
 def _build(config: TrainConfig, strategy: tf.distribute.Strategy,
-           mnist: data_lib.Mnist, shape: run_data.DataShape,
+           dataset: data_lib.Dataset, shape: run_data.DataShape,
            record: Dict[str, Any]) -> _Run:
   """The variant, its optimizers, the step, the EMA and the data iterator;
   the checkpoints also hold `record` (`resume.record`)."""
@@ -308,7 +308,7 @@ def _build(config: TrainConfig, strategy: tf.distribute.Strategy,
         jit_compile=config.jit_compile,
         updates_per_batch=config.updates_per_batch,
         precision=config.precision)
-  iterator = train_step.make_input(mnist, batch_size=config.batch_size,
+  iterator = train_step.make_input(dataset, batch_size=config.batch_size,
                                    seed=config.seed,
                                    input_pipeline=config.input_pipeline)
   items = train_step.checkpoint_items()
@@ -385,12 +385,12 @@ def _restore(run: _Run, config: TrainConfig, chief_workdir: str,
   return manager
 
 
-def _evaluate_action(config: TrainConfig, run: _Run, mnist: data_lib.Mnist,
+def _evaluate_action(config: TrainConfig, run: _Run, dataset: data_lib.Dataset,
                      sink: summaries.MetricsSink, chief_workdir: str,
                      strategy: tf.distribute.Strategy,
                      log) -> actions_lib.Evaluate:
   """The --eval_every evaluation, with the run's best checkpoint."""
-  evaluator = TrainingEvaluator(mnist, num_samples=config.eval_samples,
+  evaluator = TrainingEvaluator(dataset, num_samples=config.eval_samples,
                                 seed=config.seed, log=log)
   best_dir = os.path.join(config.workdir, checkpoints.BEST_DIR)
   best = checkpoints.BestCheckpoint(

@@ -16,7 +16,6 @@ that passes may still be too big. The check reads layer shapes and
 TensorFlow itself raises a clear `ResourceExhaustedError`.
 """
 
-import os
 from typing import Optional
 
 import numpy as np

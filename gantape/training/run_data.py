@@ -26,15 +26,8 @@ class DataShape:
 
   @classmethod
   def of(cls, dataset: data_lib.Dataset) -> "DataShape":
-    """The shape of a `data.Dataset` (or of any object with its arrays)."""
-    shape = getattr(dataset, "image_shape", None)
-    if shape is None:
-      x = dataset.x_train
-      shape = tuple(x.shape[1:]) + ((1,) if x.ndim == 3 else ())
-    labelled = getattr(dataset, "labelled", dataset.y_train is not None)
-    num_classes = getattr(dataset, "num_classes", data_lib.NUM_CLASSES)
-    return cls(tuple(int(d) for d in shape),
-               int(num_classes) if labelled and num_classes else None)
+    """The shape of a `data.Dataset`."""
+    return cls(dataset.image_shape, dataset.num_classes)
 
   def record(self) -> Dict[str, Any]:
     """What run.json records of it."""
@@ -65,7 +58,7 @@ def fit_to_data(config: TrainConfig, shape: DataShape,
       a classifier of the data's classes), on unlabelled data.
   """
   cls = variants.get_class(config.variant)
-  name = getattr(dataset, "name", config.dataset)
+  name = dataset.name
   if cls.needs_labels and shape.num_classes is None:
     raise UsageError(
         f"variant {config.variant!r} trains on class labels and the "

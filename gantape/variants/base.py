@@ -191,7 +191,7 @@ class Variant(abc.ABC):
 
   # ---- data ------------------------------------------------------------
 
-  def input_streams(self, mnist: data_lib.Mnist, *,
+  def input_streams(self, dataset: data_lib.Dataset, *,
                     seed: int) -> Dict[str, data_lib.Stream]:
     """The in-memory streams the real batches are made of, by key prefix.
 
@@ -200,17 +200,17 @@ class Variant(abc.ABC):
     stream under "labeled_"). Both input pipelines are built from it: the
     host's (`make_dataset`) and the device's (`data.DeviceBatches`).
     """
-    return {"": data_lib.Stream(mnist.x_train, mnist.y_train, seed,
+    return {"": data_lib.Stream(dataset.x_train, dataset.y_train, seed,
                                 self.flat_images)}
 
-  def make_dataset(self, mnist: data_lib.Mnist, *, batch_size: int,
+  def make_dataset(self, dataset: data_lib.Dataset, *, batch_size: int,
                    seed: int) -> tf.data.Dataset:
     """The endless `tf.data` stream of real batches this variant trains on.
 
     Made of `input_streams`. A variant may override this instead, with a
     pipeline of its own; it then trains on host input only.
     """
-    return data_lib.stream_batches(self.input_streams(mnist, seed=seed),
+    return data_lib.stream_batches(self.input_streams(dataset, seed=seed),
                                    batch_size=batch_size)
 
   def sample_inputs(self, rng: tf.random.Generator, batch_size) -> Metrics:

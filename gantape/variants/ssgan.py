@@ -173,19 +173,19 @@ class SSGAN(base.Variant):
       self._features = networks_lib.features_view(
           self.discriminator, before_noise=loss_form == "salimans")
 
-  def labeled_indices(self, mnist: data_lib.Mnist):
+  def labeled_indices(self, dataset: data_lib.Dataset):
     """Indices of the labelled training examples (all when num_labeled=None)."""
     if self.num_labeled is None:
       return None
-    return data_lib.balanced_subset(mnist.y_train, self.num_labeled,
+    return data_lib.balanced_subset(dataset.y_train, self.num_labeled,
                                     self.label_seed, self.num_classes)
 
-  def input_streams(self, mnist, *, seed):
-    streams = super().input_streams(mnist, seed=seed)
-    indices = self.labeled_indices(mnist)
+  def input_streams(self, dataset, *, seed):
+    streams = super().input_streams(dataset, seed=seed)
+    indices = self.labeled_indices(dataset)
     if indices is not None:
       streams["labeled_"] = data_lib.Stream(
-          mnist.x_train[indices], mnist.y_train[indices], seed + 1, False)
+          dataset.x_train[indices], dataset.y_train[indices], seed + 1, False)
     return streams
 
   def _discriminate(self, images):

@@ -125,7 +125,7 @@ def test_unwritable_workdir_is_one_line_and_exit_2(tmp_path):
   train_lib.train(train_lib.TrainConfig(
       workdir=workdir, variant="gan", steps=2, batch_size=16,
       iterations_per_call=1, log_every=1, checkpoint_every=1),
-                  mnist=make_fake_mnist(num_train=256, num_test=32),
+                  dataset=make_fake_mnist(num_train=256, num_test=32),
                   log=lambda line: None)  # write_data's digits
   before, listing = snapshot(workdir), sorted(os.listdir(workdir))
   with unwritable(workdir):

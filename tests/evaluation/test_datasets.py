@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from keras import layers
 
+from gantape import data as data_lib
 from gantape import train as train_lib
 from gantape.errors import UsageError
 from gantape.evaluation import classifier as classifier_lib
@@ -40,8 +41,8 @@ def test_mnist_classifier_and_its_cache_key_are_unchanged():
   rng = np.random.RandomState(0)
   x = rng.randint(0, 256, [20, 28, 28]).astype(np.uint8)
   y = (np.arange(20) % 10).astype(np.uint8)
-  mnist = make_fake_dataset((28, 28, 1), name="mnist")
-  mnist = type(mnist)(x_train=x, y_train=y, x_test=x[:10], y_test=y[:10])
+  mnist = data_lib.Dataset(x_train=x, y_train=y, x_test=x[:10],
+                           y_test=y[:10], name="mnist", num_classes=10)
   assert classifier_lib.classifier_path(mnist, root="/r") == (
       "/r/mnist_classifier/b98ac8f30cabf9cf.weights.h5")
   assert classifier_lib.classifier_path(mnist, TINY, root="/r") == (

@@ -68,7 +68,7 @@ def test_a_discriminator_average_is_kept_and_restored(tmp_path, fake_mnist):
   from tests.training.test_train import config, quiet  # pylint: disable=g-import-not-at-top
   workdir = tmp_path / "run"
   train_lib.train(config(workdir, discriminator_ema_decay=0.5, ema_decay=0.0),
-                  mnist=fake_mnist, log=quiet)
+                  dataset=fake_mnist, log=quiet)
   restored = checkpoints.restore_from_workdir(str(workdir))
   view = restored.ema_variant
   assert view.generator is restored.variant.generator

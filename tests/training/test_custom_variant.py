@@ -103,7 +103,7 @@ def test_own_variant_trains_with_r1_ema_and_samples_exports_evaluates(
     tmp_path, monkeypatch):
   data = make_fake_mnist(num_train=64)
   result = train_lib.train(config(tmp_path / "run"), log=lambda line: None,
-                           mnist=data, variant=MyGAN)
+                           dataset=data, variant=MyGAN)
   assert result.iterations == 4
   assert result.final_metrics["r1_penalty"] > 0.0  # the penalty is on
   assert np.isfinite(result.final_metrics["d_loss"])
@@ -225,7 +225,7 @@ def gan_workdir(tmp_path_factory):
   workdir = tmp_path_factory.mktemp("gan") / "run"
   train_lib.train(train_lib.TrainConfig(
       workdir=str(workdir), variant="gan", steps=2, batch_size=BATCH,
-      iterations_per_call=2), mnist=make_fake_mnist(num_train=32),
+      iterations_per_call=2), dataset=make_fake_mnist(num_train=32),
                   log=lambda line: None)
   return workdir
 

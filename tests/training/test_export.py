@@ -32,7 +32,7 @@ def runs(tmp_path_factory):
         train_lib.TrainConfig(workdir=workdir, variant=name, steps=2,
                               batch_size=16, iterations_per_call=2,
                               ema_decay=0.0),
-        mnist=mnist, log=lambda line: None)
+        dataset=mnist, log=lambda line: None)
     out[name] = (workdir, result)
   return out
 

@@ -51,7 +51,7 @@ def quiet(line):
 def trained(tmp_path_factory):
   """A finished 4-iteration run (ckpt-0, 2, 4), trained once per module."""
   workdir = tmp_path_factory.mktemp("trained") / "run"
-  train_lib.train(config(workdir), mnist=make_fake_mnist(), log=quiet,
+  train_lib.train(config(workdir), dataset=make_fake_mnist(), log=quiet,
                   flags_text="--batch_size=16\n")
   return workdir
 
@@ -67,7 +67,7 @@ def workdir(trained, tmp_path):
 def run_command(cfg, mnist, capsys, **kwargs):
   """Trains as `gantape train` does; returns (exit code, log, stderr lines)."""
   lines = []
-  code = cli.run(lambda: train_lib.train(cfg, mnist=mnist, log=lines.append,
+  code = cli.run(lambda: train_lib.train(cfg, dataset=mnist, log=lines.append,
                                          **kwargs))
   return code, lines, capsys.readouterr().err.strip().splitlines()
 
@@ -554,7 +554,7 @@ def test_checkpoints_from_before_run_records_resume(tmp_path, fake_mnist,
   old = tmp_path / "old"
   # Checkpoints without the run record, as gantape wrote them before it.
   monkeypatch.setattr(resume_lib, "RECORD_ITEM", "unused")
-  train_lib.train(config(old, steps=2), mnist=fake_mnist, log=quiet)
+  train_lib.train(config(old, steps=2), dataset=fake_mnist, log=quiet)
   monkeypatch.undo()
   ckpt = old / "checkpoints" / "ckpt-2"
   assert resume_lib.checkpoint_record(str(ckpt)) is None

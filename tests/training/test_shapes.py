@@ -65,7 +65,7 @@ def test_colour_run_trains_samples_exports_and_evaluates(tmp_path, variant,
   lines = []
   data = fake_colour()
   result = train_lib.train(config(tmp_path / "run", variant), log=lines.append,
-                           mnist=data)
+                           dataset=data)
   assert result.iterations == 2
   assert all(np.isfinite(v) for v in result.final_metrics.values())
   # The start line says which networks the shape chose.
@@ -113,11 +113,11 @@ def test_colour_run_trains_samples_exports_and_evaluates(tmp_path, variant,
 
 def test_a_changed_dataset_is_refused_on_resume(tmp_path):
   train_lib.train(config(tmp_path, "dcgan", steps=1), log=quiet,
-                  mnist=fake_colour())
+                  dataset=fake_colour())
   with pytest.raises(UsageError, match="holds a run with dataset='cifar10', "
                      "not 'fashion_mnist'"):
     train_lib.train(config(tmp_path, "dcgan", dataset="fashion_mnist"),
-                    log=quiet, mnist=fake_colour())
+                    log=quiet, dataset=fake_colour())
 
 
 @pytest.mark.parametrize("variant", ["cgan", "ssgan"])
@@ -126,7 +126,7 @@ def test_unlabelled_images_are_refused_for_a_variant_needing_labels(
   with pytest.raises(UsageError, match=f"variant '{variant}' trains on class "
                      "labels and the fake_colour images have none"):
     train_lib.train(config(tmp_path, variant), log=quiet,
-                    mnist=fake_colour(labelled=False))
+                    dataset=fake_colour(labelled=False))
   assert not os.listdir(tmp_path)  # refused before the first write
 
 
@@ -135,7 +135,7 @@ def test_eval_every_on_unlabelled_images_is_refused_first(tmp_path):
                      "classifier of the data's classes, and the fake_colour "
                      "images have none"):
     train_lib.train(config(tmp_path, "dcgan", eval_every=2), log=quiet,
-                    mnist=fake_colour(labelled=False))
+                    dataset=fake_colour(labelled=False))
   assert not os.listdir(tmp_path)  # refused before the first write
 
 
@@ -150,7 +150,7 @@ def test_a_variant_without_the_shape_is_refused(tmp_path):
   with pytest.raises(UsageError, match=r"test_shapes:MnistOnlyGAN' trains on "
                      r"\(28, 28, 1\) images only, not \(32, 32, 3\)"):
     train_lib.train(config(tmp_path, "gan"), log=quiet,
-                    mnist=fake_colour(), variant=MnistOnlyGAN)
+                    dataset=fake_colour(), variant=MnistOnlyGAN)
 
 
 def test_grids_tile_grey_and_colour_images():

@@ -85,10 +85,10 @@ def op_determinism():
 def test_resume_is_exact(tmp_path, fake_mnist, op_determinism):
   del op_determinism
   one_go, halves = tmp_path / "one_go", tmp_path / "halves"
-  train_lib.train(config(one_go), mnist=fake_mnist, log=quiet)
-  train_lib.train(config(halves, steps=3), mnist=fake_mnist, log=quiet)
+  train_lib.train(config(one_go), dataset=fake_mnist, log=quiet)
+  train_lib.train(config(halves, steps=3), dataset=fake_mnist, log=quiet)
   lines = []
-  result = train_lib.train(config(halves), mnist=fake_mnist, log=lines.append)
+  result = train_lib.train(config(halves), dataset=fake_mnist, log=lines.append)
   assert lines[0] == (f"Resumed from {halves}/checkpoints/ckpt-3 at "
                       "iteration 3.")
   assert result.iterations == 6
@@ -133,11 +133,11 @@ def test_resume_from_another_runs_checkpoint(tmp_path, fake_mnist,
   """A branch started at another run's ckpt-3 continues it exactly."""
   del op_determinism
   one_go, source, branch = (tmp_path / n for n in ("one_go", "source", "branch"))
-  train_lib.train(config(one_go), mnist=fake_mnist, log=quiet)
-  train_lib.train(config(source, steps=3), mnist=fake_mnist, log=quiet)
+  train_lib.train(config(one_go), dataset=fake_mnist, log=quiet)
+  train_lib.train(config(source, steps=3), dataset=fake_mnist, log=quiet)
   prefix = str(source / "checkpoints" / "ckpt-3")
   lines = []
-  train_lib.train(config(branch, resume_from=prefix), mnist=fake_mnist,
+  train_lib.train(config(branch, resume_from=prefix), dataset=fake_mnist,
                   log=lines.append)
   assert lines[0] == (f"Started from {prefix} (another run's checkpoint) at "
                       "iteration 3.")
@@ -152,21 +152,21 @@ def test_resume_from_another_runs_checkpoint(tmp_path, fake_mnist,
   # Once the branch has checkpoints, a rerun resumes them.
   lines = []
   train_lib.train(config(branch, steps=8, resume_from=prefix),
-                  mnist=fake_mnist, log=lines.append)
+                  dataset=fake_mnist, log=lines.append)
   assert lines[0].startswith(f"Resumed from {branch}/checkpoints/ckpt-6")
 
   with pytest.raises(UsageError, match="is not a checkpoint .*ckpt-12000"):
     train_lib.train(config(tmp_path / "a", resume_from=prefix + "9"),
-                    mnist=fake_mnist, log=quiet)
+                    dataset=fake_mnist, log=quiet)
   # The checkpoint's record refuses settings that do not fit it.
   with pytest.raises(UsageError, match="was written by a run with "
                      "ema_decay=0.999, not 0.0; pass the same ema_decay"):
     train_lib.train(config(tmp_path / "b", resume_from=prefix, ema_decay=0.0),
-                    mnist=fake_mnist, log=quiet)
+                    dataset=fake_mnist, log=quiet)
   with pytest.raises(UsageError, match="was written by a run with "
                      "variant='gan', not 'dcgan'"):
     train_lib.train(config(tmp_path / "c", variant="dcgan",
-                           resume_from=prefix), mnist=fake_mnist, log=quiet)
+                           resume_from=prefix), dataset=fake_mnist, log=quiet)
 
 
 def test_partial_and_damaged_checkpoints_are_never_picked(tmp_path,
@@ -174,7 +174,7 @@ def test_partial_and_damaged_checkpoints_are_never_picked(tmp_path,
   workdir = tmp_path / "run"
   ckpt_dir = workdir / "checkpoints"
   train_lib.train(config(workdir, steps=4, checkpoint_every=2),
-                  mnist=fake_mnist, log=quiet)
+                  dataset=fake_mnist, log=quiet)
   # What a kill -9 during the save of ckpt-6 can leave: its files, but a
   # `checkpoint` state file that does not name it yet.
   (ckpt_dir / "ckpt-6.index").write_bytes(b"\x00half an index")
@@ -187,7 +187,7 @@ def test_partial_and_damaged_checkpoints_are_never_picked(tmp_path,
   lines = []
   result = train_lib.train(
       config(workdir, steps=6, checkpoint_every=2, learning_rate=5e-4),
-      mnist=fake_mnist, log=lines.append)
+      dataset=fake_mnist, log=lines.append)
   assert lines[0].startswith(f"warning: cannot restore {ckpt_dir}/ckpt-4 (")
   assert lines[1] == (f"Resumed from {ckpt_dir}/ckpt-2 at iteration 2; "
                       f"changed: learning_rate 0.001 -> 0.0005.")
@@ -227,7 +227,7 @@ def test_nan_stops_naming_the_first_bad_iteration(tmp_path, fake_mnist,
   with pytest.raises(NonFiniteLossError) as error:
     train_lib.train(config(reference, iterations_per_call=1,
                            checkpoint_every=2, **common),
-                    mnist=fake_mnist, log=quiet)
+                    dataset=fake_mnist, log=quiet)
   first = int(re.search(r"at iteration (\d+):", str(error.value)).group(1))
   assert first > 4, "pick a threshold whose first NaN comes later"
   assert latest_number(reference) == (first - 1) // 2 * 2
@@ -237,7 +237,7 @@ def test_nan_stops_naming_the_first_bad_iteration(tmp_path, fake_mnist,
   workdir = tmp_path / "run"
   assert cli.run(lambda: train_lib.train(
       config(workdir, iterations_per_call=8, checkpoint_every=4, **common),
-      mnist=fake_mnist, log=quiet)) == 1
+      dataset=fake_mnist, log=quiet)) == 1
   err = capsys.readouterr().err
   assert err.startswith(f"error: non-finite loss at iteration {first}: ")
   assert "d_loss=nan" in err and err.count("\n") == 1
@@ -261,7 +261,7 @@ def test_sigint_checkpoints_then_resumes(tmp_path, fake_mnist):
 
   with pytest.raises(Interrupted) as error:
     train_lib.train(config(workdir, steps=40, checkpoint_every=1000),
-                    mnist=fake_mnist, log=interrupt_at_4)
+                    dataset=fake_mnist, log=interrupt_at_4)
   assert error.value.signum == signal.SIGINT
   assert str(error.value).startswith("stopped by SIGINT at iteration 4/40; "
                                      "saved ")
@@ -270,7 +270,7 @@ def test_sigint_checkpoints_then_resumes(tmp_path, fake_mnist):
   assert (workdir / "loss_curves.png").exists()
 
   lines = []
-  result = train_lib.train(config(workdir, steps=6), mnist=fake_mnist,
+  result = train_lib.train(config(workdir, steps=6), dataset=fake_mnist,
                            log=lines.append)
   assert lines[0] == (f"Resumed from {workdir}/checkpoints/ckpt-4 at "
                       f"iteration 4; changed: checkpoint_every 1000 -> 3.")
@@ -294,7 +294,7 @@ def test_second_sigint_quits_at_once(tmp_path, fake_mnist, monkeypatch,
       signal.raise_signal(signal.SIGINT)
 
   with pytest.raises(Interrupted):
-    train_lib.train(config(tmp_path, steps=40), mnist=fake_mnist,
+    train_lib.train(config(tmp_path, steps=40), dataset=fake_mnist,
                     log=interrupt_twice)
   assert exits == [128 + signal.SIGINT]
   err = capsys.readouterr().err
@@ -303,7 +303,7 @@ def test_second_sigint_quits_at_once(tmp_path, fake_mnist, monkeypatch,
 
   monkeypatch.setattr(signals, "_exit_process", False)
   with pytest.raises(KeyboardInterrupt):
-    train_lib.train(config(tmp_path / "library", steps=40), mnist=fake_mnist,
+    train_lib.train(config(tmp_path / "library", steps=40), dataset=fake_mnist,
                     log=interrupt_twice)
   assert exits == [128 + signal.SIGINT]  # not called again
   assert "raising KeyboardInterrupt" in capsys.readouterr().err
@@ -311,18 +311,18 @@ def test_second_sigint_quits_at_once(tmp_path, fake_mnist, monkeypatch,
 
 
 def test_workdir_of_another_variant_is_a_usage_error(tmp_path, fake_mnist):
-  train_lib.train(config(tmp_path, steps=1), mnist=fake_mnist, log=quiet)
+  train_lib.train(config(tmp_path, steps=1), dataset=fake_mnist, log=quiet)
   with pytest.raises(UsageError, match=r"holds a run with variant='gan', not "
                      r"'dcgan'; use a new --workdir"):
-    train_lib.train(config(tmp_path, variant="dcgan"), mnist=fake_mnist)
+    train_lib.train(config(tmp_path, variant="dcgan"), dataset=fake_mnist)
   with pytest.raises(UsageError, match=r"holds a run with preset='gantape', "
                      r"not 'seed'; use a new --workdir, or the same preset"):
-    train_lib.train(config(tmp_path, preset="seed"), mnist=fake_mnist)
+    train_lib.train(config(tmp_path, preset="seed"), dataset=fake_mnist)
   # Without run.json, the checkpoint itself gives the other variant away.
   os.remove(tmp_path / "run.json")
   with pytest.raises(UsageError, match=r"ckpt-1 was written by a run with "
                      r"variant='gan', not 'dcgan'; use a new --workdir"):
-    train_lib.train(config(tmp_path, variant="dcgan"), mnist=fake_mnist,
+    train_lib.train(config(tmp_path, variant="dcgan"), dataset=fake_mnist,
                     log=quiet)
 
 
@@ -330,12 +330,12 @@ def test_unreadable_run_json_and_unwritable_workdir(tmp_path, fake_mnist):
   (tmp_path / "run.json").write_text('{"variant": "ga')  # torn
   with pytest.raises(UsageError, match=r"run.json is unreadable \(JSONDecode"
                      r"Error: .*\); delete it to resume this workdir"):
-    train_lib.train(config(tmp_path), mnist=fake_mnist)
+    train_lib.train(config(tmp_path), dataset=fake_mnist)
   a_file = tmp_path / "a_file"
   a_file.write_text("")
   with pytest.raises(UsageError, match=r"cannot create the workdir .*a_file' "
                      r"\(Not a directory\); pass a writable --workdir."):
-    train_lib.train(config(a_file), mnist=fake_mnist)
+    train_lib.train(config(a_file), dataset=fake_mnist)
 
 
 @pytest.mark.parametrize("field, value, message", [
@@ -396,15 +396,15 @@ def test_dcgan_default_preset_adds_lazy_r1_the_seed_preset_does_not(
 def test_resume_compares_the_variant_that_options_build(tmp_path, fake_mnist):
   """Options equal to the constructor's defaults are no options: a run made
   without --r1_gamma resumes with --r1_gamma=0, and not with 1."""
-  train_lib.train(config(tmp_path, steps=1), mnist=fake_mnist, log=quiet)
+  train_lib.train(config(tmp_path, steps=1), dataset=fake_mnist, log=quiet)
   train_lib.train(config(tmp_path, steps=2, variant_options={"r1_gamma": 0.0}),
-                  mnist=fake_mnist, log=quiet)
+                  dataset=fake_mnist, log=quiet)
   assert latest_number(tmp_path) == 2
   with pytest.raises(UsageError, match=re.escape(
       "holds a run with variant_options={}, not {'r1_gamma': 1.0}; use a new "
       "--workdir, or the same variant_options")):
     train_lib.train(config(tmp_path, steps=3, variant_options={
-        "r1_gamma": 1.0}), mnist=fake_mnist)
+        "r1_gamma": 1.0}), dataset=fake_mnist)
 
 
 def test_resume_drops_metrics_of_undone_iterations(tmp_path):
