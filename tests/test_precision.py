@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from gantape import losses
+from gantape import penalties
 from gantape import precision
 from gantape import optimizers as optimizers_lib
 from gantape import step as step_lib
@@ -130,7 +130,7 @@ def test_penalties_inner_gradients_survive_float16(scale):
       target = precision.scale_inner(tf.reduce_sum(precision.to_float32(
           model(x))))
     gradient = precision.unscale_inner(tape.gradient(target, x))
-    penalty = losses.gradient_penalty(model, x, tf.zeros_like(x),
+    penalty = penalties.gradient_penalty(model, x, tf.zeros_like(x),
                                       tf.ones([4]), weight=1.0)
   assert gradient.dtype == tf.float32 and penalty.dtype == tf.float32
   if scale is None:
@@ -139,7 +139,7 @@ def test_penalties_inner_gradients_survive_float16(scale):
   np.testing.assert_allclose(gradient.numpy(), slope, rtol=1e-2)
   # The same penalty from float32 x -> slope * sum(x); GP is near 1, so
   # compare how far from 1 each is.
-  reference = losses.gradient_penalty(
+  reference = penalties.gradient_penalty(
       lambda images: slope * tf.reduce_sum(images, axis=1), x,
       tf.zeros_like(x), tf.ones([4]), weight=1.0)
   np.testing.assert_allclose(1.0 - penalty.numpy(), 1.0 - reference.numpy(),

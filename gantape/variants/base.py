@@ -22,7 +22,7 @@ import keras
 import tensorflow as tf
 
 from gantape import data as data_lib
-from gantape import losses
+from gantape import penalties
 from gantape import networks
 from gantape import precision
 from gantape.errors import UsageError
@@ -272,7 +272,7 @@ class Variant(abc.ABC):
     With `r1_gamma` = 0 this is `discriminator(images)` and no penalty, the
     seed's graph. Otherwise the logits come from `networks.logits_view` (the
     discriminator itself when it returns logits) under a tape on `images`,
-    and the penalty is gamma / 2 * ||d f / d x||^2 (`losses.r1_penalty`).
+    and the penalty is gamma / 2 * ||d f / d x||^2 (`penalties.r1_penalty`).
     With BatchNorm in the discriminator, f of one image depends on its
     batch; the gradient is that of the batch's sum of f, as in Mescheder et
     al.'s and StyleGAN's code.
@@ -332,4 +332,4 @@ class Variant(abc.ABC):
           self._discriminator_logits(images, training=True))
       total_realness = precision.scale_inner(tf.reduce_sum(realness(logits)))
     gradients = precision.unscale_inner(tape.gradient(total_realness, images))
-    return activation(logits), losses.r1_penalty(gradients, gamma)
+    return activation(logits), penalties.r1_penalty(gradients, gamma)

@@ -6,7 +6,7 @@ log = log_clip(1e-3), c ~ uniform over the classes (the ten digits for MNIST).
 Options: one-sided label smoothing s, which replaces -log P(y|x) with
 -(1 - s) log P(y|x) - s log(1 - P(y|x)) (`losses.smoothed_real_loss`); and the
 R1 penalty gamma / 2 ||grad_x f(x)||^2 on real x added to L_D, f the logit of
-P(y|x) (`losses.class_logit`, `losses.r1_penalty`).
+P(y|x) (`losses.class_logit`, `penalties.r1_penalty`).
 
 The discriminator is the (classes + 1)-way SSGAN one; the seed never uses
 its "fake" output here, which we keep for fidelity. `networks="dcgan"` builds

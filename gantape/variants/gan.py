@@ -6,7 +6,7 @@ L_D = -log D(x) - log(1 - D(G(z))),  L_G = -log D(G(z)),  log = log_clip(1e-6).
 Options: one-sided label smoothing s, which replaces -log D(x) with
 -(1 - s) log D(x) - s log(1 - D(x)) (`losses.smoothed_real_loss`); and the R1
 penalty gamma / 2 ||grad_x f(x)||^2 on real x added to L_D, f the logit of D
-(`losses.r1_penalty`).
+(`penalties.r1_penalty`).
 """
 
 from typing import Optional, Sequence

@@ -20,6 +20,7 @@ import tensorflow as tf
 from gantape import dcgan_networks
 from gantape import losses
 from gantape import networks as networks_lib
+from gantape import penalties
 from gantape import precision
 from gantape.errors import UsageError
 from gantape.variants import base
@@ -116,7 +117,7 @@ class WGANGP(base.Variant):
         tf.stop_gradient(self.generate(inputs, training=True)))
     real_scores = self._scores(real)
     fake_scores = self._scores(fake)
-    penalty = losses.gradient_penalty(
+    penalty = penalties.gradient_penalty(
         lambda x: self.discriminator(x, training=True), real, fake,
         inputs["epsilon"], self.gp_weight)
     return base.LossOutput(
