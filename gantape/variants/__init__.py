@@ -143,13 +143,17 @@ def _import_class(name: str) -> Type[Variant]:
   return found
 
 
-def get_class(name: str) -> Type[Variant]:
-  """The variant class registered as `name`, or at "package.module:Class".
+def get_class(name: Union[str, Type[Variant]]) -> Type[Variant]:
+  """The variant class registered as `name`, or at "package.module:Class";
+  a class given as `name` is returned as it is, so every function here takes
+  a class already looked up as well as a name.
 
   Raises:
     UsageError: no variant has that name, the module or class cannot be
       imported, or the class is not a `Variant` subclass.
   """
+  if isinstance(name, type):
+    return name
   if ":" in name:
     return _import_class(name)
   try:
