@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from gantape import data as data_lib
 from gantape import networks
-from gantape import salimans_networks
+from gantape.networks import salimans as salimans_networks
 from gantape import optimizers as optimizers_lib
 from gantape import step as step_lib
 from gantape import variants

@@ -10,7 +10,7 @@ P(y|x) (`losses.class_logit`, `penalties.r1_penalty`).
 
 The discriminator is the (classes + 1)-way SSGAN one; the seed never uses
 its "fake" output here, which we keep for fidelity. `networks="dcgan"` builds
-the standard DCGAN pair (`gantape.dcgan_networks`), conditioned the same way,
+the standard DCGAN pair (`gantape.networks.dcgan`), conditioned the same way,
 for 32x32 and 64x64 images.
 """
 
@@ -19,13 +19,12 @@ from typing import Optional, Sequence
 import keras
 import tensorflow as tf
 
-from gantape import dcgan_networks
 from gantape import losses
 from gantape import networks as networks_lib
 from gantape.variants import base
 from gantape.variants import settings
 
-NETWORKS = ("seed", "dcgan")
+NETWORKS = networks_lib.families_for("conditional")
 
 
 class CGAN(base.Variant):
@@ -75,20 +74,11 @@ class CGAN(base.Variant):
     settings.check_networks(self.name, networks, NETWORKS)
     self.image_shape = networks_lib.check_image_shape(image_shape)
     self.num_classes = num_classes
-    sync = sync_batch_norm
-    if networks == "dcgan":
-      generator = generator or dcgan_networks.dcgan_generator(
-          image_shape, num_classes=num_classes, synchronized_batch_norm=sync)
-      discriminator = discriminator or dcgan_networks.dcgan_discriminator(
-          image_shape, num_classes + 1, output_activation="softmax",
-          synchronized_batch_norm=sync)
-    super().__init__(
-        generator=generator or networks_lib.conditional_generator(
-            num_classes=num_classes, image_shape=image_shape,
-            synchronized_batch_norm=sync),
-        discriminator=discriminator or networks_lib.conv_discriminator(
-            num_classes + 1, image_shape=image_shape,
-            output_activation="softmax", synchronized_batch_norm=sync))
+    generator, discriminator = networks_lib.build_pair(
+        networks, "conditional", image_shape=image_shape,
+        num_classes=num_classes, synchronized_batch_norm=sync_batch_norm,
+        generator=generator, discriminator=discriminator)
+    super().__init__(generator=generator, discriminator=discriminator)
     self.sync_batch_norm = sync_batch_norm
     self.networks = networks
     self.label_smoothing = settings.LABEL_SMOOTHING.checked(label_smoothing)

@@ -4,7 +4,7 @@ L_D = -log D(x) - log(1 - D(G(z))),  L_G = -log D(G(z)),  log = log_clip(1e-6).
 
 `networks="seed"` (default) trains the seed's conv networks; `"dcgan"` the
 standard DCGAN pair of Radford et al. 2016 for 32x32 and 64x64 images
-(`gantape.dcgan_networks`).
+(`gantape.networks.dcgan`).
 """
 
 import dataclasses
@@ -12,12 +12,11 @@ from typing import Optional, Sequence
 
 import keras
 
-from gantape import dcgan_networks
 from gantape import networks as networks_lib
 from gantape.variants import gan
 from gantape.variants import settings
 
-NETWORKS = ("seed", "dcgan")
+NETWORKS = networks_lib.families_for("unconditional")
 
 
 class DCGAN(gan.GAN):
@@ -70,19 +69,14 @@ class DCGAN(gan.GAN):
       UsageError: a bad option, or networks that cannot take `image_shape`.
     """
     settings.check_networks(self.name, networks, NETWORKS)
-    sync = sync_batch_norm
-    if networks == "dcgan":
-      generator = generator or dcgan_networks.dcgan_generator(
-          image_shape, synchronized_batch_norm=sync)
-      discriminator = discriminator or dcgan_networks.dcgan_discriminator(
-          image_shape, 1, synchronized_batch_norm=sync)
+    generator, discriminator = networks_lib.build_pair(
+        networks, "unconditional", image_shape=image_shape,
+        synchronized_batch_norm=sync_batch_norm, generator=generator,
+        discriminator=discriminator)
     super().__init__(
         label_smoothing=label_smoothing, r1_gamma=r1_gamma,
         r1_every=r1_every,
         image_shape=image_shape,
-        generator=generator or networks_lib.conv_generator(
-            image_shape=image_shape, synchronized_batch_norm=sync),
-        discriminator=discriminator or networks_lib.conv_discriminator(
-            1, image_shape=image_shape, synchronized_batch_norm=sync))
+        generator=generator, discriminator=discriminator)
     self.sync_batch_norm = sync_batch_norm
     self.networks = networks

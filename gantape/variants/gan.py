@@ -52,11 +52,10 @@ class GAN(base.Variant):
         (`networks.returns_logits`) gets the sigmoid here.
     """
     self.image_shape = networks.check_image_shape(image_shape)
-    super().__init__(
-        generator=generator or networks.mlp_generator(
-            image_shape=self.image_shape),
-        discriminator=discriminator or networks.mlp_discriminator(
-            image_shape=self.image_shape))
+    generator, discriminator = networks.build_pair(
+        "mlp", "flat", image_shape=self.image_shape, generator=generator,
+        discriminator=discriminator)
+    super().__init__(generator=generator, discriminator=discriminator)
     self.label_smoothing = settings.LABEL_SMOOTHING.checked(label_smoothing)
     self.r1_gamma = settings.R1_GAMMA.checked(r1_gamma)
     self.r1_every = settings.R1_EVERY.checked(r1_every)

@@ -32,7 +32,7 @@ import tensorflow as tf
 from gantape import data as data_lib
 from gantape import losses
 from gantape import networks as networks_lib
-from gantape import salimans_networks
+from gantape.networks import salimans as salimans_networks
 from gantape.errors import UsageError
 from gantape.variants import base
 from gantape.variants import settings
@@ -42,8 +42,8 @@ GENERATOR_OBJECTIVES = ("seed", "non_saturating", "feature_matching")
 # same losses, exact, from the logits; "salimans": their code's weighting.
 LOSS_FORMS = ("clipped", "logits", "salimans")
 # "seed": the seed's conv networks; "salimans": Salimans et al. 2016's MNIST
-# MLPs (gantape/salimans_networks.py).
-NETWORKS = ("seed", "salimans")
+# MLPs (gantape/networks/salimans.py).
+NETWORKS = networks_lib.families_for("classifier")
 
 
 def _check_num_labeled(num_labeled: int) -> None:
@@ -71,24 +71,6 @@ LOSS_FORM = settings.Option(
 LABEL_SEED = settings.Option(
     "label_seed", int, 0, "chooses which examples carry labels "
     "(--num_labeled).")
-
-
-def _networks(networks: str, image_shape, num_classes: int, sync: bool, *,
-              build: bool):
-  """The (generator, discriminator) pair `networks` names, for the data's
-  shape and `num_classes` + 1 outputs; (None, None) when not `build`."""
-  if not build:
-    return None, None
-  if networks == "salimans":
-    return (salimans_networks.salimans_generator(
-                image_shape=image_shape, synchronized_batch_norm=sync),
-            salimans_networks.salimans_discriminator(
-                num_classes, image_shape=image_shape))
-  return (networks_lib.conv_generator(image_shape=image_shape,
-                                      synchronized_batch_norm=sync),
-          networks_lib.conv_discriminator(
-              num_classes + 1, image_shape=image_shape,
-              output_activation="softmax", synchronized_batch_norm=sync))
 
 
 class SSGAN(base.Variant):
@@ -156,10 +138,11 @@ class SSGAN(base.Variant):
     self.num_classes = num_classes
     if num_labeled is not None:
       data_lib.check_num_labeled(num_labeled, num_classes)
-    built = _networks(networks, self.image_shape, num_classes,
-                      sync_batch_norm, build=not (generator and discriminator))
-    super().__init__(generator=generator or built[0],
-                     discriminator=discriminator or built[1])
+    generator, discriminator = networks_lib.build_pair(
+        networks, "classifier", image_shape=self.image_shape,
+        num_classes=num_classes, synchronized_batch_norm=sync_batch_norm,
+        generator=generator, discriminator=discriminator)
+    super().__init__(generator=generator, discriminator=discriminator)
     self.num_labeled = num_labeled
     self.sync_batch_norm = sync_batch_norm
     self.generator_objective = generator_objective

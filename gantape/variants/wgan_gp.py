@@ -5,7 +5,7 @@ L_C = C(G(z)) - C(x) + lambda * (||grad C(x_hat)||_2 - 1)^2,
 L_G = -C(G(z)).
 
 The critic is the seed's conv discriminator (or with `networks="dcgan"` the
-standard DCGAN one, `gantape.dcgan_networks`) without BatchNorm (the penalty
+standard DCGAN one, `gantape.networks.dcgan`) without BatchNorm (the penalty
 is per sample, and BatchNorm would couple samples) and with a linear output.
 It takes `n_critic` steps per generator step, with the paper's
 Adam(1e-4, 0.5, 0.9). The penalty differentiates the critic as a function of
@@ -17,7 +17,6 @@ from typing import Optional, Sequence
 import keras
 import tensorflow as tf
 
-from gantape import dcgan_networks
 from gantape import losses
 from gantape import networks as networks_lib
 from gantape import penalties
@@ -26,7 +25,7 @@ from gantape.errors import UsageError
 from gantape.variants import base
 from gantape.variants import settings
 
-NETWORKS = ("seed", "dcgan")
+NETWORKS = networks_lib.families_for("critic")
 
 
 def _check_n_critic(n_critic: int) -> None:
@@ -83,19 +82,11 @@ class WGANGP(base.Variant):
     GP_WEIGHT.checked(gp_weight)
     settings.check_networks(self.name, networks, NETWORKS)
     self.image_shape = networks_lib.check_image_shape(image_shape)
-    if networks == "dcgan":
-      generator = generator or dcgan_networks.dcgan_generator(
-          image_shape, synchronized_batch_norm=sync_batch_norm)
-      discriminator = discriminator or dcgan_networks.dcgan_discriminator(
-          image_shape, 1, output_activation=None, batch_norm=False,
-          name="critic")
-    super().__init__(
-        generator=generator or networks_lib.conv_generator(
-            image_shape=image_shape,
-            synchronized_batch_norm=sync_batch_norm),
-        discriminator=discriminator or networks_lib.conv_discriminator(
-            1, image_shape=image_shape, output_activation=None,
-            batch_norm=False, name="critic"))
+    generator, discriminator = networks_lib.build_pair(
+        networks, "critic", image_shape=image_shape,
+        synchronized_batch_norm=sync_batch_norm, generator=generator,
+        discriminator=discriminator)
+    super().__init__(generator=generator, discriminator=discriminator)
     self.n_critic = n_critic
     self.gp_weight = gp_weight
     self.sync_batch_norm = sync_batch_norm

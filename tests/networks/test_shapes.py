@@ -11,9 +11,10 @@ import keras
 import numpy as np
 import pytest
 
-from gantape import dcgan_networks
+from gantape.networks import dcgan as dcgan_networks
 from gantape import networks
-from gantape import salimans_networks
+from gantape.networks import salimans as salimans_networks
+from gantape.networks import seed
 from gantape import variants
 from gantape.errors import UsageError
 
@@ -165,15 +166,15 @@ SEED_VARIABLES = {
 }
 
 SEED_BUILDS = {
-    "mlp_generator": networks.mlp_generator,
-    "mlp_discriminator": networks.mlp_discriminator,
-    "conv_generator": networks.conv_generator,
-    "conv_discriminator_1": lambda: networks.conv_discriminator(1),
-    "conv_discriminator_11": lambda: networks.conv_discriminator(
+    "mlp_generator": seed.mlp_generator,
+    "mlp_discriminator": seed.mlp_discriminator,
+    "conv_generator": seed.conv_generator,
+    "conv_discriminator_1": lambda: seed.conv_discriminator(1),
+    "conv_discriminator_11": lambda: seed.conv_discriminator(
         11, output_activation="softmax"),
-    "critic": lambda: networks.conv_discriminator(
+    "critic": lambda: seed.conv_discriminator(
         1, output_activation=None, batch_norm=False, name="critic"),
-    "conditional_generator": networks.conditional_generator,
+    "conditional_generator": seed.conditional_generator,
     "salimans_generator": salimans_networks.salimans_generator,
     "salimans_discriminator": salimans_networks.salimans_discriminator,
 }
@@ -359,17 +360,17 @@ def test_variants_build_the_seed_networks_by_default(name):
 
 @pytest.mark.parametrize("shape", [(28, 28, 1), (32, 32, 3), (64, 48, 3)])
 def test_seed_networks_take_any_shape_divisible_by_4(shape):
-  g = networks.conv_generator(image_shape=shape)
+  g = seed.conv_generator(image_shape=shape)
   assert g.output_shape == (None,) + shape
   assert g.layers[3].target_shape == (shape[0] // 4, shape[1] // 4, 64)
-  d = networks.conv_discriminator(11, image_shape=shape)
+  d = seed.conv_discriminator(11, image_shape=shape)
   assert d(g(np.zeros((2, 100), np.float32))).shape == (2, 11)
-  c = networks.conditional_generator(num_classes=5, image_shape=shape)
+  c = seed.conditional_generator(num_classes=5, image_shape=shape)
   assert c([np.zeros((2, 100), np.float32),
             np.array([0, 4], np.int32)]).shape == (2,) + shape
-  assert networks.mlp_generator(image_shape=shape).output_shape == (
+  assert seed.mlp_generator(image_shape=shape).output_shape == (
       None, int(np.prod(shape)))
-  assert networks.mlp_discriminator(image_shape=shape).input_shape == (
+  assert seed.mlp_discriminator(image_shape=shape).input_shape == (
       None, int(np.prod(shape)))
   generator = salimans_networks.salimans_generator(image_shape=shape)
   assert generator.output_shape == (None,) + shape
@@ -380,15 +381,15 @@ def test_seed_networks_take_any_shape_divisible_by_4(shape):
 @pytest.mark.parametrize("shape", [(30, 28, 1), (28, 30, 3)])
 def test_seed_conv_networks_refuse_a_shape_not_divisible_by_4(shape):
   with pytest.raises(UsageError, match="divisible by 4; got "):
-    networks.conv_generator(image_shape=shape)
+    seed.conv_generator(image_shape=shape)
   with pytest.raises(UsageError, match="divisible by 4"):
-    networks.conv_discriminator(image_shape=shape)
+    seed.conv_discriminator(image_shape=shape)
 
 
 @pytest.mark.parametrize("shape", [(28, 28), (0, 28, 1)])
 def test_a_shape_that_is_not_height_width_channels_is_refused(shape):
   with pytest.raises(UsageError, match="not \\[height, width, channels\\]"):
-    networks.mlp_generator(image_shape=shape)
+    seed.mlp_generator(image_shape=shape)
 
 
 def test_dcgan_pair_at_32x32x3_is_miyato_et_al_standard_cnn():

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from gantape import networks
-from gantape import salimans_networks
+from gantape.networks import salimans as salimans_networks
+from gantape.networks import seed
 from gantape.errors import UsageError
 
 
@@ -43,7 +44,7 @@ def conv_discriminator_params(outputs, bn=True):
 
 
 def test_mlp_networks():
-  g, d = networks.mlp_generator(), networks.mlp_discriminator()
+  g, d = seed.mlp_generator(), seed.mlp_discriminator()
   assert layer_kinds(g) == ["Dense", "Dense"]
   assert layer_kinds(d) == ["Dense", "Dense"]
   assert g.count_params() == dense(100, 128) + dense(128, 784) == 114_064
@@ -54,7 +55,7 @@ def test_mlp_networks():
 
 
 def test_conv_generator():
-  g = networks.conv_generator()
+  g = seed.conv_generator()
   assert layer_kinds(g) == CONV_GENERATOR_LAYERS
   assert g.count_params() == conv_generator_params(100) == 367_041
   assert g.output_shape == (None, 28, 28, 1)
@@ -64,7 +65,7 @@ def test_conv_generator():
 
 @pytest.mark.parametrize("outputs,activation", [(1, "sigmoid"), (11, "softmax")])
 def test_conv_discriminator(outputs, activation):
-  d = networks.conv_discriminator(outputs, output_activation=activation)
+  d = seed.conv_discriminator(outputs, output_activation=activation)
   assert layer_kinds(d) == [
       "Conv2D", "BatchNormalization", "LeakyReLU", "MaxPooling2D",
       "Conv2D", "BatchNormalization", "LeakyReLU", "MaxPooling2D",
@@ -75,8 +76,8 @@ def test_conv_discriminator(outputs, activation):
 
 
 @pytest.mark.parametrize("make,activation", [
-    (networks.mlp_discriminator, keras.activations.sigmoid),
-    (lambda: networks.conv_discriminator(11, output_activation="softmax"),
+    (seed.mlp_discriminator, keras.activations.sigmoid),
+    (lambda: seed.conv_discriminator(11, output_activation="softmax"),
      keras.activations.softmax),
     (salimans_networks.salimans_discriminator, keras.activations.softmax)])
 def test_logits_view_is_the_discriminator_before_its_activation(make,
@@ -91,12 +92,12 @@ def test_logits_view_is_the_discriminator_before_its_activation(make,
       d(images, training=False).numpy(), rtol=1e-5, atol=1e-7)
   assert len(d.weights) == weights_before  # it shares, it adds nothing
   flatten_last = keras.Sequential([keras.Input((3, 1)), keras.layers.Flatten()])
-  with pytest.raises(UsageError, match="not a Dense or WeightNormDense"):
+  with pytest.raises(UsageError, match="not an Activation, Dense or WeightNormDense"):
     networks.logits_view(flatten_last)
 
 
 def test_features_view_is_the_final_layers_input_on_shared_variables():
-  d = networks.conv_discriminator(11, output_activation="softmax")
+  d = seed.conv_discriminator(11, output_activation="softmax")
   features = networks.features_view(d)
   images = np.random.default_rng(0).uniform(size=(4, 28, 28, 1)).astype(
       np.float32)
@@ -111,14 +112,14 @@ def test_features_view_is_the_final_layers_input_on_shared_variables():
 
 
 def test_wgan_critic_has_no_batch_norm_and_linear_output():
-  d = networks.conv_discriminator(1, output_activation=None, batch_norm=False)
+  d = seed.conv_discriminator(1, output_activation=None, batch_norm=False)
   assert "BatchNormalization" not in layer_kinds(d)
   assert d.count_params() == conv_discriminator_params(1, bn=False)
   assert d.layers[-1].activation.__name__ == "linear"
 
 
 def test_conditional_generator_conditions_on_one_hot_labels():
-  g = networks.conditional_generator()
+  g = seed.conditional_generator()
   body = g.get_layer("conv_generator_body")
   assert layer_kinds(body) == CONV_GENERATOR_LAYERS
   assert g.count_params() == conv_generator_params(110)
