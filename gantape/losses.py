@@ -3,15 +3,20 @@
 Every function returns a per-example loss vector [B]; the train step reduces it
 (`tf.nn.compute_average_loss`), so the same functions serve one device and many.
 Probabilities are what the seed's networks output (sigmoid or softmax); the
-clipped log below is the seed's guard against log(0).
+clipped log below is the seed's guard against log(0). The real/fake losses
+from logits at the end take the discriminator's logit instead, and `LOSSES`
+names each real/fake loss, the seed's included, for a variant to choose.
 
 Notation: `D(x)` a discriminator probability, `P(k|x)` the k-th softmax output,
 `n` the "fake" class of a (K + 1)-way discriminator: its last output (n = 10
 for MNIST's 11).
 """
 
+from typing import Callable, NamedTuple
+
 import tensorflow as tf
 
+from gantape.errors import UsageError
 
 FAKE_CLASS = -1  # the last column: n = K of K + 1 outputs
 
@@ -304,3 +309,143 @@ def class_logit(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
                         on_value=True, off_value=False)
   others = tf.where(is_label, tf.constant(-float("inf"), logits.dtype), logits)
   return _class_prob(logits, labels) - tf.reduce_logsumexp(others, axis=1)
+
+
+# ---- Real/fake losses from logits -------------------------------------
+# For a discriminator with one output f per image, the logit of "real":
+# D(x) = sigmoid(f(x)), or a critic's linear score. softplus(t) = log(1 + e^t)
+# is computed without overflow (`tf.nn.softplus`), so these stay finite with
+# finite gradients for any float32 logit, where a clipped log of a rounded
+# sigmoid loses both. Each takes f as [B] or [B, 1] and returns [B].
+
+
+def minimax_discriminator_loss_from_logits(real_logits: tf.Tensor,
+                                           fake_logits: tf.Tensor,
+                                           label_smoothing: float = 0.0
+                                           ) -> tf.Tensor:
+  """`minimax_discriminator_loss` from logits, unclipped (Goodfellow et al.
+  2014, "Generative Adversarial Nets").
+
+  L_D = -log D(x) - log(1 - D(G(z))) = softplus(-f(x)) + softplus(f(G(z)))
+
+  and with one-sided label smoothing s (`smoothed_real_loss`)
+
+  L_D = (1 - s) softplus(-f(x)) + s softplus(f(x)) + softplus(f(G(z))).
+  """
+  real = tf.reshape(real_logits, [-1])
+  loss = tf.nn.softplus(-real)
+  if label_smoothing:  # a Python float: s = 0 builds no smoothing ops
+    loss = (1.0 - label_smoothing) * loss + label_smoothing * tf.nn.softplus(
+        real)
+  return loss + tf.nn.softplus(tf.reshape(fake_logits, [-1]))
+
+
+def non_saturating_generator_loss_from_logits(fake_logits: tf.Tensor
+                                              ) -> tf.Tensor:
+  """`non_saturating_generator_loss` from logits, unclipped (Goodfellow et
+  al. 2014, sec. 3): L_G = -log D(G(z)) = softplus(-f(G(z))).
+
+  Its gradient in f is -(1 - D(G(z))): largest where the discriminator is
+  sure that the sample is fake.
+  """
+  return tf.nn.softplus(-tf.reshape(fake_logits, [-1]))
+
+
+def hinge_discriminator_loss(real_logits: tf.Tensor,
+                             fake_logits: tf.Tensor) -> tf.Tensor:
+  """Hinge discriminator loss (Lim & Ye 2017, "Geometric GAN"; Miyato et al.
+  2018, "Spectral Normalization for Generative Adversarial Networks").
+
+  L_D = max(0, 1 - f(x)) + max(0, 1 + f(G(z))),  f the raw output.
+
+  Zero, with zero gradient, for images scored beyond the margin (f(x) >= 1,
+  f(G(z)) <= -1).
+  """
+  return (tf.nn.relu(1.0 - tf.reshape(real_logits, [-1]))
+          + tf.nn.relu(1.0 + tf.reshape(fake_logits, [-1])))
+
+
+def hinge_generator_loss(fake_logits: tf.Tensor) -> tf.Tensor:
+  """Hinge generator loss (Miyato et al. 2018): L_G = -f(G(z)), the
+  Wasserstein generator loss (`wasserstein_generator_loss`)."""
+  return wasserstein_generator_loss(fake_logits)
+
+
+def least_squares_discriminator_loss(real_logits: tf.Tensor,
+                                     fake_logits: tf.Tensor) -> tf.Tensor:
+  """Least-squares discriminator loss (Mao et al. 2017, "Least Squares
+  Generative Adversarial Networks", eq. 2 with a = 0, b = 1).
+
+  L_D = 1/2 (f(x) - 1)^2 + 1/2 f(G(z))^2,
+
+  f the raw output (no sigmoid, as in the paper's linear last layer):
+  targets 1 for real, 0 (a) for fake.
+  """
+  return 0.5 * (tf.square(tf.reshape(real_logits, [-1]) - 1.0)
+                + tf.square(tf.reshape(fake_logits, [-1])))
+
+
+def least_squares_generator_loss(fake_logits: tf.Tensor) -> tf.Tensor:
+  """Least-squares generator loss (Mao et al. 2017, eq. 2 with c = 1):
+  L_G = 1/2 (f(G(z)) - 1)^2, f the raw output."""
+  return 0.5 * tf.square(tf.reshape(fake_logits, [-1]) - 1.0)
+
+
+class LossPair(NamedTuple):
+  """A real/fake GAN loss: two per-example functions, one signature.
+
+  Attributes:
+    discriminator: (real, fake) -> [B] L_D; real and fake [B] or [B, 1].
+    generator: (fake) -> [B] L_G.
+    from_logits: True when real and fake are the discriminator's logit f
+      (or a critic's score); False when they are probabilities D(x), which
+      the loss clips (the seed's).
+    label_smoothing: whether `discriminator` takes a `label_smoothing=s`
+      keyword (one-sided label smoothing, `smoothed_real_loss`).
+    reference: the formula and its paper, for help texts.
+  """
+  discriminator: Callable[..., tf.Tensor]
+  generator: Callable[[tf.Tensor], tf.Tensor]
+  from_logits: bool
+  label_smoothing: bool
+  reference: str
+
+
+LOSSES = {
+    "seed": LossPair(
+        minimax_discriminator_loss, non_saturating_generator_loss, False,
+        True, "the post's clipped losses on D(x): -log D(x) - "
+        "log(1 - D(G(z))) and -log D(G(z)), log clipped at 1e-6 "
+        "(Goodfellow et al. 2014)"),
+    "ns": LossPair(
+        minimax_discriminator_loss_from_logits,
+        non_saturating_generator_loss_from_logits, True, True,
+        "non-saturating, from logits: softplus(-f(x)) + softplus(f(G(z))) "
+        "and softplus(-f(G(z))) (Goodfellow et al. 2014)"),
+    "hinge": LossPair(
+        hinge_discriminator_loss, hinge_generator_loss, True, False,
+        "hinge: max(0, 1 - f(x)) + max(0, 1 + f(G(z))) and -f(G(z)) "
+        "(Lim & Ye 2017; Miyato et al. 2018)"),
+    "ls": LossPair(
+        least_squares_discriminator_loss, least_squares_generator_loss, True,
+        False, "least squares: (f(x) - 1)^2 / 2 + f(G(z))^2 / 2 and "
+        "(f(G(z)) - 1)^2 / 2 (Mao et al. 2017)"),
+    "wasserstein": LossPair(
+        wasserstein_critic_loss, wasserstein_generator_loss, True, False,
+        "Wasserstein: f(G(z)) - f(x) and -f(G(z)), for a Lipschitz critic "
+        "(a gradient penalty or spectral normalization) (Arjovsky et al. "
+        "2017)"),
+}
+
+
+def get_loss(name: str) -> LossPair:
+  """The `LOSSES` entry called `name`.
+
+  Raises:
+    UsageError: no loss has that name.
+  """
+  try:
+    return LOSSES[name]
+  except KeyError:
+    raise UsageError(f"unknown loss {name!r}; choose one of "
+                     f"{', '.join(LOSSES)}.") from None

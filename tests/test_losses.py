@@ -1,9 +1,11 @@
 """Losses against hand computations in numpy."""
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from gantape import losses
+from gantape.errors import UsageError
 
 
 def np_log_clip(p, eps):
@@ -221,3 +223,106 @@ def test_ssgan_logit_losses_keep_their_gradient_where_the_softmax_saturates():
   np.testing.assert_allclose(float(exact[0]), 200.0 + np.log(1.1), rtol=1e-6)
   np.testing.assert_allclose(float(clipped[0]), -np.log(1e-3) + np.log(11.0),
                              rtol=1e-5)
+
+
+# ---- real/fake losses from logits --------------------------------------
+# Logits of real and fake images, including ones where a float32 sigmoid is
+# exactly 0 or 1 and exp overflows.
+REAL_LOGITS = np.array([0.0, 2.0, -3.0, 0.5, 1e4, -1e4])
+FAKE_LOGITS = np.array([0.0, -1.5, 4.0, -0.5, -1e4, 1e4])
+
+
+def _np_sigmoid(t):
+  return np.exp(-np.logaddexp(0.0, -t))
+
+
+def _np_softplus(t):
+  return np.logaddexp(0.0, t)
+
+
+# name: (L_D(r, f), (dL_D/dr, dL_D/df), L_G(f), dL_G/df), by hand in float64.
+EXPECTED = {
+    "ns": (lambda r, f: _np_softplus(-r) + _np_softplus(f),
+           lambda r, f: (_np_sigmoid(r) - 1.0, _np_sigmoid(f)),
+           lambda f: _np_softplus(-f), lambda f: _np_sigmoid(f) - 1.0),
+    "hinge": (lambda r, f: np.maximum(0, 1 - r) + np.maximum(0, 1 + f),
+              lambda r, f: (np.where(r < 1.0, -1.0, 0.0),
+                            np.where(f > -1.0, 1.0, 0.0)),
+              lambda f: -f, lambda f: -np.ones_like(f)),
+    "ls": (lambda r, f: 0.5 * (r - 1) ** 2 + 0.5 * f ** 2,
+           lambda r, f: (r - 1.0, f),
+           lambda f: 0.5 * (f - 1) ** 2, lambda f: f - 1.0),
+    "wasserstein": (lambda r, f: f - r,
+                    lambda r, f: (-np.ones_like(r), np.ones_like(f)),
+                    lambda f: -f, lambda f: -np.ones_like(f)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_logit_losses_and_their_gradients_by_hand(name):
+  d_value, d_grad, g_value, g_grad = EXPECTED[name]
+  pair = losses.get_loss(name)
+  real = tf.constant(REAL_LOGITS[:, None], tf.float32)  # [B, 1], as a network
+  fake = tf.constant(FAKE_LOGITS[:, None], tf.float32)
+  with tf.GradientTape(persistent=True) as tape:
+    tape.watch([real, fake])
+    d_loss = pair.discriminator(real, fake)
+    g_loss = pair.generator(fake)
+  assert pair.from_logits and d_loss.shape == (6,) and g_loss.shape == (6,)
+  r, f = REAL_LOGITS, FAKE_LOGITS
+  np.testing.assert_allclose(d_loss.numpy(), d_value(r, f), rtol=1e-6)
+  np.testing.assert_allclose(g_loss.numpy(), g_value(f), rtol=1e-6)
+  for got, want in zip(tape.gradient(d_loss, [real, fake]), d_grad(r, f)):
+    np.testing.assert_allclose(got.numpy()[:, 0], want, rtol=1e-5, atol=1e-7)
+  np.testing.assert_allclose(tape.gradient(g_loss, fake).numpy()[:, 0],
+                             g_grad(f), rtol=1e-5, atol=1e-7)
+
+
+def test_ns_from_logits_at_hand_values_and_saturated_logits():
+  d = losses.minimax_discriminator_loss_from_logits(
+      tf.constant([0.0, 1e4, -1e4]), tf.constant([0.0, -1e4, 1e4])).numpy()
+  # 2 ln 2 at f = 0; 0 for a discriminator right by 1e4, 2e4 for one wrong.
+  np.testing.assert_allclose(d, [2 * np.log(2.0), 0.0, 2e4], rtol=1e-6)
+  fake = tf.constant([-1e4])
+  with tf.GradientTape() as tape:
+    tape.watch(fake)
+    g = losses.non_saturating_generator_loss_from_logits(fake)
+  # D is sure the sample is fake: L_G = 1e4, its gradient -1, not 0.
+  np.testing.assert_allclose(g.numpy(), [1e4])
+  np.testing.assert_allclose(tape.gradient(g, fake).numpy(), [-1.0])
+
+
+def test_ns_from_logits_is_the_seed_loss_where_nothing_is_clipped():
+  rng = np.random.RandomState(6)
+  real, fake = rng.randn(8).astype(np.float32), rng.randn(8).astype(np.float32)
+  seed, ns = losses.get_loss("seed"), losses.get_loss("ns")
+  assert seed.discriminator is losses.minimax_discriminator_loss
+  assert seed.generator is losses.non_saturating_generator_loss
+  assert not seed.from_logits and seed.label_smoothing and ns.label_smoothing
+  for s in (0.0, 0.1):
+    np.testing.assert_allclose(
+        ns.discriminator(real, fake, label_smoothing=s).numpy(),
+        seed.discriminator(tf.sigmoid(real), tf.sigmoid(fake),
+                           label_smoothing=s).numpy(), rtol=1e-5)
+  np.testing.assert_allclose(ns.generator(fake).numpy(),
+                             seed.generator(tf.sigmoid(fake)).numpy(),
+                             rtol=1e-5)
+
+
+def test_one_sided_label_smoothing_from_logits_by_hand():
+  s = 0.1
+  r, f = REAL_LOGITS[:4], FAKE_LOGITS[:4]
+  np.testing.assert_allclose(
+      losses.minimax_discriminator_loss_from_logits(
+          tf.constant(r), tf.constant(f), label_smoothing=s).numpy(),
+      (1 - s) * _np_softplus(-r) + s * _np_softplus(r) + _np_softplus(f),
+      rtol=1e-6)
+
+
+def test_every_loss_has_a_reference_and_an_unknown_name_is_refused():
+  assert set(losses.LOSSES) == {"seed", "ns", "hinge", "ls", "wasserstein"}
+  for pair in losses.LOSSES.values():
+    assert "20" in pair.reference  # the paper's year
+  with pytest.raises(UsageError, match="unknown loss 'lsgan'; choose one of "
+                     "seed, ns, hinge, ls, wasserstein"):
+    losses.get_loss("lsgan")
