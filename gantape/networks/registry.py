@@ -28,6 +28,7 @@ from gantape.errors import UsageError
 from gantape.networks import (IMAGE_SHAPE, NOISE_DIM, ImageShape,
                               check_image_shape)
 from gantape.networks import dcgan
+from gantape.networks import resnet
 from gantape.networks import salimans
 from gantape.networks import seed
 from gantape.networks import spectral
@@ -113,10 +114,23 @@ def _salimans_kinds() -> Dict[str, Builders]:
           s.num_classes, image_shape=s.image_shape))}
 
 
+def _resnet_kinds() -> Dict[str, Builders]:
+  def generator(s):
+    return resnet.resnet_generator(
+        s.image_shape, s.noise_dim,
+        synchronized_batch_norm=s.synchronized_batch_norm)
+
+  return {
+      "unconditional": Builders(generator, lambda s: resnet.resnet_discriminator(
+          s.image_shape)),
+      "critic": Builders(generator, lambda s: resnet.resnet_discriminator(
+          s.image_shape, output_activation=None, name="critic"))}
+
+
 # family -> kind -> builders, in the order `families_for` lists them.
 _FAMILIES: Dict[str, Dict[str, Builders]] = {
     "seed": _seed_kinds(), "mlp": _mlp_kinds(), "dcgan": _dcgan_kinds(),
-    "salimans": _salimans_kinds()}
+    "salimans": _salimans_kinds(), "resnet": _resnet_kinds()}
 
 
 def register(family: str, kinds: Mapping[str, Builders]) -> None:

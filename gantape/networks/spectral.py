@@ -75,7 +75,11 @@ def spectrally_normalized(model: keras.Model) -> keras.Model:
     for layer in model.layers:
       rebuilt += _normalized(layer)
     return keras.Sequential(rebuilt, name=model.name)
-  if not getattr(model, "_is_graph_network", False):
+  try:
+    functional = bool(model.inputs)
+  except (AttributeError, ValueError):  # a subclassed model has no inputs
+    functional = False
+  if not functional:
     raise UsageError(
         f"{model.name!r} is a subclassed keras.Model; wrap its Dense and "
         f"Conv2D layers in keras.layers.SpectralNormalization yourself.")

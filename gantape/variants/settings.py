@@ -134,9 +134,10 @@ SYNC_BATCH_NORM = Option(
     "strategy, instead of each replica's slice (Keras's default).")
 NETWORKS = Option(
     "networks", str, "seed", "the seed's networks; Salimans et al. 2016's "
-    "MNIST MLPs (ssgan); or the standard DCGAN pair of Radford et al. 2016 "
-    "for 32x32 and 64x64 images (dcgan, cgan, wgan_gp).",
-    choices=("seed", "salimans", "dcgan"))
+    "MNIST MLPs (ssgan); the standard DCGAN pair of Radford et al. 2016 "
+    "for 32x32 and 64x64 images (dcgan, cgan, wgan_gp); or the SNGAN ResNet "
+    "pair of Miyato et al. 2018 for 32x32 to 64x64 images (dcgan, wgan_gp).",
+    choices=("seed", "salimans", "dcgan", "resnet"))
 
 def check_networks(variant: str, value: str,
                    allowed: Tuple[str, ...]) -> str:
