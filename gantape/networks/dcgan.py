@@ -18,9 +18,10 @@ starts from 4x4x1024.
 
 Choices, as the paper's code does unless said:
 - BatchNorm in the discriminator, on every layer but the first (Radford et
-  al.'s DCGAN): gantape has no spectral normalization, which Miyato et al.'s
-  BatchNorm-free discriminator relies on. `batch_norm=False` drops it (the
-  WGAN-GP critic: its penalty is per sample).
+  al.'s DCGAN); Miyato et al.'s has none and is spectrally normalized
+  (`build_pair(..., spectral_norm=True)` normalizes it, BatchNorm kept).
+  `batch_norm=False` drops it (the WGAN-GP critic: its penalty is per
+  sample).
 - The output is a sigmoid, not tanh: gantape's images are in [0, 1].
 - Kernels start from N(0, 0.02), Radford et al.'s initialization; layers
   followed by BatchNorm have no bias (BatchNorm's beta is one).
