@@ -21,11 +21,18 @@ them), the chief into the run's workdir and each other worker into a
 temporary folder of its own (`worker_workdir`), deleted at the end; every
 worker resumes from the chief's checkpoints (`WorkerCheckpointManager`).
 Samples, summaries and metrics come from the chief alone.
+
+The train step's replica arithmetic lives here too: a loss is averaged over
+the global batch (`global_average`) so that the replicas' summed gradients are
+one device's, logged per replica (`replica_mean`) and averaged over the
+replicas (`reduce_mean`); random inputs are drawn once for the global batch
+and cut per replica (`split_over_replicas`), so N replicas see the numbers one
+device would.
 """
 
 import os
 import shutil
-from typing import Optional
+from typing import Any, Dict, Optional
 
 import tensorflow as tf
 
@@ -226,3 +233,42 @@ class WorkerCheckpointManager:
 
   def __getattr__(self, name):
     return getattr(self._own, name)
+
+
+def global_average(per_example: tf.Tensor) -> tf.Tensor:
+  """Mean over the global batch: sum / (per-replica batch x replicas)."""
+  return tf.nn.compute_average_loss(per_example)
+
+
+def replica_mean(average: tf.Tensor) -> tf.Tensor:
+  """This replica's mean of a `global_average`: undoes its division by the
+  replicas.
+
+  The loss is divided by the global batch so that summed gradients are right;
+  for logging we want this replica's mean, which the cross-replica MEAN then
+  turns into the global mean.
+  """
+  replicas = tf.distribute.get_replica_context().num_replicas_in_sync
+  return average * tf.cast(replicas, average.dtype)
+
+
+def reduce_mean(strategy: tf.distribute.Strategy,
+                per_replica: Dict[str, Any]) -> Dict[str, tf.Tensor]:
+  """Each metric's mean over the replicas."""
+  return {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None)
+          for k, v in per_replica.items()}
+
+
+def split_over_replicas(strategy: tf.distribute.Strategy, values: Any,
+                        rows_per_replica: tf.Tensor) -> Any:
+  """`values`, a structure of tensors drawn for the global batch, cut into
+  `rows_per_replica` rows per replica, in replica order; `values` itself on
+  one replica."""
+  if strategy.num_replicas_in_sync == 1:
+    return values
+
+  def replica_slice(ctx):
+    start = ctx.replica_id_in_sync_group * rows_per_replica
+    return tf.nest.map_structure(
+        lambda t: t[start:start + rows_per_replica], values)
+  return strategy.experimental_distribute_values_from_function(replica_slice)
