@@ -36,6 +36,7 @@ _LAZY = {
     "step": ("gantape.step", None),
     "variants": ("gantape.variants", None),
     "TrainStep": ("gantape.step", "TrainStep"),
+    "StepOptions": ("gantape.step", "StepOptions"),
     "make_optimizers": ("gantape.optimizers", "make_optimizers"),
 }
 

@@ -3,8 +3,9 @@
     with gantape.precision.policy("mixed_float16"):
       variant = gantape.variants.build("dcgan")   # float16 math, float32 weights
     d_opt, g_opt = gantape.optimizers.make_optimizers(variant)
-    step = gantape.step.TrainStep(variant, d_opt, g_opt,
-                                  precision="mixed_float16")
+    step = gantape.step.TrainStep(
+        variant, d_opt, g_opt,
+        options=gantape.step.StepOptions(precision="mixed_float16"))
 
 The networks compute in the policy's dtype and keep float32 variables (Keras's
 mixed policies). Everything after the networks is float32: the variants cast

@@ -2,9 +2,11 @@
 
     variant = gantape.variants.build("dcgan")
     d_opt, g_opt = gantape.optimizers.make_optimizers(variant)
-    step = gantape.step.TrainStep(variant, d_opt, g_opt, seed=0)
-    iterator = step.make_iterator(variant.make_dataset(mnist, batch_size=64, seed=0))
-    metrics = step(iterator, num_iterations=100)   # 100 GAN iterations, one call
+    options = gantape.step.StepOptions(updates_per_batch=2, jit_compile=True)
+    step = gantape.step.TrainStep(variant, d_opt, g_opt, seed=0,
+                                  options=options)
+    iterator = step.make_input(dataset, batch_size=64, seed=0)
+    metrics = step(iterator, num_iterations=100)  # 100 GAN iterations, 1 call
 
 One iteration is `variant.n_critic` discriminator updates, each on a fresh real
 batch and fresh random inputs, then one generator update that reuses the last
@@ -12,33 +14,34 @@ of those (the seed reuses the discriminator's noise for the generator). Each
 update differentiates its network's loss with respect to that network's
 trainable variables only, with both networks in training mode.
 
-`num_iterations` is fed as a tensor to a `tf.range` loop inside one
-`tf.function`, so calls with any count share one trace. Randomness comes from a
-seeded `tf.random.Generator` drawn outside the XLA cluster, so a run with
-`jit_compile=True` sees the same noise as one without.
+`TrainStep` holds that iteration and the state it moves (the step counter,
+the optimizers, the random generator). Where the rest lives:
 
-Under a `tf.distribute.Strategy` the same code runs `strategy.run` per
-iteration; losses are averaged over the global batch with
-`tf.nn.compute_average_loss`, and the random inputs are drawn once for the
-global batch and sliced per replica, so N replicas see the same examples and
-noise as one device would.
+- how iterations run, chosen by `StepOptions`: `gantape.executors` (`HostLoop`,
+  K iterations per `tf.function` call on any input, and `CompiledDeviceLoop`,
+  runs of iterations under XLA on device input); both draw the same noise, so
+  a run with `jit_compile=True` sees the numbers of one without;
+- the iterators it reads (`make_input`, `make_iterator`):
+  `gantape.data.iterators`;
+- averaging over the replicas of a `tf.distribute.Strategy` (the loss over
+  the global batch, the random inputs drawn once for the global batch and
+  cut per replica, so N replicas see what one device would):
+  `gantape.distribute`;
+- float16 loss scaling: `gantape.precision`.
 """
 
+import dataclasses
 from typing import Dict, Optional
 
 import keras
 import tensorflow as tf
 
-from gantape import data as data_lib
+from gantape import distribute
+from gantape import executors
 from gantape import precision as precision_lib
+from gantape.data import iterators
 from gantape.errors import UsageError
 from gantape.variants import base
-
-
-# The most iterations one XLA launch runs on device input. XLA compiles a
-# program per input shape, so a run's random inputs always fill a block of
-# this many iterations' draws, whatever the run's length.
-QUEUED_RUN_ITERATIONS = 64
 
 
 def check_variable_partition(variant: base.Variant) -> None:
@@ -71,33 +74,59 @@ def check_variable_partition(variant: base.Variant) -> None:
         f"non-trainable.")
 
 
-def _check_schedule(updates_per_batch, jit_compile: bool,
-                    strategy: tf.distribute.Strategy) -> None:
-  """Raises UsageError for a bad updates_per_batch, or XLA asked for on a
-  multi-replica strategy other than TPU."""
-  if not isinstance(updates_per_batch, int) or updates_per_batch < 1:
-    raise UsageError(f"updates_per_batch must be a positive integer, got "
-                     f"{updates_per_batch!r}.")
-  is_tpu = isinstance(strategy, (tf.distribute.TPUStrategy,))
-  if jit_compile and strategy.num_replicas_in_sync > 1 and not is_tpu:
-    raise UsageError(
-        "jit_compile=True runs on one replica (or TPU, which always "
-        "compiles); drop it for a multi-replica strategy.")
+@dataclasses.dataclass(frozen=True)
+class StepOptions:
+  """How a `TrainStep` splits its batches, compiles and reads its input.
 
+  `jit_compile` and `input_pipeline` choose the executor: device input under
+  XLA runs on `executors.CompiledDeviceLoop`, everything else on
+  `executors.HostLoop`.
 
-def _average(per_example: tf.Tensor) -> tf.Tensor:
-  """Mean over the global batch: sum / (per-replica batch x replicas)."""
-  return tf.nn.compute_average_loss(per_example)
+  Attributes:
+    updates_per_batch: split each replica's batch and random inputs into
+      this many equal slices and update each network once per slice (all
+      discriminator updates, then all generator updates); 2 is the seed's
+      schedule. The per-replica batch must divide evenly.
+    jit_compile: compile each iteration's math with XLA; on device input,
+      runs of up to `executors.QUEUED_RUN_ITERATIONS` iterations.
+    input_pipeline: the iterator `TrainStep.make_input` makes, one of
+      `data.INPUT_PIPELINES`: "host" (`tf.data`) or "device"
+      (`data.DeviceBatches`, one replica only).
+    precision: "float32", "mixed_float16" or "mixed_bfloat16", the Keras
+      dtype policy the variant's networks were built under
+      (`gantape.precision.policy`); None: theirs. mixed_float16 wraps both
+      optimizers in a dynamic `keras.optimizers.LossScaleOptimizer`, which
+      the step's optimizers and checkpoint then hold.
+
+  Raises:
+    UsageError: updates_per_batch is not a positive integer, or an unknown
+      input_pipeline.
+  """
+  updates_per_batch: int = 1
+  jit_compile: bool = False
+  input_pipeline: str = "host"
+  precision: Optional[str] = None
+
+  def __post_init__(self):
+    if (not isinstance(self.updates_per_batch, int)
+        or self.updates_per_batch < 1):
+      raise UsageError(f"updates_per_batch must be a positive integer, got "
+                       f"{self.updates_per_batch!r}.")
+    iterators.check_pipeline(self.input_pipeline)
 
 
 class TrainStep:
-  """The compiled GAN train step over explicit variable lists.
+  """The GAN iteration over explicit variable lists, and its state.
 
   Attributes:
     variant: the variant it trains.
+    options: its `StepOptions`.
+    precision: the dtype policy its networks run under (`options.precision`
+      or, if None, theirs).
     global_step: int64 variable, +1 per GAN iteration.
     rng: the `tf.random.Generator` every random input is drawn from.
     strategy: the `tf.distribute.Strategy` it runs under.
+    executor: what runs its calls (`gantape.executors`), as `options` chose.
   """
 
   def __init__(self, variant: base.Variant,
@@ -105,9 +134,7 @@ class TrainStep:
                g_optimizer: keras.optimizers.Optimizer, *,
                seed: int = 0,
                strategy: Optional[tf.distribute.Strategy] = None,
-               jit_compile: bool = False,
-               updates_per_batch: int = 1,
-               precision: Optional[str] = None):
+               options: StepOptions = StepOptions()):
     """Builds the step; variables and optimizer slots are created here.
 
     Args:
@@ -117,41 +144,33 @@ class TrainStep:
       g_optimizer: updates `variant.generator_variables` only.
       seed: seeds the random-input generator.
       strategy: a `tf.distribute.Strategy`; default: the current one.
-      jit_compile: compile each iteration's math with XLA; on device input
-        (`make_input`), runs of up to `QUEUED_RUN_ITERATIONS` iterations.
-      updates_per_batch: split each replica's batch and random inputs into
-        this many equal slices and update each network once per slice (all
-        discriminator updates, then all generator updates); 2 is the seed's
-        schedule. The per-replica batch must divide evenly.
-      precision: "float32", "mixed_float16" or "mixed_bfloat16", the Keras
-        dtype policy the variant's networks were built under
-        (`gantape.precision.policy`); None: theirs. mixed_float16 wraps
-        both optimizers in a dynamic `keras.optimizers.LossScaleOptimizer`,
-        which `d_optimizer`, `g_optimizer` and the checkpoint then hold.
+      options: how it runs (`StepOptions`).
 
     Raises:
       UsageError: the variable lists overlap or miss a variable, XLA is
-        asked for on a multi-replica non-TPU strategy, updates_per_batch
-        is not a positive integer, or the networks were built under another
-        precision.
+        asked for on a multi-replica non-TPU strategy, or the networks were
+        built under another precision.
     """
     check_variable_partition(variant)
-    self.precision = precision_lib.of_variant(variant, precision)
-    d_optimizer = precision_lib.with_loss_scaling(d_optimizer, self.precision)
-    g_optimizer = precision_lib.with_loss_scaling(g_optimizer, self.precision)
     self.strategy = strategy or tf.distribute.get_strategy()
-    _check_schedule(updates_per_batch, jit_compile, self.strategy)
-    self.updates_per_batch = updates_per_batch
+    is_tpu = isinstance(self.strategy, tf.distribute.TPUStrategy)
+    if (options.jit_compile and self.strategy.num_replicas_in_sync > 1
+        and not is_tpu):
+      raise UsageError(
+          "jit_compile=True runs on one replica (or TPU, which always "
+          "compiles); drop it for a multi-replica strategy.")
+    self.options = options
+    self.precision = precision_lib.of_variant(variant, options.precision)
     self.variant = variant
-    self.d_optimizer = d_optimizer
-    self.g_optimizer = g_optimizer
-    self.jit_compile = jit_compile
+    self.d_optimizer = precision_lib.with_loss_scaling(d_optimizer,
+                                                       self.precision)
+    self.g_optimizer = precision_lib.with_loss_scaling(g_optimizer,
+                                                       self.precision)
     self._create_state(seed)
-    self._iteration = tf.function(self._replica_iteration,
-                                  jit_compile=True if jit_compile else None)
-    self._queued_loop = tf.function(self._replica_queued_loop,
-                                    jit_compile=True)
-    self._train = tf.function(self._train_loop)
+    if options.jit_compile and options.input_pipeline == "device":
+      self.executor = executors.CompiledDeviceLoop(self)
+    else:
+      self.executor = executors.HostLoop(self, jit_compile=options.jit_compile)
 
   def _create_state(self, seed: int) -> None:
     """The step counter, the optimizers' slots and the random generator."""
@@ -173,96 +192,28 @@ class TrainStep:
 
   # ---- public --------------------------------------------------------
 
+  def make_input(self, data, *, batch_size: int, seed: int):
+    """`data.iterators.make_input` for this step: the variant's real batches
+    of the dataset `data`, from `options.input_pipeline`, split over the
+    step's replicas and updates. Raises what that raises."""
+    return iterators.make_input(
+        self.variant, data, batch_size=batch_size, seed=seed,
+        input_pipeline=self.options.input_pipeline, strategy=self.strategy,
+        updates_per_batch=self.options.updates_per_batch)
+
   def make_iterator(self, dataset: tf.data.Dataset):
-    """An iterator over `dataset` (global batches) distributed as needed.
-
-    With several replicas each global batch is split into per-replica
-    batches, in replica order. Across workers the split is by data (each
-    worker runs the seeded pipeline and keeps its replicas' slices): the
-    pipeline reads arrays in memory, not files, so there are no files to
-    shard, and the replicas together see the batch one device would.
-
-    Raises:
-      UsageError: the global batch does not split evenly over the replicas
-        and, on each, into `updates_per_batch` slices.
-    """
-    replicas = self.strategy.num_replicas_in_sync
-    self._check_batch(tf.nest.flatten(dataset.element_spec)[0].shape[0])
-    if replicas > 1:
-      options = tf.data.Options()
-      options.experimental_distribute.auto_shard_policy = (
-          tf.data.experimental.AutoShardPolicy.DATA)
-      dataset = self.strategy.experimental_distribute_dataset(
-          dataset.with_options(options))
-    return iter(dataset)
-
-  def make_input(self, data: data_lib.Dataset, *, batch_size: int, seed: int,
-                 input_pipeline: str = "host"):
-    """An iterator of the variant's real batches of `data`, for `__call__`.
-
-    Both pipelines give the same batches for the same seed. "host" is
-    `make_iterator(variant.make_dataset(...))`. "device" keeps the arrays on
-    the device and gathers each batch inside the step
-    (`data.DeviceBatches` over `variant.input_streams`): no `tf.data`
-    element or host-to-device copy per batch. Checkpoint either iterator
-    beside `checkpoint_items()` for an exact resume.
-
-    Args:
-      data: the in-memory dataset.
-      batch_size: the global batch size.
-      seed: seeds the data order.
-      input_pipeline: one of `data.INPUT_PIPELINES`.
-
-    Raises:
-      UsageError: an unknown pipeline, or a batch that does not split over
-        the replicas and updates; "device" under a multi-replica strategy
-        or for a variant that overrides `make_dataset`.
-    """
-    variant = self.variant
-    if input_pipeline not in data_lib.INPUT_PIPELINES:
-      raise UsageError(
-          f"unknown input_pipeline {input_pipeline!r}; choose one of "
-          f"{', '.join(data_lib.INPUT_PIPELINES)}.")
-    if input_pipeline == "host":
-      return self.make_iterator(variant.make_dataset(
-          data, batch_size=batch_size, seed=seed))
-    replicas = self.strategy.num_replicas_in_sync
-    if replicas > 1:
-      raise UsageError(
-          f"input_pipeline='device' feeds one replica, and this strategy has "
-          f"{replicas}; use input_pipeline='host' (--input_pipeline=host), "
-          f"whose batches are split over the replicas.")
-    if type(variant).make_dataset is not base.Variant.make_dataset:
-      raise UsageError(
-          f"variant {variant.name!r} builds its own tf.data pipeline "
-          f"(make_dataset), which cannot move to the device; define "
-          f"input_streams instead, or use input_pipeline='host'.")
-    self._check_batch(batch_size)
-    return data_lib.DeviceBatches(variant.input_streams(data, seed=seed),
-                                  batch_size=batch_size,
-                                  batches_per_iteration=variant.n_critic)
-
-  def _check_batch(self, batch: Optional[int]) -> None:
-    """Raises UsageError unless the global batch `batch` splits evenly over
-    the replicas and, on each, into `updates_per_batch` slices."""
-    replicas = self.strategy.num_replicas_in_sync
-    if batch is not None and batch % replicas:
-      raise UsageError(
-          f"the global batch of {batch} does not split evenly over "
-          f"{replicas} replicas; use a batch_size that is a multiple of "
-          f"{replicas}, e.g. {max(1, batch // replicas) * replicas}.")
-    slices = replicas * self.updates_per_batch
-    if batch is not None and batch % slices:
-      raise UsageError(
-          f"the global batch of {batch} does not split into "
-          f"{self.updates_per_batch} updates on each of {replicas} "
-          f"replica(s); use a batch_size that is a multiple of {slices}.")
+    """`data.iterators.make_iterator` for this step: an iterator over the
+    `tf.data` global batches `dataset`, split over the step's replicas and
+    updates. Raises what that raises."""
+    return iterators.make_iterator(
+        dataset, strategy=self.strategy,
+        updates_per_batch=self.options.updates_per_batch)
 
   def __call__(self, iterator, num_iterations=1) -> Dict[str, tf.Tensor]:
     """Runs `num_iterations` GAN iterations in one `tf.function` call.
 
     Args:
-      iterator: from `make_iterator`.
+      iterator: from `make_input` or `make_iterator`.
       num_iterations: a positive int or int tensor; any value reuses the
         trace.
 
@@ -270,13 +221,18 @@ class TrainStep:
       Scalar metrics of the last iteration: `d_loss`, `g_loss`, the
       gradients' global norms `d_grad_norm` and `g_grad_norm`, and the
       variant's own (e.g. `d_real`, `d_fake`).
+
+    Raises:
+      UsageError: num_iterations below 1, or an iterator the executor does
+        not run on (a `tf.data` one for device input under XLA).
     """
     if not tf.is_tensor(num_iterations):
       if int(num_iterations) < 1:
         raise UsageError(
             f"num_iterations must be at least 1, got {num_iterations}.")
       num_iterations = tf.constant(int(num_iterations), tf.int32)
-    return self._train(iterator, num_iterations)
+    self.executor.check(iterator)
+    return self.executor.train(iterator, num_iterations)
 
   def checkpoint_items(self) -> Dict[str, object]:
     """What a `tf.train.Checkpoint` needs to resume this step exactly."""
@@ -308,114 +264,16 @@ class TrainStep:
       iteration and its outputs are the metrics a call returns.
     """
     n = self.variant.n_critic
-    return tf.function(self._replica_iteration).get_concrete_function(
+    return tf.function(self.iteration).get_concrete_function(
         (batch_spec,) * n, (inputs_spec,) * n)
 
-  # ---- inside the tf.function ----------------------------------------
+  # ---- one replica's iteration ------------------------------------------
 
-  def _train_loop(self, iterator, num_iterations):
-    if (self.jit_compile and isinstance(iterator, data_lib.DeviceBatches)
-        and self.strategy.num_replicas_in_sync == 1):
-      return self._train_queued(iterator, num_iterations)
-    # The first iteration is peeled off so the loop's metrics have a
-    # structure to carry; `_iteration` is one traced function either way.
-    metrics = self._one_iteration(iterator)
-    for _ in tf.range(num_iterations - 1):
-      metrics = self._one_iteration(iterator)
-    return metrics
-
-  def _one_iteration(self, iterator):
-    batches, inputs = [], []
-    for _ in range(self.variant.n_critic):
-      batch = next(iterator)
-      batches.append(batch)
-      inputs.append(self._distributed_inputs(batch))
-    per_replica = self.strategy.run(self._iteration,
-                                    args=(tuple(batches), tuple(inputs)))
-    self.global_step.assign_add(1)
-    return self._reduce_mean(per_replica)
-
-  def _train_queued(self, iterator, num_iterations):
-    """`_train_loop` on device input under XLA: whole runs of iterations as
-    one XLA computation each, between refills of the input queue.
-
-    One XLA launch per iteration can cost as much as the iteration itself
-    for a small network on a CPU (a launch passes every variable in and
-    out), so the loop itself is compiled. The queue's refill cannot be (it reads a
-    `tf.data` iterator) and neither can the random draws be moved in
-    without changing their numbers (XLA's generator kernels differ), so
-    both run before each compiled run: the batches and random inputs are
-    those of the per-iteration path.
-    """
-    metrics, done = self._queued_run(iterator, num_iterations)
-    while done < num_iterations:
-      metrics, n = self._queued_run(iterator, num_iterations - done)
-      done += n
-    return metrics
-
-  def _queued_run(self, iterator, most):
-    """Up to `most` iterations on the queued batches, in one XLA launch."""
-    iterator.reserve()
-    n = tf.minimum(tf.minimum(most, QUEUED_RUN_ITERATIONS),
-                   iterator.queued_batches() // self.variant.n_critic)
-    inputs = self._draw_inputs(n, iterator.batch_size)
-    per_replica = self.strategy.run(self._queued_loop,
-                                    args=(iterator, inputs, n))
-    self.global_step.assign_add(tf.cast(n, tf.int64))
-    return self._reduce_mean(per_replica), n
-
-  def _reduce_mean(self, per_replica):
-    """Each metric's mean over the replicas."""
-    return {k: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None)
-            for k, v in per_replica.items()}
-
-  def _draw_inputs(self, n, batch_size):
-    """The random inputs of n iterations, drawn in the per-iteration order:
-    a tuple (one per critic update) of structures stacked on axis 0 into
-    `QUEUED_RUN_ITERATIONS` rows, the last ones zeros when n is fewer."""
-    def draw():
-      return [self.variant.sample_inputs(self.rng, batch_size)
-              for _ in range(self.variant.n_critic)]
-    arrays = tf.nest.map_structure(
-        lambda t: tf.TensorArray(t.dtype, size=QUEUED_RUN_ITERATIONS,
-                                 element_shape=t.shape).write(0, t), draw())
-    for i in tf.range(1, n):
-      arrays = tf.nest.map_structure(lambda a, t: a.write(i, t), arrays,
-                                     draw())
-    return tuple(tf.nest.map_structure(lambda a: a.stack(), arrays))
-
-  def _replica_queued_loop(self, iterator, inputs, n):
-    def iteration(i):
-      batches = tuple(iterator.next_queued() for _ in inputs)
-      drawn = tuple(tf.nest.map_structure(lambda t: t[i], x) for x in inputs)
-      return self._replica_iteration(batches, drawn)
-    metrics = iteration(0)
-    # A `while`, not a `for` over `tf.range(n)`: that loop has n as its
-    # maximum_iterations, which XLA needs as a constant, so it would compile
-    # one program per run length.
-    i = tf.constant(1)
-    while i < n:
-      metrics = iteration(i)
-      i += 1
-    return metrics
-
-  def _distributed_inputs(self, batch):
-    """One global draw of the random inputs, sliced per replica."""
-    local_images = self.strategy.experimental_local_results(batch["image"])[0]
-    per_replica = tf.shape(local_images)[0]
-    replicas = self.strategy.num_replicas_in_sync
-    inputs = self.variant.sample_inputs(self.rng, per_replica * replicas)
-    if replicas == 1:
-      return inputs
-
-    def replica_slice(ctx):
-      start = ctx.replica_id_in_sync_group * per_replica
-      return tf.nest.map_structure(lambda t: t[start:start + per_replica],
-                                   inputs)
-    return self.strategy.experimental_distribute_values_from_function(
-        replica_slice)
-
-  def _replica_iteration(self, batches, inputs):
+  def iteration(self, batches, inputs) -> base.Metrics:
+    """One replica's GAN iteration: a discriminator update per batch and
+    its random inputs (`n_critic` of each), then a generator update on the
+    last, each cut into `updates_per_batch` slices. The executors run it in
+    `strategy.run`; returns the last updates' metrics."""
     for batch, batch_inputs in zip(batches, inputs):
       for piece in self._slices(batch, batch_inputs):
         d_metrics = self.discriminator_step(*piece)
@@ -425,7 +283,7 @@ class TrainStep:
 
   def _slices(self, batch, inputs):
     """(batch, inputs) cut into `updates_per_batch` equal slices, in order."""
-    n = self.updates_per_batch
+    n = self.options.updates_per_batch
     if n == 1:
       return [(batch, inputs)]
 
@@ -473,25 +331,14 @@ def _update(prefix, loss_fn, variables, optimizer, batch,
   scale = precision_lib.loss_scale(optimizer)
   with tf.GradientTape() as tape, precision_lib.inner_scale(scale):
     out = loss_fn(batch, inputs)
-    loss = _average(precision_lib.to_float32(out.per_example))
+    loss = distribute.global_average(precision_lib.to_float32(out.per_example))
     scaled = loss if scale is None else optimizer.scale_loss(loss)
   grads = tape.gradient(scaled, variables)
   optimizer.apply_gradients(zip(grads, variables))
   norm = tf.linalg.global_norm(grads)
-  metrics = {f"{prefix}_loss": _replica_mean(loss),
+  metrics = {f"{prefix}_loss": distribute.replica_mean(loss),
              f"{prefix}_grad_norm": norm, **out.metrics}
   if scale is not None:
     metrics.update(precision_lib.scaled_update_metrics(prefix, norm, scale,
                                                        optimizer))
   return metrics
-
-
-def _replica_mean(global_average: tf.Tensor) -> tf.Tensor:
-  """Undoes the division by replicas in `compute_average_loss`.
-
-  The loss is divided by the global batch so that summed gradients are right;
-  for logging we want this replica's mean, which the cross-replica MEAN then
-  turns into the global mean.
-  """
-  replicas = tf.distribute.get_replica_context().num_replicas_in_sync
-  return global_average * tf.cast(replicas, global_average.dtype)

@@ -3,22 +3,18 @@
 Small arrays and batches, so each test costs a trace or two.
 """
 
-import os
-import subprocess
-import sys
 from unittest import mock
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from gantape import data as data_lib
-from gantape import networks
 from gantape import optimizers as optimizers_lib
 from gantape import step as step_lib
 from gantape import train as train_lib
 from gantape import variants
+from gantape.data import iterators
 from gantape.errors import UsageError
 from gantape.variants import gan as gan_lib
 
@@ -131,130 +127,36 @@ def test_a_variants_streams_give_its_host_batches(name, options, fake_mnist):
     assert {"labeled_image", "labeled_label"} <= set(device.element_spec)
 
 
-def _step(name="gan", jit_compile=False, **options):
-  variant = variants.build(name, **options)
+def _step(name="gan", **options):
+  variant = variants.build(name)
   d_opt, g_opt = optimizers_lib.make_optimizers(variant)
   return step_lib.TrainStep(variant, d_opt, g_opt, seed=0,
-                            jit_compile=jit_compile)
+                            options=step_lib.StepOptions(**options))
 
 
 def test_a_step_on_device_input_trains_as_on_host_input(fake_mnist):
   finals = []
   for pipeline in data_lib.INPUT_PIPELINES:
     tf.keras.utils.set_random_seed(0)
-    step = _step()
-    iterator = step.make_input(fake_mnist, batch_size=16, seed=0,
-                               input_pipeline=pipeline)
+    step = _step(input_pipeline=pipeline)
+    iterator = step.make_input(fake_mnist, batch_size=16, seed=0)
     step(iterator, 15)  # past the first epoch of 200 examples
     finals.append([v.numpy() for v in step.variant.generator.weights])
   for host, device in zip(*finals):
     np.testing.assert_array_equal(host, device)
 
 
-def test_xla_on_device_input_is_the_per_iteration_run(fake_mnist):
-  # XLA on device input compiles runs of up to 64 iterations between refills
-  # of the queue; 108 iterations of 16 on 200 examples (a refill every 75
-  # batches) take five runs and cross a refill.
-  finals, steps = [], []
-  for pipeline in data_lib.INPUT_PIPELINES:
-    tf.keras.utils.set_random_seed(0)
-    step = _step(jit_compile=True)
-    iterator = step.make_input(fake_mnist, batch_size=16, seed=0,
-                               input_pipeline=pipeline)
-    for k in (7, 1, 100):
-      step(iterator, k)
-    finals.append([v.numpy() for v in step.variant.generator.weights
-                   + step.variant.discriminator.weights])
-    steps.append((step, iterator))
-  for host, device in zip(*finals):
-    np.testing.assert_array_equal(host, device)
-  (_, host), (step, device) = steps
-  assert int(step.global_step) == 108
-  _assert_same(next(host), next(device))
-
-
-# Runs of 5, 7, 30, 64, 3 and 100 iterations of 16 on 200 examples (a refill
-# every 75 batches); XLA_FLAGS only takes effect before TensorFlow starts.
-_RUNS_OF_EVERY_LENGTH = """
-from gantape import optimizers, step as step_lib, variants
-from tests.conftest import make_fake_mnist
-variant = variants.build("gan")
-step = step_lib.TrainStep(variant, *optimizers.make_optimizers(variant),
-                          jit_compile=True)
-iterator = step.make_input(make_fake_mnist(), batch_size=16, seed=0,
-                           input_pipeline="device")
-for k in (5, 7, 30, 64, 3, 100):
-  step(iterator, k)
-print(int(step.global_step))
-"""
-
-
-def test_xla_compiles_the_queued_loop_once_for_every_run_length(tmp_path):
-  # A run of another length must not compile another program (its inputs
-  # are one fixed-size block, its loop has no maximum_iterations): counted
-  # from XLA's dump, one module per compilation.
-  env = dict(os.environ, XLA_FLAGS=f"--xla_dump_to={tmp_path}")
-  repo_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  done = subprocess.run([sys.executable, "-c", _RUNS_OF_EVERY_LENGTH],
-                        cwd=repo_root, env=env, capture_output=True,
-                        text=True, timeout=600, check=True)
-  assert done.stdout.split()[-1] == "209"
-  modules = {name.split(".")[0] for name in os.listdir(tmp_path)
-             if "queued_loop" in name}
-  assert len(modules) == 1, sorted(modules)
-
-
-def _tiny_wgan_gp():
-  """WGAN-GP with 3 critic updates per iteration, on one-layer networks."""
-  generator = keras.Sequential([
-      keras.Input((networks.NOISE_DIM,)),
-      keras.layers.Dense(28 * 28, activation="sigmoid"),
-      keras.layers.Reshape((28, 28, 1))])
-  critic = keras.Sequential([keras.Input((28, 28, 1)),
-                             keras.layers.Flatten(), keras.layers.Dense(1)])
-  return variants.build("wgan_gp", n_critic=3, generator=generator,
-                        discriminator=critic)
-
-
-class _TwoStreamGAN(gan_lib.GAN):
-  """The GAN, fed a second stream of 20 examples as SSGAN's labelled ones."""
-  name = "two_stream_gan"
-
-  def input_streams(self, mnist, *, seed):
-    streams = super().input_streams(mnist, seed=seed)
-    streams["labeled_"] = data_lib.Stream(
-        mnist.x_train[:20], mnist.y_train[:20], seed + 1, False)
-    return streams
-
-
-@pytest.mark.parametrize("build", [_tiny_wgan_gp, _TwoStreamGAN])
-def test_xla_on_device_input_takes_each_iterations_batches(build,
-                                                           fake_mnist):
-  # n_critic batches per iteration, or two streams of other lengths: after
-  # runs that cross refills, both pipelines are at the same batch.
-  variant = build()
-  host = iter(variant.make_dataset(fake_mnist, batch_size=16, seed=0))
-  d_opt, g_opt = optimizers_lib.make_optimizers(variant)
-  step = step_lib.TrainStep(variant, d_opt, g_opt, seed=0, jit_compile=True)
-  device = step.make_input(fake_mnist, batch_size=16, seed=0,
-                           input_pipeline="device")
-  metrics = step(device, 80)
-  for _ in range(80 * variant.n_critic):
-    next(host)
-  _assert_same(next(host), next(device))
-  assert int(step.global_step) == 80
-  assert all(np.isfinite(v.numpy()) for v in metrics.values())
-
-
 def test_device_input_refusals(fake_mnist):
-  step = _step()
+  variant = variants.build("gan")
   with pytest.raises(UsageError, match="choose one of host, device"):
-    step.make_input(fake_mnist, batch_size=16, seed=0, input_pipeline="gpu")
-  with mock.patch.object(step, "strategy") as strategy:
-    strategy.num_replicas_in_sync = 2
-    with pytest.raises(UsageError, match="input_pipeline='host'"):
-      step.make_input(fake_mnist, batch_size=16, seed=0,
-                      input_pipeline="device")
+    iterators.make_input(variant, fake_mnist, batch_size=16, seed=0,
+                         input_pipeline="gpu")
+  with pytest.raises(UsageError, match="choose one of host, device"):
+    step_lib.StepOptions(input_pipeline="gpu")
+  two_replicas = mock.Mock(num_replicas_in_sync=2)
+  with pytest.raises(UsageError, match="input_pipeline='host'"):
+    iterators.make_input(variant, fake_mnist, batch_size=16, seed=0,
+                         input_pipeline="device", strategy=two_replicas)
 
   class OwnPipeline(gan_lib.GAN):
     name = "own_pipeline_gan"
@@ -264,10 +166,11 @@ def test_device_input_refusals(fake_mnist):
 
   own = OwnPipeline()
   d_opt, g_opt = optimizers_lib.make_optimizers(own)
-  own_step = step_lib.TrainStep(own, d_opt, g_opt)
+  own_step = step_lib.TrainStep(
+      own, d_opt, g_opt,
+      options=step_lib.StepOptions(input_pipeline="device"))
   with pytest.raises(UsageError, match="define input_streams"):
-    own_step.make_input(fake_mnist, batch_size=16, seed=0,
-                        input_pipeline="device")
+    own_step.make_input(fake_mnist, batch_size=16, seed=0)
   with pytest.raises(UsageError, match="input_pipeline must be one of"):
     train_lib.TrainConfig(workdir="/tmp/x", input_pipeline="gpu").validate()
 

@@ -67,7 +67,7 @@ def test_the_step_is_traced_once_and_counts_d_updates(fake_mnist):
   step, iterator = lazy_step(fake_mnist, every=4)
   for count in (1, 3, 2):
     step(iterator, count)
-  assert step._train.experimental_get_tracing_count() == 1  # pylint: disable=protected-access
+  assert step.executor.train.experimental_get_tracing_count() == 1
   assert int(step.d_optimizer.iterations.numpy()) == 6
   assert int(step.global_step.numpy()) == 6
 

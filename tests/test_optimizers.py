@@ -47,8 +47,9 @@ def test_both_optimizers_count_gan_iterations(name, updates_per_batch,
   d_opt, g_opt = optimizers_lib.make_optimizers(
       variant, learning_rate=0.01, lr_decay=(2, 6),
       updates_per_batch=updates_per_batch)
-  step = step_lib.TrainStep(variant, d_opt, g_opt,
-                            updates_per_batch=updates_per_batch)
+  step = step_lib.TrainStep(
+      variant, d_opt, g_opt,
+      options=step_lib.StepOptions(updates_per_batch=updates_per_batch))
   iterator = step.make_iterator(
       variant.make_dataset(fake_mnist, batch_size=16, seed=0))
   for done in (1, 3, 5, 7):

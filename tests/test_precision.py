@@ -29,8 +29,9 @@ def make_step(name, mnist, policy=None, options=None, seed=0, **kwargs):
   with precision.policy(policy or precision.FLOAT32):
     variant = variants.build(name, **(options or {}))
   d_opt, g_opt = optimizers_lib.make_optimizers(variant)
-  step = step_lib.TrainStep(variant, d_opt, g_opt, seed=seed,
-                            precision=policy, **kwargs)
+  step = step_lib.TrainStep(
+      variant, d_opt, g_opt, seed=seed,
+      options=step_lib.StepOptions(precision=policy, **kwargs))
   iterator = step.make_iterator(
       variant.make_dataset(mnist, batch_size=BATCH, seed=seed))
   return step, iterator
@@ -179,9 +180,11 @@ def test_the_step_refuses_networks_of_another_precision():
   with pytest.raises(UsageError, match=r"built under the dtype policy "
                      r"float32, not mixed_float16; build it inside "
                      r"gantape.precision.policy\('mixed_float16'\)"):
-    step_lib.TrainStep(variant, d_opt, g_opt, precision="mixed_float16")
+    step_lib.TrainStep(variant, d_opt, g_opt,
+                       options=step_lib.StepOptions(precision="mixed_float16"))
   with pytest.raises(UsageError, match="unknown precision 'float8'"):
-    step_lib.TrainStep(variant, d_opt, g_opt, precision="float8")
+    step_lib.TrainStep(variant, d_opt, g_opt,
+                       options=step_lib.StepOptions(precision="float8"))
   assert keras.mixed_precision.global_policy().name == "float32"
 
 

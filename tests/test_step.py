@@ -29,7 +29,8 @@ def make_step(name, mnist, seed=0, options=None, **kwargs):
   keras.utils.set_random_seed(seed)
   variant = variants.build(name, **(options or {}))
   d_opt, g_opt = optimizers_lib.make_optimizers(variant)
-  step = step_lib.TrainStep(variant, d_opt, g_opt, seed=seed, **kwargs)
+  step = step_lib.TrainStep(variant, d_opt, g_opt, seed=seed,
+                            options=step_lib.StepOptions(**kwargs))
   iterator = step.make_iterator(
       variant.make_dataset(mnist, batch_size=BATCH, seed=seed))
   return step, iterator
@@ -299,7 +300,7 @@ def test_conformance(name, options, fake_mnist, tmp_path):
   for k in (1, 3, 7):
     metrics = step(iterator, k)
     assert all_finite(metrics)
-  assert step._train.experimental_get_tracing_count() == 1
+  assert step.executor.train.experimental_get_tracing_count() == 1
   assert int(step.global_step) == 1 + 1 + 3 + 7
   # n_critic discriminator updates (5 for wgan_gp), one generator update.
   assert int(step.d_optimizer.iterations) == 12 * step.variant.n_critic

@@ -60,13 +60,14 @@ class GantapeRunner(Runner):
     with precision_lib.policy(config.precision):
       self.variant = build_variant(name, dataset, config)
     d_opt, g_opt = optimizers_lib.make_optimizers(self.variant)
-    self.step = step_lib.TrainStep(self.variant, d_opt, g_opt,
-                                   seed=config.seed, jit_compile=jit,
-                                   updates_per_batch=config.updates_per_batch,
-                                   precision=config.precision)
+    self.step = step_lib.TrainStep(
+        self.variant, d_opt, g_opt, seed=config.seed,
+        options=step_lib.StepOptions(
+            updates_per_batch=config.updates_per_batch, jit_compile=jit,
+            input_pipeline=config.input_pipeline,
+            precision=config.precision))
     self.iterator = self.step.make_input(
-        dataset, batch_size=config.batch_size, seed=config.seed,
-        input_pipeline=config.input_pipeline)
+        dataset, batch_size=config.batch_size, seed=config.seed)
     self.element_spec = self.iterator.element_spec
     self.unit = k
     self._k = tf.constant(k, tf.int32)
@@ -86,10 +87,11 @@ class InputRunner(Runner):
                config: BenchmarkConfig, k: int):
     variant = build_variant(name, dataset, config)
     d_opt, g_opt = optimizers_lib.make_optimizers(variant)
-    step = step_lib.TrainStep(variant, d_opt, g_opt, seed=config.seed)
+    step = step_lib.TrainStep(
+        variant, d_opt, g_opt, seed=config.seed,
+        options=step_lib.StepOptions(input_pipeline=config.input_pipeline))
     self.iterator = step.make_input(
-        dataset, batch_size=config.batch_size, seed=config.seed,
-        input_pipeline=config.input_pipeline)
+        dataset, batch_size=config.batch_size, seed=config.seed)
     self.unit = k
     self._batches = tf.constant(k * variant.n_critic, tf.int32)
     self._draw = tf.function(_draw_batches)

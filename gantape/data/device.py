@@ -17,9 +17,9 @@ reserves (`batches_per_iteration`) and C whole epochs of at least
 indices, after appending the next C when fewer than a batch are queued.
 
 `reserve` and `next_queued` split that in two for a loop compiled whole by
-XLA (`step.TrainStep`): the refill, which reads the `tf.data` iterator and
-cannot be compiled, runs before the loop, and the loop then gathers
-`queued_batches()` batches with no refill.
+XLA (`executors.CompiledDeviceLoop`): the refill, which reads the `tf.data`
+iterator and cannot be compiled, runs before the loop, and the loop then
+gathers `queued_batches()` batches with no refill.
 """
 
 from typing import Dict, Mapping, Optional

@@ -305,12 +305,13 @@ def _build(config: TrainConfig, strategy: tf.distribute.Strategy,
         updates_per_batch=config.updates_per_batch)
     train_step = step_lib.TrainStep(
         variant, d_opt, g_opt, seed=config.seed, strategy=strategy,
-        jit_compile=config.jit_compile,
-        updates_per_batch=config.updates_per_batch,
-        precision=config.precision)
+        options=step_lib.StepOptions(
+            updates_per_batch=config.updates_per_batch,
+            jit_compile=config.jit_compile,
+            input_pipeline=config.input_pipeline,
+            precision=config.precision))
   iterator = train_step.make_input(dataset, batch_size=config.batch_size,
-                                   seed=config.seed,
-                                   input_pipeline=config.input_pipeline)
+                                   seed=config.seed)
   items = train_step.checkpoint_items()
   items[resume_lib.RECORD_ITEM] = resume_lib.record_variable(record)
   averages = {}

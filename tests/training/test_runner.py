@@ -154,7 +154,7 @@ class SlowStep:
 def test_calls_of_a_slow_step_end_near_their_time_budget(gan_step):
   step, iterator = gan_step
   step(iterator, 1)  # traced before, as a run's first call would be
-  traces = step._train.experimental_get_tracing_count()  # pylint: disable=protected-access
+  traces = step.executor.train.experimental_get_tracing_count()
   step.global_step.assign(0)
   slow = SlowStep(step, seconds=0.04)
   boundaries = Recorder()
@@ -170,7 +170,7 @@ def test_calls_of_a_slow_step_end_near_their_time_budget(gan_step):
   assert timed and 0.25 < timed[len(timed) // 2] < 0.75, slow.calls
   assert boundaries.iterations == [40, 60]
   # The count is a tensor: none of the call lengths traced the step again.
-  assert step._train.experimental_get_tracing_count() == traces  # pylint: disable=protected-access
+  assert step.executor.train.experimental_get_tracing_count() == traces
 
 
 def test_a_stop_between_boundaries_runs_what_every_boundary_runs(gan_step):
