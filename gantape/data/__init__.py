@@ -9,7 +9,10 @@ that feed the train step.
   (`pipeline`); `DeviceBatches` gathers the same batches on the device
   (`device`);
 - `pixels` and `check_training_set` refuse data that would train on nothing
-  useful (`dataset`).
+  useful (`dataset`);
+- `iterators.make_input` and `iterators.make_iterator` make the iterator a
+  train step reads, split over its replicas (`gantape.data.iterators`, not
+  imported here: it reads the variants, which import this package).
 """
 
 from gantape.data.dataset import NUM_CLASSES
