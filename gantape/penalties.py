@@ -2,16 +2,42 @@
 
 A penalty is a [B] per-example term added to the discriminator's loss; the
 train step averages it over the global batch with the loss. Each is one
-function here, which the variants apply (`variants.base.Variant`).
+function here; `variants.base.Variant` applies them (R1 in
+`real_probabilities`, the gradient penalty in `gradient_penalty`) as
+`Penalty` terms, which carry what the log shows, and `variants.settings`
+declares their options (`r1_gamma`, `r1_every`, `gp_weight`).
 
   R1 = gamma / 2 * ||d f(x) / d x||^2,           x real (Mescheder et al. 2018)
   GP = lambda * (||d C(x_hat) / d x_hat||_2 - 1)^2,
        x_hat = e x + (1 - e) G(z), e ~ U[0, 1]   (Gulrajani et al. 2017)
 """
 
+import dataclasses
+
 import tensorflow as tf
 
 from gantape import precision
+
+
+@dataclasses.dataclass(frozen=True)
+class Penalty:
+  """A penalty term of the discriminator's loss, and what the log shows.
+
+  Attributes:
+    name: the metric it is logged as, e.g. "r1_penalty".
+    per_example: [B] float32, added to the per-example loss.
+    logged: the scalar the progress lines show: the mean of `per_example`,
+      or for a penalty applied on some updates only (lazy R1) the last one
+      applied, without its lazy weight.
+  """
+  name: str
+  per_example: tf.Tensor
+  logged: tf.Tensor
+
+  @classmethod
+  def of(cls, name: str, per_example: tf.Tensor) -> "Penalty":
+    """The penalty `per_example`, logged as its mean."""
+    return cls(name, per_example, tf.reduce_mean(per_example))
 
 
 def safe_norm(x: tf.Tensor, axis, floor: float = 1e-12) -> tf.Tensor:
@@ -72,3 +98,11 @@ def r1_penalty(real_gradients: tf.Tensor, gamma: float) -> tf.Tensor:
   axes = list(range(1, len(real_gradients.shape)))
   return 0.5 * gamma * tf.reduce_sum(tf.square(real_gradients), axis=axes)
 
+
+def lazy_due(update: tf.Tensor, every: int) -> tf.Tensor:
+  """Whether a lazy penalty applies on the discriminator update numbered
+  `update` (0, 1, ...): on one in `every`, the first included. It applies
+  weighted by `every` (Karras et al. 2020, "Analyzing and Improving the
+  Image Quality of StyleGAN", sec. B), so that its average over `every`
+  updates is the penalty's."""
+  return update % every == 0

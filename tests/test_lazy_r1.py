@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from gantape import losses
 from gantape import optimizers as optimizers_lib
 from gantape import step as step_lib
 from gantape import variants
@@ -22,9 +23,21 @@ def linear_discriminator():
   return model
 
 
-def lazy_step(mnist, every, seed=0):
+class OwnLossGAN(variants.gan.GAN):
+  """A variant of one's own that adds R1 with `plus_r1` and nothing else."""
+
+  def discriminator_loss(self, batch, inputs):
+    fake = tf.stop_gradient(self.generate(inputs, training=True))
+    real, r1 = self.real_probabilities(batch["image"], tf.sigmoid,
+                                       lambda logits: logits[:, 0])
+    fake = self.discriminate(fake, tf.sigmoid)
+    return variants.LossOutput(
+        losses.minimax_discriminator_loss(real, fake), {}).plus_r1(r1)
+
+
+def lazy_step(mnist, every, seed=0, variant="gan"):
   keras.utils.set_random_seed(seed)
-  variant = variants.build("gan", r1_gamma=GAMMA, r1_every=every,
+  variant = variants.build(variant, r1_gamma=GAMMA, r1_every=every,
                            discriminator=linear_discriminator())
   d_opt, g_opt = optimizers_lib.make_optimizers(variant)
   step = step_lib.TrainStep(variant, d_opt, g_opt, seed=seed)
@@ -51,8 +64,11 @@ def d_updates(step, iterator, update, count):
   return seen, expected
 
 
-def test_the_log_shows_the_last_penalty_applied(fake_mnist):
-  step, iterator = lazy_step(fake_mnist, every=3)
+@pytest.mark.parametrize("variant", ["gan", OwnLossGAN])
+def test_the_log_shows_the_last_penalty_applied(fake_mnist, variant):
+  """Whoever adds the penalty, a registered variant or one's own with
+  `plus_r1`: the R1 path carries what the log shows."""
+  step, iterator = lazy_step(fake_mnist, every=3, variant=variant)
   update = tf.function(step.discriminator_step)
   seen, expected = d_updates(step, iterator, update, 7)
   # Penalized on updates 0, 3 and 6; the updates between show update 0's

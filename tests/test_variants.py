@@ -1,5 +1,6 @@
 """The registry: every variant declares its constructor's options once."""
 
+import dataclasses
 import inspect
 
 import pytest
@@ -7,19 +8,59 @@ import pytest
 from gantape import variants
 from gantape.errors import UsageError
 from gantape.variants import base
+from gantape.variants import settings
 
 NETWORK_ARGUMENTS = ("self", "generator", "discriminator")
 
 
 @pytest.mark.parametrize("name", variants.names())
-def test_declared_options_are_the_constructor_keywords(name):
-  """Declared name and default = the constructor's, and nothing undeclared
-  but the networks and what the dataset gives (`base.DATA_ARGUMENTS`)."""
-  parameters = inspect.signature(variants.get_class(name).__init__).parameters
-  keywords = {k: p.default for k, p in parameters.items()
-              if k not in NETWORK_ARGUMENTS + base.DATA_ARGUMENTS}
-  declared = {k: o.default for k, o in variants.options(name).items()}
-  assert declared == keywords
+def test_a_constructor_takes_its_options_from_the_declaration(name):
+  """No option is a keyword of its own (the default would be written
+  twice): the constructor takes the networks, what the dataset gives
+  (`base.DATA_ARGUMENTS`) and **options, and sets each declared option to
+  its declared default."""
+  cls = variants.get_class(name)
+  parameters = inspect.signature(cls.__init__).parameters
+  named = {k for k, p in parameters.items() if p.kind != p.VAR_KEYWORD}
+  assert named <= set(NETWORK_ARGUMENTS + base.DATA_ARGUMENTS)
+  variant = variants.build(name)
+  assert {o.name: getattr(variant, o.name) for o in cls.options} == {
+      o.name: o.default for o in cls.options}
+
+
+def test_a_constructor_refuses_an_option_it_does_not_declare():
+  with pytest.raises(UsageError, match="variant 'cgan' takes no option "
+                     "gp_weight; its options are: label_smoothing"):
+    variants.get_class("cgan")(gp_weight=10.0)
+
+
+def test_the_class_docstring_lists_the_declared_options():
+  doc = variants.get_class("wgan_gp").__doc__
+  assert "gp_weight (float, default 10.0): weight lambda" in doc
+  assert "n_critic (int, default 5): critic steps" in doc
+
+
+def _check_margin(margin):
+  if margin < 0:
+    raise UsageError(f"margin={margin} is negative; use a value >= 0.")
+
+
+class _Margin(variants.get_class("gan")):
+  """A variant with one new option: its declaration is all it writes."""
+
+  options = variants.get_class("gan").options + (
+      settings.Option("margin", float, 0.5, "a margin.",
+                      check=_check_margin),)
+
+
+def test_a_new_option_is_one_declaration():
+  assert _Margin().margin == 0.5
+  assert _Margin(margin=2).margin == 2.0  # as its type
+  assert variants.check_options(_Margin, {"margin": 1.0}) == {"margin": 1.0}
+  assert variants.nondefault_options(_Margin, {"margin": 0.5}) == {}
+  assert "margin (float, default 0.5): a margin." in _Margin.__doc__
+  with pytest.raises(UsageError, match="margin=-1.0 is negative"):
+    _Margin(margin=-1.0)
 
 
 @pytest.mark.parametrize("name", variants.names())
@@ -31,10 +72,14 @@ def test_declared_defaults_pass_their_own_checks(name):
 
 
 def test_shared_options_agree_across_variants():
-  """One flag per option name: every variant that takes it agrees."""
+  """One flag per option name: every variant that takes it agrees on all
+  but the default, which the flag's help gives per variant."""
   for name, (option, takers) in variants.all_options().items():
     for taker in takers:
-      assert variants.options(taker)[name] == option, (name, taker)
+      assert (dataclasses.replace(variants.options(taker)[name], default=None)
+              == dataclasses.replace(option, default=None)), (name, taker)
+  assert variants.options("wgan_gp")["gp_weight"].default == 10.0
+  assert variants.options("dcgan")["gp_weight"].default == 0.0
 
 
 def test_check_options_refuses_what_the_variant_does_not_take():
@@ -49,8 +94,10 @@ def test_check_options_refuses_what_the_variant_does_not_take():
     ("ssgan", {"loss_form": "log"}, "unknown ssgan loss_form 'log'"),
     ("ssgan", {"num_labeled": 0}, "num_labeled=0 is not positive"),
     ("wgan_gp", {"n_critic": 0}, "n_critic must be at least 1"),
-    ("wgan_gp", {"gp_weight": -1.0}, "gp_weight must be >= 0"),
-    ("cgan", {"networks": "resnet"}, "unknown cgan networks 'resnet'"),
+    ("wgan_gp", {"gp_weight": -1.0}, "gp_weight=-1.0 is negative"),
+    ("dcgan", {"gp_weight": -0.5}, "gp_weight=-0.5 is negative"),
+    ("ssgan", {"r1_every": 0}, "r1_every=0 is not a positive integer"),
+    ("cgan", {"networks": "bogus"}, "unknown cgan networks 'bogus'"),
 ])
 def test_bad_option_values_are_refused_before_building(name, values, message):
   with pytest.raises(UsageError, match=message):

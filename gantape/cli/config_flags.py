@@ -77,8 +77,10 @@ def config_values(exclude: Iterable[str] = ()) -> Dict[str, Any]:
 def define_variant_option_flags() -> None:
   """Defines one flag per option any registered variant declares."""
   for name, option in variant_option_table().items():
+    others = "".join(f" ({taker}: {default!r})" for taker, default
+                     in option["other_defaults"].items())
     help_text = (f"{', '.join(option['takers'])}: {option['help']} Default: "
-                 f"{option['default']!r}, or the preset's.")
+                 f"{option['default']!r}{others}, or the preset's.")
     _define(name, option["type"], None, help_text, option["choices"])
 
 

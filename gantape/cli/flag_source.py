@@ -58,7 +58,11 @@ def _variant_options():
   return [{"name": name, "type": option.type.__name__,
            "default": option.default, "help": option.help,
            "choices": list(option.choices) if option.choices else None,
-           "takers": list(takers)}
+           "takers": list(takers),
+           "other_defaults": {  # takers whose default is not `default`
+               taker: variants.options(taker)[name].default
+               for taker in takers
+               if variants.options(taker)[name].default != option.default}}
           for name, (option, takers) in variants.all_options().items()]
 
 

@@ -309,6 +309,7 @@ TABLE = {'config_fields': [{'choices': None,
                               '(Salimans et al. 2016 use 0.1; 0, the seed, '
                               'for none).',
                       'name': 'label_smoothing',
+                      'other_defaults': {},
                       'takers': ['gan', 'dcgan', 'cgan'],
                       'type': 'float'},
                      {'choices': None,
@@ -318,7 +319,8 @@ TABLE = {'config_fields': [{'choices': None,
                               'at real images (Mescheder et al. 2018); 0, the '
                               'seed, for none.',
                       'name': 'r1_gamma',
-                      'takers': ['gan', 'dcgan', 'cgan'],
+                      'other_defaults': {},
+                      'takers': ['gan', 'dcgan', 'ssgan', 'cgan'],
                       'type': 'float'},
                      {'choices': None,
                       'default': 1,
@@ -327,8 +329,21 @@ TABLE = {'config_fields': [{'choices': None,
                               'N, which saves most of its cost; 1 for every '
                               'update.',
                       'name': 'r1_every',
-                      'takers': ['gan', 'dcgan', 'cgan'],
+                      'other_defaults': {},
+                      'takers': ['gan', 'dcgan', 'ssgan', 'cgan'],
                       'type': 'int'},
+                     {'choices': None,
+                      'default': 0.0,
+                      'help': 'weight lambda of the gradient penalty lambda '
+                              '(||grad C(x_hat)||_2 - 1)^2 at random '
+                              'interpolates x_hat of real and generated '
+                              "images, C the critic's score or the "
+                              "discriminator's logit (Gulrajani et al. 2017); "
+                              '0 for none.',
+                      'name': 'gp_weight',
+                      'other_defaults': {'wgan_gp': 10.0},
+                      'takers': ['gan', 'dcgan', 'wgan_gp'],
+                      'type': 'float'},
                      {'choices': None,
                       'default': False,
                       'help': 'BatchNorm over the global batch across '
@@ -336,15 +351,19 @@ TABLE = {'config_fields': [{'choices': None,
                               "instead of each replica's slice (Keras's "
                               'default).',
                       'name': 'sync_batch_norm',
+                      'other_defaults': {},
                       'takers': ['dcgan', 'ssgan', 'cgan', 'wgan_gp'],
                       'type': 'bool'},
-                     {'choices': ['seed', 'salimans', 'dcgan'],
+                     {'choices': ['seed', 'salimans', 'dcgan', 'resnet'],
                       'default': 'seed',
                       'help': "the seed's networks; Salimans et al. 2016's "
-                              'MNIST MLPs (ssgan); or the standard DCGAN pair '
-                              'of Radford et al. 2016 for 32x32 and 64x64 '
-                              'images (dcgan, cgan, wgan_gp).',
+                              'MNIST MLPs (ssgan); the standard DCGAN pair of '
+                              'Radford et al. 2016 for 32x32 and 64x64 images '
+                              '(dcgan, cgan, wgan_gp); or the SNGAN ResNet '
+                              'pair of Miyato et al. 2018 for 32x32 to 64x64 '
+                              'images (dcgan, wgan_gp).',
                       'name': 'networks',
+                      'other_defaults': {},
                       'takers': ['dcgan', 'ssgan', 'cgan', 'wgan_gp'],
                       'type': 'str'},
                      {'choices': None,
@@ -352,6 +371,7 @@ TABLE = {'config_fields': [{'choices': None,
                       'help': 'labelled training examples, balanced over '
                               'classes; unset: all.',
                       'name': 'num_labeled',
+                      'other_defaults': {},
                       'takers': ['ssgan'],
                       'type': 'int'},
                      {'choices': ['seed',
@@ -361,6 +381,7 @@ TABLE = {'config_fields': [{'choices': None,
                       'help': "generator loss: the seed's log P(fake|G(z)), "
                               '-log(1 - P(fake|G(z))), or feature matching.',
                       'name': 'generator_objective',
+                      'other_defaults': {},
                       'takers': ['ssgan'],
                       'type': 'str'},
                      {'choices': ['clipped', 'logits', 'salimans'],
@@ -371,6 +392,7 @@ TABLE = {'config_fields': [{'choices': None,
                               "saturates; or Salimans et al. 2016's code's "
                               'losses.',
                       'name': 'loss_form',
+                      'other_defaults': {},
                       'takers': ['ssgan'],
                       'type': 'str'},
                      {'choices': None,
@@ -378,17 +400,13 @@ TABLE = {'config_fields': [{'choices': None,
                       'help': 'chooses which examples carry labels '
                               '(--num_labeled).',
                       'name': 'label_seed',
+                      'other_defaults': {},
                       'takers': ['ssgan'],
                       'type': 'int'},
                      {'choices': None,
                       'default': 5,
                       'help': 'critic steps per generator step.',
                       'name': 'n_critic',
+                      'other_defaults': {},
                       'takers': ['wgan_gp'],
-                      'type': 'int'},
-                     {'choices': None,
-                      'default': 10.0,
-                      'help': 'lambda, the weight of the gradient penalty.',
-                      'name': 'gp_weight',
-                      'takers': ['wgan_gp'],
-                      'type': 'float'}]}
+                      'type': 'int'}]}

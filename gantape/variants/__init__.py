@@ -18,7 +18,6 @@ directory unless PYTHONPATH names it.
 import contextlib
 import importlib
 import inspect
-import sys
 import os
 import sys
 from typing import (Any, Dict, Iterator, List, Optional, Tuple, Type,
@@ -29,6 +28,7 @@ from gantape.variants import base
 from gantape.variants import cgan
 from gantape.variants import dcgan
 from gantape.variants import gan
+from gantape.variants import settings
 from gantape.variants import ssgan
 from gantape.variants import wgan_gp
 from gantape.variants.base import LossOutput, Option, Preset, Variant
@@ -244,13 +244,9 @@ def check_options(name: str, values: Dict[str, Any]) -> Dict[str, Any]:
     UsageError: unknown name, an option the variant does not take (the
       message lists those it takes), or a bad value.
   """
-  declared = options(name)
-  unknown = sorted(set(values) - set(declared))
-  if unknown:
-    raise UsageError(
-        f"variant {name!r} takes no option {', '.join(unknown)}; its options "
-        f"are: {', '.join(declared) or 'none'}.")
-  return {k: declared[k].checked(v, name) for k, v in values.items()}
+  cls = get_class(name)
+  return settings.check_values(cls.options, values,
+                               name if isinstance(name, str) else cls.name)
 
 
 def resolve_options(name: str, preset: str,

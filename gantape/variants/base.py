@@ -12,11 +12,18 @@ iteration:
 so the step and the loop never branch on a variant's name. Writing a new
 variant means subclassing `Variant` in one file and adding one line to
 `gantape/variants/__init__.py`.
+
+A variant is its losses; the rest are parts it declares in `options`
+(`settings.Option`s, each written once) and takes from here: R1 on its
+real/fake output (`real_probabilities`, options `settings.R1`), the gradient
+penalty on its critic (`gradient_penalty`, `settings.GP_WEIGHT`). Its
+constructor takes the declared options as keywords and `set_options` sets
+them, checked, with their declared defaults.
 """
 
 import abc
 import dataclasses
-from typing import ClassVar, Dict, Optional, Tuple
+from typing import Any, ClassVar, Dict, Mapping, Optional, Tuple
 
 import keras
 import tensorflow as tf
@@ -27,6 +34,8 @@ from gantape import networks
 from gantape import precision
 from gantape.errors import UsageError
 from gantape.networks import NOISE_DIM
+from gantape.penalties import Penalty
+from gantape.variants import settings
 from gantape.variants.settings import (DEFAULT_PRESET, GANTAPE_PRESET,
                                        SEED_PRESET, Option, Preset)
 
@@ -46,17 +55,16 @@ class LossOutput:
   per_example: tf.Tensor
   metrics: Metrics = dataclasses.field(default_factory=dict)
 
-  def plus_r1(self, penalty: Optional[tf.Tensor],
-              logged: Optional[tf.Tensor] = None) -> "LossOutput":
-    """This loss plus an R1 penalty (`Variant.real_probabilities`), logged
-    as `r1_penalty`: `logged` (`Variant.logged_r1`), else its mean; itself
-    when the penalty is None."""
+  def plus(self, penalty: Optional[Penalty]) -> "LossOutput":
+    """This loss plus `penalty` (`Variant.real_probabilities`,
+    `Variant.gradient_penalty`), logged as its name; itself for None."""
     if penalty is None:
       return self
-    if logged is None:
-      logged = tf.reduce_mean(penalty)
-    return LossOutput(self.per_example + penalty,
-                      {**self.metrics, "r1_penalty": logged})
+    return LossOutput(self.per_example + penalty.per_example,
+                      {**self.metrics, penalty.name: penalty.logged})
+
+  # `plus` under the name variants use for the R1 penalty.
+  plus_r1 = plus
 
 
 # Constructor arguments that the dataset gives, not the user: the image
@@ -92,17 +100,19 @@ class Variant(abc.ABC):
   # Whether training suggests this variant when another's loss turns NaN or
   # Inf: its loss has no log to saturate.
   suggested_for_divergence: ClassVar[bool] = False
-  # Weight of the R1 penalty in `real_probabilities`, and the interval in
-  # discriminator updates between penalties (lazy R1); variants that take
-  # the options set them.
+  # The parts' options (`settings.R1`, `settings.GP_WEIGHT`) when the
+  # variant does not declare them: no penalty.
   r1_gamma: float = 0.0
   r1_every: int = 1
+  gp_weight: float = 0.0
   # The discriminator's update counter that lazy R1 reads
   # (`count_updates_with`); the train step sets it.
   update_counter: Optional[tf.Variable] = None
-  # The last lazy R1 penalty applied (`logged_r1`); made with the counter.
+  # The last lazy R1 penalty applied, which the log shows; made with the
+  # counter (`real_probabilities`).
   _last_r1: Optional[tf.Variable] = None
-  # The constructor's options that scripts and the benchmark may set.
+  # The constructor's keywords that scripts, the CLI and the benchmark may
+  # set, declared once (`set_options` sets them as attributes).
   options: ClassVar[Tuple[Option, ...]] = ()
   # What the networks make and read; constructors take them (DATA_ARGUMENTS).
   image_shape: Tuple[int, int, int] = networks.IMAGE_SHAPE
@@ -112,6 +122,25 @@ class Variant(abc.ABC):
     super().__init_subclass__(**kwargs)
     if not hasattr(cls, "name"):  # a variant of your own that names none
       cls.name = cls.__name__
+    if cls.options and cls.__doc__ is not None:  # help() lists them
+      cls.__doc__ = cls.__doc__.rstrip() + "\n" + settings.describe(
+          cls.options)
+
+  def set_options(self, values: Mapping[str, Any]) -> None:
+    """Sets each declared option (`options`) as an attribute of the same
+    name: its value in `values`, checked, else its declared default.
+    Constructors call it first, with their `**options`.
+
+    Raises:
+      UsageError: a keyword no option has, a value its option refuses, or
+        networks the variant does not offer (`networks_offered`).
+    """
+    resolved = settings.resolve(self.options, values, self.name)
+    if "networks" in resolved:
+      settings.check_networks(self.name, resolved["networks"],
+                              self.networks_offered)
+    for name, value in resolved.items():
+      setattr(self, name, value)
 
   def __init__(self, *, generator: keras.Model, discriminator: keras.Model):
     self.generator = generator
@@ -139,18 +168,6 @@ class Variant(abc.ABC):
       self._last_r1 = tf.Variable(
           0.0, trainable=False, name="last_r1_penalty",
           aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
-
-  def logged_r1(self, penalty: Optional[tf.Tensor]) -> Optional[tf.Tensor]:
-    """What the progress lines show as `r1_penalty` for `penalty`, the
-    second output of `real_probabilities`: its mean; with lazy R1, the mean
-    of the last penalty applied, as gamma/2 ||grad||^2 without the lazy
-    weight `r1_every` (so it reads as with r1_every=1), instead of the zero
-    of the updates without it; 0 before the first."""
-    if penalty is None:
-      return None
-    if self._last_r1 is None:
-      return tf.reduce_mean(penalty)
-    return self._last_r1.read_value()
 
   # ---- variables the step differentiates -------------------------------
 
@@ -214,13 +231,17 @@ class Variant(abc.ABC):
                                    batch_size=batch_size)
 
   def sample_inputs(self, rng: tf.random.Generator, batch_size) -> Metrics:
-    """Random inputs of one iteration: `{"noise": U(-1, 1) [B, noise_dim]}`.
+    """Random inputs of one iteration: `{"noise": U(-1, 1) [B, noise_dim]}`,
+    and `"epsilon"`, U(0, 1) [B], with the gradient penalty.
 
     Everything random in the losses is drawn here, from `rng`, so that a run
     is reproduced by its seed and a distributed step can hand each replica
     its slice of one global draw.
     """
-    return {"noise": rng.uniform([batch_size, self.noise_dim], -1.0, 1.0)}
+    inputs = {"noise": rng.uniform([batch_size, self.noise_dim], -1.0, 1.0)}
+    if self.gp_weight:  # the gradient penalty's interpolation weights
+      inputs["epsilon"] = rng.uniform([batch_size], 0.0, 1.0)
+    return inputs
 
   def generate(self, inputs: Metrics, training: bool) -> tf.Tensor:
     """Images from `inputs` (see `sample_inputs`)."""
@@ -265,8 +286,18 @@ class Variant(abc.ABC):
       return activation(outputs)
     return outputs
 
+  # ---- penalties: the parts any variant takes ---------------------------
+
+  def _logits_view(self):
+    """The discriminator's logits view (`networks.logits_view`), made on
+    first use; a view creates no variables, so making it while a
+    tf.function traces is safe."""
+    if self._discriminator_logits is None:
+      self._discriminator_logits = networks.logits_view(self.discriminator)
+    return self._discriminator_logits
+
   def real_probabilities(self, images: tf.Tensor, activation, realness
-                         ) -> Tuple[tf.Tensor, Optional[tf.Tensor]]:
+                         ) -> Tuple[tf.Tensor, Optional[Penalty]]:
     """The discriminator's output on a real batch, and its R1 penalty.
 
     With `r1_gamma` = 0 this is `discriminator(images)` and no penalty, the
@@ -277,11 +308,11 @@ class Variant(abc.ABC):
     batch; the gradient is that of the batch's sum of f, as in Mescheder et
     al.'s and StyleGAN's code.
 
-    With `r1_every` = N > 1 (lazy regularization, Karras et al. 2020,
-    "Analyzing and Improving the Image Quality of StyleGAN") the penalty is
+    With `r1_every` = N > 1 (lazy R1, `penalties.lazy_due`) the penalty is
     computed only when `update_counter` is a multiple of N, weighted by N,
     and is zero otherwise; a `tf.cond` on the counter chooses, so the trace
-    is the same for every update.
+    is the same for every update. The log shows the last penalty applied,
+    without the weight N (so it reads as with N = 1), 0 before the first.
 
     Args:
       images: a real batch.
@@ -290,19 +321,18 @@ class Variant(abc.ABC):
         one with D(x) = sigmoid(f(x)).
 
     Returns:
-      probabilities (training mode) and the [B] penalty, or None.
+      probabilities (training mode), and the `Penalty` "r1_penalty" to add
+      with `LossOutput.plus`, or None.
 
     Raises:
       UsageError: `r1_every` > 1 and no `update_counter` was given.
     """
     if not self.r1_gamma:  # a Python float: 0 builds exactly the seed's graph
       return self.discriminate(images, activation), None
-    if self._discriminator_logits is None:
-      # Built on first use; a view creates no variables, so building it
-      # while a tf.function traces is safe.
-      self._discriminator_logits = networks.logits_view(self.discriminator)
     if self.r1_every == 1:
-      return self._penalized(images, activation, realness, self.r1_gamma)
+      probabilities, penalty = self._penalized(images, activation, realness,
+                                               self.r1_gamma)
+      return probabilities, Penalty.of("r1_penalty", penalty)
     if self.update_counter is None:
       raise UsageError(
           f"variant {self.name!r} has r1_every={self.r1_every} (lazy R1) but "
@@ -311,7 +341,7 @@ class Variant(abc.ABC):
 
     def unpenalized():
       probabilities = activation(precision.to_float32(
-          self._discriminator_logits(images, training=True)))
+          self._logits_view()(images, training=True)))
       return probabilities, tf.zeros_like(probabilities[:, 0])
     def penalized():
       probabilities, penalty = self._penalized(
@@ -319,8 +349,13 @@ class Variant(abc.ABC):
       if self._last_r1 is not None:
         self._last_r1.assign(tf.reduce_mean(penalty) / self.r1_every)
       return probabilities, penalty
-    return tf.cond(self.update_counter % self.r1_every == 0, penalized,
-                   unpenalized)
+    probabilities, penalty = tf.cond(
+        penalties.lazy_due(self.update_counter, self.r1_every), penalized,
+        unpenalized)
+    if self._last_r1 is None:
+      return probabilities, Penalty.of("r1_penalty", penalty)
+    return probabilities, Penalty("r1_penalty", penalty,
+                                  self._last_r1.read_value())
 
   def _penalized(self, images, activation, realness, gamma):
     """Probabilities on `images` and their R1 penalty of weight `gamma`,
@@ -328,8 +363,24 @@ class Variant(abc.ABC):
     (`precision.scale_inner`)."""
     with tf.GradientTape() as tape:
       tape.watch(images)
-      logits = precision.to_float32(
-          self._discriminator_logits(images, training=True))
+      logits = precision.to_float32(self._logits_view()(images, training=True))
       total_realness = precision.scale_inner(tf.reduce_sum(realness(logits)))
     gradients = precision.unscale_inner(tape.gradient(total_realness, images))
     return activation(logits), penalties.r1_penalty(gradients, gamma)
+
+  def critic_scores(self, images: tf.Tensor) -> tf.Tensor:
+    """What the gradient penalty differentiates: the discriminator's logits
+    in training mode (`networks.logits_view`), [B, 1]."""
+    return self._logits_view()(images, training=True)
+
+  def gradient_penalty(self, real: tf.Tensor, fake: tf.Tensor,
+                       inputs: Metrics) -> Optional[Penalty]:
+    """The gradient penalty of weight `gp_weight` on `critic_scores` at
+    interpolates of `real` and `fake` by `inputs["epsilon"]`
+    (`penalties.gradient_penalty`), as the `Penalty` "gradient_penalty" to
+    add with `LossOutput.plus`; None when `gp_weight` is 0."""
+    if not self.gp_weight:  # a Python float: 0 adds nothing to the graph
+      return None
+    return Penalty.of("gradient_penalty", penalties.gradient_penalty(
+        self.critic_scores, precision.to_float32(real),
+        precision.to_float32(fake), inputs["epsilon"], self.gp_weight))

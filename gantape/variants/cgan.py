@@ -34,32 +34,17 @@ class CGAN(base.Variant):
   conditional = True
   networks_offered = NETWORKS
   needs_labels = True
-  options = (settings.LABEL_SMOOTHING, settings.R1_GAMMA, settings.R1_EVERY,
+  options = (settings.LABEL_SMOOTHING, *settings.R1,
              settings.SYNC_BATCH_NORM, settings.NETWORKS)
   eps = 1e-3
 
-  def __init__(self, *, label_smoothing: float = 0.0, r1_gamma: float = 0.0,
-               r1_every: int = 1,
-               sync_batch_norm: bool = False, networks: str = "seed",
-               image_shape: Sequence[int] = networks_lib.IMAGE_SHAPE,
+  def __init__(self, *, image_shape: Sequence[int] = networks_lib.IMAGE_SHAPE,
                num_classes: int = networks_lib.NUM_CLASSES,
                generator: Optional[keras.Model] = None,
-               discriminator: Optional[keras.Model] = None):
+               discriminator: Optional[keras.Model] = None, **options):
     """Builds the variant.
 
     Args:
-      label_smoothing: one-sided label smoothing s of the discriminator's
-        real target (1 - s); 0, the seed, for none.
-      r1_gamma: weight gamma of the R1 penalty on the discriminator's
-        gradient at real data; 0, the seed, for none.
-      r1_every: the penalty on one discriminator update in this many,
-        weighted by it (lazy R1, `Variant.real_probabilities`); 1 for every
-        update.
-      sync_batch_norm: under a multi-replica `tf.distribute` strategy,
-        normalize over the global batch (synchronized BatchNorm) instead of
-        each replica's slice (the default, Keras's). No effect on one device.
-      networks: "seed" (the seed's conv networks) or "dcgan" (the standard
-        DCGAN pair, for 32x32 and 64x64 images).
       image_shape: [H, W, C] of the images (the dataset's).
       num_classes: the number of labels (the dataset's).
       generator: replaces the conditional conv generator; it takes
@@ -67,23 +52,20 @@ class CGAN(base.Variant):
       discriminator: replaces the (num_classes + 1)-way conv discriminator;
         one that returns logits (`networks.returns_logits`) gets the softmax
         here.
+      **options: the declared `options` (listed above).
 
     Raises:
-      UsageError: a bad option, or networks that cannot take `image_shape`.
+      UsageError: an option it does not declare, a bad value, or networks
+        that cannot take `image_shape`.
     """
-    settings.check_networks(self.name, networks, NETWORKS)
+    self.set_options(options)
     self.image_shape = networks_lib.check_image_shape(image_shape)
     self.num_classes = num_classes
     generator, discriminator = networks_lib.build_pair(
-        networks, "conditional", image_shape=image_shape,
-        num_classes=num_classes, synchronized_batch_norm=sync_batch_norm,
+        self.networks, "conditional", image_shape=image_shape,
+        num_classes=num_classes, synchronized_batch_norm=self.sync_batch_norm,
         generator=generator, discriminator=discriminator)
     super().__init__(generator=generator, discriminator=discriminator)
-    self.sync_batch_norm = sync_batch_norm
-    self.networks = networks
-    self.label_smoothing = settings.LABEL_SMOOTHING.checked(label_smoothing)
-    self.r1_gamma = settings.R1_GAMMA.checked(r1_gamma)
-    self.r1_every = settings.R1_EVERY.checked(r1_every)
     self.build_networks()
 
   def sample_inputs(self, rng, batch_size):
@@ -108,7 +90,7 @@ class CGAN(base.Variant):
                                        inputs["labels"], self.eps,
                                        self.label_smoothing),
         {"d_real": tf.reduce_mean(p_real),
-         "d_fake": tf.reduce_mean(p_fake)}).plus_r1(r1, self.logged_r1(r1))
+         "d_fake": tf.reduce_mean(p_fake)}).plus(r1)
 
   def generator_loss(self, batch, inputs):
     fake_probs = self.discriminate(self.generate(inputs, training=True),

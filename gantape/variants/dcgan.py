@@ -26,7 +26,7 @@ class DCGAN(gan.GAN):
   flat_images = False
   default_iterations = 10_000
   networks_offered = NETWORKS
-  options = (settings.LABEL_SMOOTHING, settings.R1_GAMMA, settings.R1_EVERY,
+  options = (settings.LABEL_SMOOTHING, *settings.R1, settings.GP_WEIGHT,
              settings.SYNC_BATCH_NORM, settings.NETWORKS)
   # gantape's DCGAN adds the R1 penalty (gamma 1) to the shared defaults: the
   # lowest FCD at every evaluation of two seeds to 10k, and 25k iterations
@@ -39,44 +39,26 @@ class DCGAN(gan.GAN):
       variant_options={"r1_gamma": 1.0, "r1_every": 16}),
              "seed": settings.SEED_PRESET}
 
-  def __init__(self, *, label_smoothing: float = 0.0, r1_gamma: float = 0.0,
-               r1_every: int = 1,
-               sync_batch_norm: bool = False, networks: str = "seed",
-               image_shape: Sequence[int] = networks_lib.IMAGE_SHAPE,
+  def __init__(self, *, image_shape: Sequence[int] = networks_lib.IMAGE_SHAPE,
                generator: Optional[keras.Model] = None,
-               discriminator: Optional[keras.Model] = None):
+               discriminator: Optional[keras.Model] = None, **options):
     """Builds the variant.
 
     Args:
-      label_smoothing: one-sided label smoothing s of the discriminator's
-        real target (1 - s); 0, the seed, for none.
-      r1_gamma: weight gamma of the R1 penalty on the discriminator's
-        gradient at real data; 0, the seed, for none.
-      r1_every: the penalty on one discriminator update in this many,
-        weighted by it (lazy R1, `Variant.real_probabilities`); 1 for every
-        update.
-      sync_batch_norm: under a multi-replica `tf.distribute` strategy,
-        normalize over the global batch (synchronized BatchNorm) instead of
-        each replica's slice (the default, Keras's). No effect on one device.
-      networks: "seed" (the seed's conv networks) or "dcgan" (the standard
-        DCGAN pair, for 32x32 and 64x64 images).
       image_shape: [H, W, C] of the images (the dataset's).
       generator: replaces the conv generator.
       discriminator: replaces the conv discriminator; one that returns
         logits (`networks.returns_logits`) gets the sigmoid here.
+      **options: the declared `options` (listed above).
 
     Raises:
-      UsageError: a bad option, or networks that cannot take `image_shape`.
+      UsageError: an option it does not declare, a bad value, or networks
+        that cannot take `image_shape`.
     """
-    settings.check_networks(self.name, networks, NETWORKS)
+    self.set_options(options)
     generator, discriminator = networks_lib.build_pair(
-        networks, "unconditional", image_shape=image_shape,
-        synchronized_batch_norm=sync_batch_norm, generator=generator,
+        self.networks, "unconditional", image_shape=image_shape,
+        synchronized_batch_norm=self.sync_batch_norm, generator=generator,
         discriminator=discriminator)
-    super().__init__(
-        label_smoothing=label_smoothing, r1_gamma=r1_gamma,
-        r1_every=r1_every,
-        image_shape=image_shape,
-        generator=generator, discriminator=discriminator)
-    self.sync_batch_norm = sync_batch_norm
-    self.networks = networks
+    super().__init__(image_shape=image_shape, generator=generator,
+                     discriminator=discriminator, **options)

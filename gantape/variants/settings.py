@@ -2,12 +2,16 @@
 
 `Preset` names how a variant trains unless told otherwise (Adam, updates per
 batch, averages, variant options); `Option` declares one keyword of a
-variant's constructor once, for the CLI, the benchmark and the resume check.
-The options several variants share are declared here.
+variant's constructor once (name, type, default, help, check): the
+constructor reads its value from it (`resolve`), its docstring lists it
+(`describe`), the CLI makes a flag of it, the benchmark passes it through and
+resume compares it. The options several variants share, the parts any
+variant can take (the penalties), are declared here.
 """
 
 import dataclasses
-from typing import Any, Callable, Mapping, Optional, Tuple
+import textwrap
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 
 from gantape.errors import UsageError
 
@@ -90,6 +94,45 @@ class Option:
     return value
 
 
+def check_values(options: Sequence[Option], values: Mapping[str, Any],
+                 variant: str) -> Dict[str, Any]:
+  """`values`, each checked against its option in `options` (`checked`).
+
+  Raises:
+    UsageError: a name no option has (the message lists the options), or a
+      value its option refuses.
+  """
+  declared = {option.name: option for option in options}
+  unknown = sorted(set(values) - set(declared))
+  if unknown:
+    raise UsageError(
+        f"variant {variant!r} takes no option {', '.join(unknown)}; its "
+        f"options are: {', '.join(declared) or 'none'}.")
+  return {k: declared[k].checked(v, variant) for k, v in values.items()}
+
+
+def resolve(options: Sequence[Option], values: Mapping[str, Any],
+            variant: str) -> Dict[str, Any]:
+  """Every option of `options` by name: its value in `values`, checked
+  (`check_values`), else its default. What a constructor sets.
+
+  Raises:
+    UsageError: as `check_values`.
+  """
+  checked = check_values(options, values, variant)
+  return {o.name: checked.get(o.name, o.default) for o in options}
+
+
+def describe(options: Sequence[Option]) -> str:
+  """The options as a docstring section: name, type, default and help."""
+  lines = ["", "Options (constructor keywords, flags of `gantape train`):"]
+  for o in options:
+    lines += textwrap.wrap(
+        f"{o.name} ({o.type.__name__}, default {o.default!r}): {o.help}",
+        width=76, initial_indent="  ", subsequent_indent="    ")
+  return "\n".join(lines) + "\n"
+
+
 def _check_r1_gamma(gamma: float) -> None:
   if not gamma >= 0.0:
     raise UsageError(
@@ -103,6 +146,13 @@ def _check_r1_every(every: int) -> None:
         f"r1_every={every!r} is not a positive integer; it is the interval "
         f"in discriminator updates between R1 penalties (e.g. 16), or 1 for "
         f"every update.")
+
+
+def _check_gp_weight(weight: float) -> None:
+  if not weight >= 0.0:
+    raise UsageError(
+        f"gp_weight={weight} is negative; it weighs a penalty, so use a "
+        f"value >= 0 (e.g. 10), or 0 for none.")
 
 
 def _check_label_smoothing(s: float) -> None:
@@ -128,6 +178,15 @@ R1_EVERY = Option(
     "lazy R1 (Karras et al. 2020): the R1 penalty on one discriminator "
     "update in N, weighted by N, which saves most of its cost; 1 for every "
     "update.", check=_check_r1_every)
+# The R1 penalty, a part of every variant with a real/fake output
+# (`Variant.real_probabilities`).
+R1 = (R1_GAMMA, R1_EVERY)
+GP_WEIGHT = Option(
+    "gp_weight", float, 0.0,
+    "weight lambda of the gradient penalty lambda (||grad C(x_hat)||_2 - 1)^2 "
+    "at random interpolates x_hat of real and generated images, C the "
+    "critic's score or the discriminator's logit (Gulrajani et al. 2017); 0 "
+    "for none.", check=_check_gp_weight)
 SYNC_BATCH_NORM = Option(
     "sync_batch_norm", bool, False,
     "BatchNorm over the global batch across replicas under a multi-replica "

@@ -22,6 +22,10 @@ matching on the last hidden layer before its noise.
 supervised term from a stream of their own, while all images still feed the
 real/fake term. K and the image shape are the dataset's (MNIST: ten digits,
 28x28x1), so a folder or colour dataset of K classes trains the same way.
+
+`r1_gamma` adds the R1 penalty gamma / 2 ||grad_x r(x)||^2 on real x to L_D,
+r(x) = log P(real|x) - log P(n|x) (`losses.ssgan_real_logit`,
+`penalties.r1_penalty`).
 """
 
 from typing import Optional, Sequence
@@ -62,7 +66,6 @@ GENERATOR_OBJECTIVE = settings.Option(
     "generator_objective", str, "seed", "generator loss: the seed's "
     "log P(fake|G(z)), -log(1 - P(fake|G(z))), or feature matching.",
     choices=GENERATOR_OBJECTIVES)
-NETWORKS_OPTION = settings.NETWORKS
 LOSS_FORM = settings.Option(
     "loss_form", str, "clipped", "the seed's clipped log of the "
     "discriminator's softmax; the same losses from its logits, which keep "
@@ -80,8 +83,8 @@ class SSGAN(base.Variant):
   eps = 1e-3
   networks_offered = NETWORKS
   needs_labels = True
-  options = (NUM_LABELED, GENERATOR_OBJECTIVE, NETWORKS_OPTION, LOSS_FORM,
-             LABEL_SEED, settings.SYNC_BATCH_NORM)
+  options = (NUM_LABELED, GENERATOR_OBJECTIVE, settings.NETWORKS, LOSS_FORM,
+             LABEL_SEED, settings.SYNC_BATCH_NORM, *settings.R1)
   # "salimans": Salimans et al. 2016's semi-supervised MNIST recipe
   # (openai/improved-gan, train_mnist_feature_matching.py): their networks
   # and losses, one update per batch of Adam(0.003, beta_1=0.5) with their
@@ -94,67 +97,45 @@ class SSGAN(base.Variant):
           "networks": "salimans", "generator_objective": "feature_matching",
           "loss_form": "salimans"})}
 
-  def __init__(self, *, num_labeled: Optional[int] = None,
-               generator_objective: str = "seed",
-               networks: str = "seed",
-               loss_form: str = "clipped",
-               label_seed: int = 0,
-               sync_batch_norm: bool = False,
-               image_shape: Sequence[int] = networks_lib.IMAGE_SHAPE,
+  def __init__(self, *, image_shape: Sequence[int] = networks_lib.IMAGE_SHAPE,
                num_classes: int = networks_lib.NUM_CLASSES,
                generator: Optional[keras.Model] = None,
-               discriminator: Optional[keras.Model] = None):
+               discriminator: Optional[keras.Model] = None, **options):
     """Builds the variant.
 
     Args:
-      num_labeled: how many training examples carry labels; None for all.
-      generator_objective: "seed" (L_G = log P(n|G(z))), "non_saturating"
-        (L_G = -log(1 - P(n|G(z)))) or "feature_matching".
-      networks: "seed" (the seed's conv networks) or "salimans" (Salimans
-        et al. 2016's MNIST MLPs, with Gaussian noise in the discriminator).
-      loss_form: "clipped" (the seed's clipped log of the softmax),
-        "logits" (the same losses from the logits, unclipped) or "salimans"
-        (Salimans et al.'s code: see the module docstring); the last two need
-        a discriminator that ends in a Dense or WeightNormDense layer.
-      label_seed: chooses which examples are labelled.
-      sync_batch_norm: under a multi-replica `tf.distribute` strategy,
-        normalize over the global batch (synchronized BatchNorm) instead of
-        each replica's slice (the default, Keras's). No effect on one device.
       image_shape: [H, W, C] of the images (the dataset's).
       num_classes: K, the number of labels (the dataset's).
       generator: replaces the conv generator.
       discriminator: replaces the (K + 1)-way conv discriminator, whose last
         output is "fake"; for feature matching, the input of its final layer
-        is the feature layer.
+        is the feature layer. `loss_form` "logits" and "salimans", and R1,
+        need one that ends in a Dense or WeightNormDense layer or returns
+        logits.
+      **options: the declared `options` (listed above).
 
     Raises:
-      UsageError: a bad option, or networks that cannot take `image_shape`.
+      UsageError: an option it does not declare, a bad value (more labels
+        than examples per class), or networks that cannot take
+        `image_shape`.
     """
-    for option, value in ((GENERATOR_OBJECTIVE, generator_objective),
-                          (LOSS_FORM, loss_form), (NUM_LABELED, num_labeled)):
-      option.checked(value, self.name)
-    settings.check_networks(self.name, networks, NETWORKS)
+    self.set_options(options)
     self.image_shape = networks_lib.check_image_shape(image_shape)
     self.num_classes = num_classes
-    if num_labeled is not None:
-      data_lib.check_num_labeled(num_labeled, num_classes)
+    if self.num_labeled is not None:
+      data_lib.check_num_labeled(self.num_labeled, num_classes)
     generator, discriminator = networks_lib.build_pair(
-        networks, "classifier", image_shape=self.image_shape,
-        num_classes=num_classes, synchronized_batch_norm=sync_batch_norm,
+        self.networks, "classifier", image_shape=self.image_shape,
+        num_classes=num_classes, synchronized_batch_norm=self.sync_batch_norm,
         generator=generator, discriminator=discriminator)
     super().__init__(generator=generator, discriminator=discriminator)
-    self.num_labeled = num_labeled
-    self.sync_batch_norm = sync_batch_norm
-    self.generator_objective = generator_objective
-    self.label_seed = label_seed
-    self.loss_form = loss_form
     self._logits = None
-    if loss_form != "clipped":
+    if self.loss_form != "clipped":
       self._logits = networks_lib.logits_view(self.discriminator)
     self._features = None
-    if generator_objective == "feature_matching":
+    if self.generator_objective == "feature_matching":
       self._features = networks_lib.features_view(
-          self.discriminator, before_noise=loss_form == "salimans")
+          self.discriminator, before_noise=self.loss_form == "salimans")
 
   def labeled_indices(self, dataset: data_lib.Dataset):
     """Indices of the labelled training examples (all when num_labeled=None)."""
@@ -178,6 +159,16 @@ class SSGAN(base.Variant):
       return self._logits(images, training=True)
     return self.discriminator(images, training=True)
 
+  def _real_outputs(self, images):
+    """`_discriminate(images)` on a real batch, and the R1 penalty on r(x),
+    the logit of real against fake (`losses.ssgan_real_logit`), or None."""
+    if not self.r1_gamma:  # a Python float: 0 builds exactly the seed's graph
+      return self._discriminate(images), None
+    activation = (tf.nn.softmax if self.loss_form == "clipped"
+                  else tf.identity)
+    return self.real_probabilities(images, activation,
+                                   losses.ssgan_real_logit)
+
   def _real_probability(self, outputs):
     """1 - P(n|x) from `_discriminate`'s outputs."""
     if self.loss_form != "clipped":
@@ -190,7 +181,7 @@ class SSGAN(base.Variant):
     salimans_networks.initialize_weight_norm(self.discriminator,
                                              batch["image"])
     fake = tf.stop_gradient(self.generate(inputs, training=True))
-    real_out = self._discriminate(batch["image"])
+    real_out, r1 = self._real_outputs(batch["image"])
     fake_out = self._discriminate(fake)
     if "labeled_image" in batch:
       labeled_out = self._discriminate(batch["labeled_image"])
@@ -218,7 +209,7 @@ class SSGAN(base.Variant):
         "d_real": tf.reduce_mean(self._real_probability(real_out)),
         "d_fake": tf.reduce_mean(self._real_probability(fake_out)),
         "d_supervised": tf.reduce_mean(supervised),
-        "d_label_accuracy": accuracy})
+        "d_label_accuracy": accuracy}).plus(r1)
 
   def generator_loss(self, batch, inputs):
     fake = self.generate(inputs, training=True)
