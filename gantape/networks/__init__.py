@@ -191,3 +191,10 @@ def conditioned(body: Callable[[int], keras.Model], noise_dim: int,
 from gantape.networks.registry import (  # noqa: E402
     KINDS, Builders, Spec, build_pair, default_family, families, families_for,
     register)
+
+__all__ = [
+    "IMAGE_SHAPE", "NOISE_DIM", "NUM_CLASSES", "OUTPUT_DTYPE", "RETURNS_LOGITS",
+    "ImageShape", "check_image_shape", "conditioned", "features_view",
+    "image_size", "logits_view", "returns_logits",
+    "KINDS", "Builders", "Spec", "build_pair", "default_family", "families",
+    "families_for", "register"]

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 from gantape.networks import dcgan as dcgan_networks
-from gantape import networks
 from gantape.networks import salimans as salimans_networks
 from gantape.networks import seed
 from gantape import variants
