@@ -38,7 +38,8 @@ class LinearDecay(keras.optimizers.schedules.LearningRateSchedule):
       start: the iteration the decay begins at.
       end: the iteration the rate reaches 0 at; > start.
       updates_per_iteration: how many updates this optimizer makes per GAN
-        iteration (`TrainStep.updates_per_iteration`).
+        iteration (the step's `StepOptions.updates_per_batch`, times
+        `n_critic` for the discriminator's).
 
     Raises:
       UsageError: a bad range or count.
