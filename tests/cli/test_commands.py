@@ -111,7 +111,7 @@ def harness(tmp_path_factory):
       "many_labeled": (train, base + ["--variant=ssgan",
                                       "--num_labeled=100000"]),
       "negative_r1": (train, base + ["--variant=dcgan", "--r1_gamma=-1"]),
-      "r1_on_ssgan": (train, base + ["--variant=ssgan", "--r1_gamma=1"]),
+      "gp_on_cgan": (train, base + ["--variant=cgan", "--gp_weight=1"]),
       "missing_data": (train, base + [f"--data_path={root}/none.npz"]),
       "corrupt_data": (train, base + [f"--data_path={root}/corrupt.npz"]),
       "wrong_shape": (train, base + [f"--data_path={root}/wrong_shape.npz"]),
@@ -212,7 +212,7 @@ def harness(tmp_path_factory):
      "training examples; use at most 256"),
     ("negative_r1", "error: r1_gamma=-1.0 is negative; it weighs a penalty, "
      "so use a value >= 0"),
-    ("r1_on_ssgan", "error: variant 'ssgan' takes no option r1_gamma; its "
+    ("gp_on_cgan", "error: variant 'cgan' takes no option gp_weight; its "
      "options are"),
     ("missing_data", "none.npz' does not exist; pass --data_path="),
     ("corrupt_data", "corrupt.npz is not a valid .npz file"),
