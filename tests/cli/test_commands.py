@@ -157,8 +157,8 @@ def harness(tmp_path_factory):
       "evaluate_bad_flag": ("evaluate", [f"--workdir={gan}",
                                          "--num_samples=lots"]),
       "classifier_bad_flag": ("train-classifier", ["--epochs=x"]),
-      "benchmark_bad_option": ("benchmark", ["--variants=ssgan",
-                                             "--r1_gamma=1", "--smoke"]),
+      "benchmark_bad_option": ("benchmark", ["--variants=cgan",
+                                             "--gp_weight=1", "--smoke"]),
       "benchmark_as_train": ("benchmark", ["--variant=dcgan",
                                            "--r1_every=0"]),
       "benchmark_folder_no_path": ("benchmark", ["--dataset=folder"]),
@@ -199,8 +199,8 @@ def harness(tmp_path_factory):
      "flag out for its default."),
     ("evaluate_bad_flag", "error: flag --num_samples=lots: invalid literal"),
     ("classifier_bad_flag", "error: flag --epochs=x: invalid literal"),
-    ("benchmark_bad_option", "error: variant 'ssgan' takes no option "
-     "r1_gamma"),
+    ("benchmark_bad_option", "error: variant 'cgan' takes no option "
+     "gp_weight"),
     ("benchmark_as_train", "error: r1_every=0 is not a positive integer"),
     ("benchmark_folder_no_path", "error: --dataset=folder needs "
      "--data_path="),
