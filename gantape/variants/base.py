@@ -15,15 +15,16 @@ variant means subclassing `Variant` in one file and adding one line to
 
 A variant is its losses; the rest are parts it declares in `options`
 (`settings.Option`s, each written once) and takes from here: R1 on its
-real/fake output (`real_probabilities`, options `settings.R1`), the gradient
-penalty on its critic (`gradient_penalty`, `settings.GP_WEIGHT`). Its
-constructor takes the declared options as keywords and `set_options` sets
-them, checked, with their declared defaults.
+real/fake output (`real_probabilities`, options `settings.R1`), the
+penalties on its critic (`critic_penalties`, `settings.CRITIC_PENALTIES`:
+the gradient penalty's `settings.GP_WEIGHT`). Its constructor takes the
+declared options as keywords and `set_options` sets them, checked, with
+their declared defaults.
 """
 
 import abc
 import dataclasses
-from typing import Any, ClassVar, Dict, Mapping, Optional, Tuple
+from typing import Any, ClassVar, Dict, List, Mapping, Optional, Tuple
 
 import keras
 import tensorflow as tf
@@ -55,13 +56,16 @@ class LossOutput:
   per_example: tf.Tensor
   metrics: Metrics = dataclasses.field(default_factory=dict)
 
-  def plus(self, penalty: Optional[Penalty]) -> "LossOutput":
-    """This loss plus `penalty` (`Variant.real_probabilities`,
-    `Variant.gradient_penalty`), logged as its name; itself for None."""
-    if penalty is None:
-      return self
-    return LossOutput(self.per_example + penalty.per_example,
-                      {**self.metrics, penalty.name: penalty.logged})
+  def plus(self, *penalties: Optional[Penalty]) -> "LossOutput":
+    """This loss plus `penalties` (`Variant.real_probabilities`,
+    `Variant.critic_penalties`), each logged as its name; None adds
+    nothing."""
+    total = self
+    for penalty in penalties:
+      if penalty is not None:
+        total = LossOutput(total.per_example + penalty.per_example,
+                           {**total.metrics, penalty.name: penalty.logged})
+    return total
 
   # `plus` under the name variants use for the R1 penalty.
   plus_r1 = plus
@@ -100,7 +104,7 @@ class Variant(abc.ABC):
   # Whether training suggests this variant when another's loss turns NaN or
   # Inf: its loss has no log to saturate.
   suggested_for_divergence: ClassVar[bool] = False
-  # The parts' options (`settings.R1`, `settings.GP_WEIGHT`) when the
+  # The penalties' options (`settings.R1`, `settings.GP_WEIGHT`) when the
   # variant does not declare them: no penalty.
   r1_gamma: float = 0.0
   r1_every: int = 1
@@ -232,14 +236,14 @@ class Variant(abc.ABC):
 
   def sample_inputs(self, rng: tf.random.Generator, batch_size) -> Metrics:
     """Random inputs of one iteration: `{"noise": U(-1, 1) [B, noise_dim]}`,
-    and `"epsilon"`, U(0, 1) [B], with the gradient penalty.
+    and `"epsilon"`, U(0, 1) [B], with penalties on the critic.
 
     Everything random in the losses is drawn here, from `rng`, so that a run
     is reproduced by its seed and a distributed step can hand each replica
     its slice of one global draw.
     """
     inputs = {"noise": rng.uniform([batch_size, self.noise_dim], -1.0, 1.0)}
-    if self.gp_weight:  # the gradient penalty's interpolation weights
+    if self._critic_weights():  # interpolation weights of real and fake
       inputs["epsilon"] = rng.uniform([batch_size], 0.0, 1.0)
     return inputs
 
@@ -369,18 +373,28 @@ class Variant(abc.ABC):
     return activation(logits), penalties.r1_penalty(gradients, gamma)
 
   def critic_scores(self, images: tf.Tensor) -> tf.Tensor:
-    """What the gradient penalty differentiates: the discriminator's logits
-    in training mode (`networks.logits_view`), [B, 1]."""
+    """What the critic's penalties differentiate: the discriminator's
+    logits in training mode (`networks.logits_view`), [B, 1]."""
     return self._logits_view()(images, training=True)
 
-  def gradient_penalty(self, real: tf.Tensor, fake: tf.Tensor,
-                       inputs: Metrics) -> Optional[Penalty]:
-    """The gradient penalty of weight `gp_weight` on `critic_scores` at
-    interpolates of `real` and `fake` by `inputs["epsilon"]`
-    (`penalties.gradient_penalty`), as the `Penalty` "gradient_penalty" to
-    add with `LossOutput.plus`; None when `gp_weight` is 0."""
-    if not self.gp_weight:  # a Python float: 0 adds nothing to the graph
-      return None
-    return Penalty.of("gradient_penalty", penalties.gradient_penalty(
-        self.critic_scores, precision.to_float32(real),
-        precision.to_float32(fake), inputs["epsilon"], self.gp_weight))
+  def _critic_weights(self) -> Dict[str, float]:
+    """The weight of each penalty of `settings.CRITIC_PENALTIES` that this
+    variant applies (its option set, nonzero), by option name."""
+    weights = {name: getattr(self, name, 0.0)
+               for name in settings.CRITIC_PENALTIES}
+    return {name: weight for name, weight in weights.items() if weight}
+
+  def critic_penalties(self, real: tf.Tensor, fake: tf.Tensor,
+                       inputs: Metrics) -> List[Penalty]:
+    """The penalties of `settings.CRITIC_PENALTIES` this variant applies
+    (e.g. the gradient penalty of weight `gp_weight`), on `critic_scores`
+    at `real` and `fake` images and `inputs["epsilon"]`, each a `Penalty`
+    to add with `LossOutput.plus`; none, and nothing in the graph, with
+    every weight 0."""
+    found = []
+    for name, weight in self._critic_weights().items():
+      metric, function = settings.CRITIC_PENALTIES[name]
+      found.append(Penalty.of(metric, function(
+          self.critic_scores, precision.to_float32(real),
+          precision.to_float32(fake), inputs["epsilon"], weight)))
+    return found

@@ -63,8 +63,8 @@ class GAN(base.Variant):
         losses.minimax_discriminator_loss(real_prob, fake_prob, self.eps,
                                           self.label_smoothing),
         {"d_real": tf.reduce_mean(real_prob),
-         "d_fake": tf.reduce_mean(fake_prob)}).plus(r1).plus(
-             self.gradient_penalty(batch["image"], fake, inputs))
+         "d_fake": tf.reduce_mean(fake_prob)}).plus(
+             r1, *self.critic_penalties(batch["image"], fake, inputs))
 
   def generator_loss(self, batch, inputs):
     fake_prob = self.discriminate(self.generate(inputs, training=True),

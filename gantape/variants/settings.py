@@ -13,6 +13,7 @@ import dataclasses
 import textwrap
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 
+from gantape import penalties
 from gantape.errors import UsageError
 
 
@@ -187,6 +188,12 @@ GP_WEIGHT = Option(
     "at random interpolates x_hat of real and generated images, C the "
     "critic's score or the discriminator's logit (Gulrajani et al. 2017); 0 "
     "for none.", check=_check_gp_weight)
+# The penalties at real and generated images that a variant takes by
+# declaring their weight option (`Variant.critic_penalties`): the option's
+# name -> (the metric it is logged as, the function of
+# (critic, real, fake, epsilon, weight) that gives its [B] values).
+CRITIC_PENALTIES = {
+    GP_WEIGHT.name: ("gradient_penalty", penalties.gradient_penalty)}
 SYNC_BATCH_NORM = Option(
     "sync_batch_norm", bool, False,
     "BatchNorm over the global batch across replicas under a multi-replica "

@@ -94,7 +94,7 @@ class WGANGP(base.Variant):
         {"d_real": tf.reduce_mean(real_scores),
          "d_fake": tf.reduce_mean(fake_scores),
          "wasserstein_estimate": tf.reduce_mean(real_scores - fake_scores)}
-    ).plus(self.gradient_penalty(real, fake, inputs))
+    ).plus(*self.critic_penalties(real, fake, inputs))
 
   def generator_loss(self, batch, inputs):
     fake_scores = self._scores(self.generate(inputs, training=True))

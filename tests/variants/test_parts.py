@@ -169,3 +169,37 @@ def test_a_step_with_penalties_moves_only_its_own_network(name, options,
   if updated == "discriminator":
     assert float(metrics["r1_penalty"]) > 0
     assert all(np.isfinite(float(m)) for m in metrics.values())
+
+
+def drift(critic, real, fake, epsilon, weight):
+  """Karras et al. 2018's drift penalty, weight * C(x)^2 on real x."""
+  del fake, epsilon
+  return weight * tf.square(tf.reshape(critic(real), [-1]))
+
+
+def test_a_critic_penalty_is_a_function_and_one_registration(monkeypatch):
+  """Registered in `settings.CRITIC_PENALTIES` and declared by a variant,
+  a penalty reaches the loss and the log with no other code."""
+  monkeypatch.setitem(variants.settings.CRITIC_PENALTIES, "drift_weight",
+                      ("drift_penalty", drift))
+
+  class DriftDCGAN(variants.dcgan.DCGAN):
+    options = variants.dcgan.DCGAN.options + (
+        variants.settings.Option("drift_weight", float, 0.0, "drift."),)
+
+  keras.utils.set_random_seed(0)
+  discriminator = softmax_discriminator(1)
+  plain = DriftDCGAN(image_shape=SHAPE, discriminator=discriminator)
+  drifting = DriftDCGAN(image_shape=SHAPE, generator=plain.generator,
+                        discriminator=discriminator, drift_weight=0.5)
+  batch, inputs = batch_and_inputs(drifting)
+  logits, _ = np_logits_and_kernel(discriminator, batch["image"])
+  expected = 0.5 * logits[:, 0] ** 2
+  assert expected.min() > 1e-4
+  with_drift = drifting.discriminator_loss(batch, inputs)
+  np.testing.assert_allclose(
+      (with_drift.per_example
+       - plain.discriminator_loss(batch, inputs).per_example).numpy(),
+      expected, rtol=1e-4)
+  np.testing.assert_allclose(float(with_drift.metrics["drift_penalty"]),
+                             expected.mean(), rtol=1e-4)
