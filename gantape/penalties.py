@@ -2,10 +2,12 @@
 
 A penalty is a [B] per-example term added to the discriminator's loss; the
 train step averages it over the global batch with the loss. Each is one
-function here; `variants.base.Variant` applies them (R1 in
-`real_probabilities`, the gradient penalty in `gradient_penalty`) as
-`Penalty` terms, which carry what the log shows, and `variants.settings`
-declares their options (`r1_gamma`, `r1_every`, `gp_weight`).
+function here; `variants.base.Variant` applies them as `Penalty` terms,
+which carry what the log shows: R1 in `real_probabilities`, and the
+penalties of the critic, functions of (critic, real, fake, epsilon, weight)
+such as `gradient_penalty`, in `critic_penalties`, which takes those listed
+in `variants.settings.CRITIC_PENALTIES`. `variants.settings` declares their
+options (`r1_gamma`, `r1_every`, `gp_weight`).
 
   R1 = gamma / 2 * ||d f(x) / d x||^2,           x real (Mescheder et al. 2018)
   GP = lambda * (||d C(x_hat) / d x_hat||_2 - 1)^2,
