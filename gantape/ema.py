@@ -27,13 +27,26 @@ sampled every K iterations instead of every iteration.
 """
 
 import copy
-from typing import Optional
+from typing import Any, Dict, Mapping, Optional
 
 import keras
 import tensorflow as tf
 
 from gantape.errors import UsageError
 from gantape.variants import base
+
+
+# The setting that keeps a weight average of each network, in a
+# `TrainConfig` and in run.json.
+DECAY_SETTINGS = {"generator": "ema_decay",
+                  "discriminator": "discriminator_ema_decay"}
+
+
+def averaged_networks(settings: Mapping[str, Any]) -> Dict[str, float]:
+  """{network: decay} for each network whose weight average a run keeps,
+  from its settings by name (`dataclasses.asdict(config)` or run.json)."""
+  return {network: settings[name]
+          for network, name in DECAY_SETTINGS.items() if settings.get(name)}
 
 
 class ModelEma:

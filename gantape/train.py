@@ -11,9 +11,9 @@ evaluation, sample grids, checkpoints and the NaN guard), the config in
 the README and the command line use.
 """
 
-from gantape.training.config import total_iterations
 from gantape.training.config import TrainConfig
 from gantape.training.loop import train
 from gantape.training.loop import TrainResult
+from gantape.training.run import total_iterations
 
 __all__ = ["total_iterations", "train", "TrainConfig", "TrainResult"]

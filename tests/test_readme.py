@@ -63,24 +63,21 @@ def test_step_example_trains_as_the_train_command(data_folder, capsys):
   assert images.min() >= 0.0 and images.max() <= 1.0
   # The samples come from the weight average, which has moved off the
   # live generator it started as.
-  live = namespace["variant"].generator.weights[0].numpy()
-  average = namespace["ema"].average.weights[0].numpy()
+  trainable = namespace["trainable"]
+  live = trainable.variant.generator.weights[0].numpy()
+  average = trainable.averages["generator"].average.weights[0].numpy()
   assert not np.array_equal(live, average)
-  # What the README says the example shares with `gantape train`.
-  config = TrainConfig(workdir="unused", variant="gan").resolved()
-  d_opt, g_opt = namespace["d_opt"], namespace["g_opt"]
-  for opt in (d_opt, g_opt):
-    assert float(opt.learning_rate.numpy()) == pytest.approx(
-        config.learning_rate)
-    assert opt.beta_1 == config.beta_1 and opt.beta_2 == config.beta_2
-  assert namespace["train_step"].updates_per_batch == config.updates_per_batch
-  assert config.updates_per_batch == 2  # the default's two updates of 32
-  assert namespace["ema"].decay == config.ema_decay == 0.999
-  assert namespace["variant"].r1_gamma == config.variant_options.get(
-      "r1_gamma", 0.0)
-  # The example's literals: batch 64, 100 iterations per call.
-  assert config.batch_size == 64 and config.iterations_per_call == 100
-  assert int(namespace["train_step"].global_step) == 300
+  assert namespace["variant"] is trainable.sampler
+  # What the README says the example shares with `gantape train`: the
+  # default preset's Adam, updates and average, batch 64, no R1.
+  for opt in (trainable.d_optimizer, trainable.g_optimizer):
+    assert float(opt.learning_rate.numpy()) == pytest.approx(1e-3)
+    assert opt.beta_1 == 0.9 and opt.beta_2 == 0.999
+  assert trainable.step.options.updates_per_batch == 2
+  assert trainable.averages["generator"].decay == 0.999
+  assert trainable.variant.r1_gamma == 0.0
+  assert trainable.run.config.batch_size == 64
+  assert int(trainable.step.global_step) == 300
 
 
 def test_loss_swap_example_trains():

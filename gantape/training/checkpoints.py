@@ -219,17 +219,16 @@ def _warn(line: str) -> None:
   print(line, file=sys.stderr, flush=True)
 
 
-def _averages(run: Dict[str, Any], data: Dict[str, Any],
-              options: Dict[str, Any]) -> Dict[str, Any]:
-  """{"generator"/"discriminator": a fresh network} for each network whose
-  weight average the run kept (`ema_decay`, `discriminator_ema_decay`)."""
-  averages = {}
-  for network, decay in (("generator", "ema_decay"),
-                         ("discriminator", "discriminator_ema_decay")):
-    if run.get(decay):  # None or 0: no average
-      averages[network] = getattr(
-          variants.build(run["variant"], **data, **options), network)
-  return averages
+def _averages(variant_class: type, run: Dict[str, Any],
+              data: Dict[str, Any], options: Dict[str, Any]
+              ) -> Dict[str, Any]:
+  """{"generator"/"discriminator": a new network} for each network whose
+  weight average the run kept (`ema.averaged_networks`)."""
+  kept = ema_lib.averaged_networks(run)
+  if not kept:
+    return {}
+  spare = variants.build(variant_class, **data, **options)
+  return {network: getattr(spare, network) for network in kept}
 
 
 def _first_that_restores(items: Dict[str, Any], candidates, errors, log
@@ -255,7 +254,7 @@ def _restorable_items(variant: base.Variant, run: Dict[str, Any],
   without them)."""
   items = {"generator": variant.generator,
            "discriminator": variant.discriminator}
-  averages = _averages(run, data, options)
+  averages = _averages(type(variant), run, data, options)
   items.update({f"ema_{network}": model for network, model in averages.items()})
   ema_variant = (ema_lib.sampling_view(variant, **averages) if averages
                  else None)
@@ -297,11 +296,11 @@ def restore_from_workdir(workdir: str, checkpoint: Optional[str] = None, *,
       fit the variant run.json names.
   """
   run = read_run(workdir)
-  variants.run_class(run["variant"], trusted=trusted_variant)
+  cls = variants.run_class(run["variant"], trusted=trusted_variant)
   options = run.get("variant_options") or {}
   candidates = _candidates(workdir, checkpoint, log)
   data = {k: run.get(k) for k in base.DATA_ARGUMENTS}  # MNIST's when absent
-  variant = variants.build(run["variant"], **data, **options)
+  variant = variants.build(cls, **data, **options)
   items, ema_variant = _restorable_items(variant, run, data, options)
   global_step = items["global_step"]
   errors = []

@@ -7,7 +7,7 @@ field's default, so a setting is written once.
 
 import dataclasses
 import math
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional
 
 from gantape import checkpoints
 from gantape import data as data_lib
@@ -153,24 +153,14 @@ class TrainConfig:
       "lower --learning_rate. Ignored once the workdir has checkpoints of "
       "its own, so it may change on resume.", path=True)
 
-  def resolved(self) -> "TrainConfig":
-    """This config with every None preset field filled from the preset.
+  def validate(self, variant_class: Optional[type] = None) -> None:
+    """Raises UsageError naming the first bad field and how to fix it.
 
-    Raises:
-      UsageError: unknown variant or preset.
+    Args:
+      variant_class: the class `variant` names; None looks it up.
     """
-    preset = variants.get_class(self.variant).preset(self.preset)
-    return dataclasses.replace(
-        self,
-        variant_options=variants.resolve_options(
-            self.variant, self.preset, self.variant_options),
-        **{f.name: getattr(preset, f.name)
-           for f in dataclasses.fields(preset)
-           if f.name != "variant_options" and getattr(self, f.name) is None})
-
-  def validate(self) -> None:
-    """Raises UsageError naming the first bad field and how to fix it."""
-    variants.get_class(self.variant).preset(self.preset)
+    variant_class = variant_class or variants.get_class(self.variant)
+    variant_class.preset(self.preset)
     positive = ["batch_size", "iterations_per_call", "log_every",
                 "sample_every", "checkpoint_every", "keep_checkpoints"]
     for field in ("steps", "updates_per_batch"):
@@ -188,7 +178,7 @@ class TrainConfig:
             f"--{field}=N with N >= 1"
             + (f" (default {default})." if default is not None else
                " (or leave it unset for the variant's default)."))
-    self._validate_optimizer()
+    self._validate_optimizer(variant_class.default_iterations)
     for field in ("ema_decay", "discriminator_ema_decay"):
       value = getattr(self, field)
       if value is not None and not 0.0 <= value < 1.0:
@@ -203,13 +193,11 @@ class TrainConfig:
                        f"{self.image_size!r}; e.g. --image_size=32.")
     if self.channels not in (None, 1, 3):
       raise UsageError(f"channels must be 1 or 3, got {self.channels!r}.")
-    if self.input_pipeline not in data_lib.INPUT_PIPELINES:
-      raise UsageError(
-          f"input_pipeline must be one of "
-          f"{', '.join(data_lib.INPUT_PIPELINES)}, got "
-          f"{self.input_pipeline!r}.")
-    if not self.workdir:
-      raise UsageError("workdir must be set, e.g. --workdir=/tmp/gantape/dcgan.")
+    for field, allowed in (("input_pipeline", data_lib.INPUT_PIPELINES),
+                           ("precision", precision_lib.PRECISIONS)):
+      if getattr(self, field) not in allowed:
+        raise UsageError(f"unknown {field} {getattr(self, field)!r}; choose "
+                         f"one of {', '.join(allowed)}.")
     if self.resume_from is not None and not checkpoints.exists(
         self.resume_from):
       raise UsageError(
@@ -217,7 +205,7 @@ class TrainConfig:
           f"{self.resume_from}.index); pass a prefix such as "
           f"OTHER_WORKDIR/{checkpoints.CHECKPOINT_DIR}/ckpt-12000.")
 
-  def _validate_optimizer(self) -> None:
+  def _validate_optimizer(self, default_iterations: int) -> None:
     """`validate` for the Adam settings and the learning-rate schedule."""
     if self.learning_rate is not None and not (
         self.learning_rate > 0 and math.isfinite(self.learning_rate)):
@@ -231,7 +219,8 @@ class TrainConfig:
                        "--lr_decay_start too (the iteration the decay "
                        "begins at).")
     if self.lr_decay_start is not None:
-      end = lr_decay_range(self)[1]
+      end = (self.lr_decay_end if self.lr_decay_end is not None
+             else self.steps or default_iterations)
       if not 0 <= self.lr_decay_start < end:
         raise UsageError(
             f"lr_decay_start={self.lr_decay_start} must be >= 0 and before "
@@ -244,19 +233,3 @@ class TrainConfig:
       value = getattr(self, field)
       if value is not None and not 0.0 <= value < 1.0:
         raise UsageError(f"{field} must be in [0, 1), got {value!r}.")
-
-
-def total_iterations(config: TrainConfig) -> int:
-  """`config.steps`, or the variant's seed default when unset."""
-  if config.steps is not None:
-    return config.steps
-  return variants.get_class(config.variant).default_iterations
-
-
-def lr_decay_range(config: TrainConfig) -> Optional[Tuple[int, int]]:
-  """(start, end) of the learning rate's linear decay, or None: constant."""
-  if config.lr_decay_start is None:
-    return None
-  end = (config.lr_decay_end if config.lr_decay_end is not None
-         else total_iterations(config))
-  return config.lr_decay_start, end

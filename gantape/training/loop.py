@@ -1,11 +1,13 @@
-"""The training loop: builds a run, restores it, and hands it to the runner.
+"""The training loop: resolve, open the workdir, build, restore, run.
 
-`train` builds the variant, its optimizers, the `TrainStep`, the EMA and the
-checkpoint manager; restores the newest checkpoint (or `resume_from`) before
-the first iteration; then runs `runner.Runner` with the actions of
-`actions.py` (progress lines and metrics, evaluation, sample grids,
-checkpoints, the NaN guard). The workdir's files are listed in
-`workdir.py`.
+`train` reads top to bottom: the config is resolved once into a `run.Run`
+(the variant class, the preset, the settings a resumed run keeps, the data's
+shape and networks, checked against what the workdir recorded); the
+`workdir.Workdir` says where this process writes; `gantape.build` makes the
+variant, its optimizers, the `TrainStep` and the weight averages; the newest
+checkpoint (or `resume_from`) is restored before the first iteration; and
+`runner.Runner` runs the actions of `actions.py` (progress lines and
+metrics, evaluation, sample grids, checkpoints, the NaN guard).
 
 Faults: a NaN/Inf metric stops the run (`NonFiniteLossError`) without saving,
 so the latest checkpoint is the last good one; SIGINT/SIGTERM write a
@@ -18,19 +20,17 @@ time (`lock.py`); what else a workdir survives is in `workdir.py`,
 """
 
 import dataclasses
-import os
 import time
-from typing import Any, Collection, Dict, FrozenSet, List, Optional, Type
+from typing import Any, Collection, Dict, Optional, Type
 
 import keras
 import tensorflow as tf
 
+from gantape import build as build_lib
 from gantape import data as data_lib
 from gantape import distribute as distribute_lib
-from gantape import ema as ema_lib
 from gantape import optimizers as optimizers_lib
 from gantape import networks as networks_lib
-from gantape import precision as precision_lib
 from gantape import step as step_lib
 from gantape import variants
 from gantape.errors import Interrupted
@@ -43,14 +43,13 @@ from gantape.training import lock as lock_lib
 from gantape.training import memory
 from gantape.training import model_summary
 from gantape.training import resume as resume_lib
+from gantape.training import run as run_lib
 from gantape.training import run_data
 from gantape.training import runner as runner_lib
 from gantape.training import signals
 from gantape.training import summaries
 from gantape.training import workdir as workdir_lib
-from gantape.training import config as config_lib
-from gantape.training.config import TrainConfig, total_iterations
-from gantape.variants import base
+from gantape.training.config import TrainConfig
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,19 +59,6 @@ class TrainResult:
   final_metrics: Dict[str, float]
   final_grid: str
   iterations: int
-
-
-@dataclasses.dataclass
-class _Run:
-  """What `_build` makes: the training state and what checkpoints it."""
-  variant: base.Variant
-  optimizers: List[keras.optimizers.Optimizer]
-  step: step_lib.TrainStep
-  iterator: Any
-  averages: List[ema_lib.ModelEma]
-  sampler: base.Variant
-  items: Dict[str, Any]
-  checkpoint: tf.train.Checkpoint
 
 
 def _log(line: str) -> None:
@@ -85,7 +71,7 @@ def train(config: TrainConfig,
           log=_log, *,
           dataset: Optional[data_lib.Dataset] = None,
           flags_text: Optional[str] = None,
-          variant: Optional[Type[base.Variant]] = None,
+          variant: Optional[Type[variants.Variant]] = None,
           given: Optional[Collection[str]] = None,
           allow_data_change: bool = False,
           summary: bool = False) -> TrainResult:
@@ -127,111 +113,102 @@ def train(config: TrainConfig,
     Interrupted: SIGINT or SIGTERM arrived; a checkpoint was written first.
   """
   with signals.StopSignals() as stop_signals, lock_lib.WorkdirLock() as lock:
+    if given is None:
+      given = resume_lib.given_settings(config)
+    cls = variant or variants.get_class(config.variant)
+    config.validate(cls)
+    if dataset is None:
+      dataset = run_data.load(config)
+    run = run_lib.resolve(
+        config, dataset, variant_class=cls, given=given,
+        allow_data_change=allow_data_change,
+        variant_name=variants.register(variant) if variant else None)
+    workdir = workdir_lib.Workdir.open(run.config.workdir, strategy)
     try:
-      if variant is not None:
-        config = dataclasses.replace(config,
-                                     variant=variants.register(variant))
-      if given is None:
-        given = resume_lib.given_settings(config)
-      return _train(config, strategy, log, dataset, flags_text, stop_signals,
-                    lock, _Resume(frozenset(given), allow_data_change),
-                    summary)
+      return _train(run, workdir, dataset, strategy, log, flags_text,
+                    stop_signals, lock, summary)
     finally:
-      distribute_lib.cleanup_worker_workdir(config.workdir, strategy)
+      workdir.close(strategy)
 
 
-@dataclasses.dataclass(frozen=True)
-class _Resume:
-  """How `train` treats what the workdir recorded (`train`'s arguments)."""
-  given: FrozenSet[str]
-  allow_data_change: bool
+@dataclasses.dataclass
+class _Training:
+  """What `_train` builds: the run's trainable, its data iterator, and the
+  checkpoint of both."""
+  trainable: build_lib.Trainable
+  iterator: Any
+  items: Dict[str, Any]
+  checkpoint: tf.train.Checkpoint
 
 
-def _train(config, strategy, log, dataset, flags_text, stop_signals, lock,
-           resume, summary=False):
+def _train(run: run_lib.Run, workdir: workdir_lib.Workdir, dataset, strategy,
+           log, flags_text, stop_signals, lock, summary=False):
   """`train`'s body, with SIGINT/SIGTERM caught into `stop_signals`."""
-  config, recorded, kept, changes = resume_lib.settle(config, resume.given)
+  config = run.config
   strategy = strategy or tf.distribute.get_strategy()
-  if dataset is None:
-    dataset = run_data.load(config)
-  shape = run_data.DataShape.of(dataset)
-  config = run_data.fit_to_data(config, shape, dataset)
-  resume_lib.check(config, recorded)
-  data = {**shape.record(), **resume_lib.data_identity(dataset)}
-  data_changed = resume_lib.check_data(data, recorded,
-                                       resume.allow_data_change)
-  # Multi-worker: the chief writes into the workdir; each other worker
-  # writes what TensorFlow makes every worker write (checkpoints) and the
-  # rest into a private folder, deleted at the end (gantape/distribute.py).
-  chief_workdir = config.workdir
-  config = dataclasses.replace(
-      config, workdir=distribute_lib.worker_workdir(config.workdir, strategy))
-  total = total_iterations(config)
-  data_lib.check_training_set(dataset, config.batch_size)
   keras.utils.set_random_seed(config.seed)
-  run = _build(config, strategy, dataset, shape,
-               resume_lib.record(config, data))
+  training = _build(run, dataset, strategy)
+  trainable = training.trainable
   # Refused before the run's first write; the lock is that write.
-  memory.check(run.variant, batch_size=config.batch_size,
+  memory.check(trainable.variant, batch_size=config.batch_size,
                updates_per_batch=config.updates_per_batch)
-  lock.acquire(config.workdir)
-  manager = _restore(run, config, chief_workdir, strategy, log,
-                     changes=changes, data_changed=data_changed)
-  workdir_lib.truncate_metrics(
-      os.path.join(config.workdir, curves.METRICS_FILE),
-      int(run.step.global_step.numpy()))
-  workdir_lib.write_records(config, flags_text, data, kept)
+  lock.acquire(workdir.own)
+  manager = _restore(training, run, workdir, strategy, log)
+  done = int(trainable.step.global_step.numpy())
+  workdir_lib.truncate_metrics(workdir.file(curves.METRICS_FILE), done)
+  workdir_lib.write_records(workdir, config, flags_text, run.data, run.kept)
 
-  sink = summaries.MetricsSink(config.workdir)
-  sink.settings(dataclasses.asdict(config), int(run.step.global_step.numpy()))
-  actions, saver, grids = _actions(config, run, dataset, manager, sink,
-                                   chief_workdir, strategy, log)
+  sink = summaries.MetricsSink(workdir.own)
+  sink.settings(dataclasses.asdict(config), done)
+  actions, saver, grids = _actions(run, training, dataset, manager, sink,
+                                   workdir, strategy, log)
   runner = runner_lib.Runner(
-      run.step, run.iterator, actions, total=total,
+      trainable.step, training.iterator, actions, total=run.total_iterations,
       iterations_per_call=config.iterations_per_call,
-      should_stop=lambda: _should_stop(runner, run.step, stop_signals),
+      should_stop=lambda: _should_stop(runner, trainable.step, stop_signals),
       # Workers must make the same calls, which their clocks would not size.
       seconds_per_call=(None if distribute_lib.num_workers(strategy) > 1
                         else runner_lib.SECONDS_PER_CALL))
   if summary:
-    log(model_summary.full(run.variant))
-  log(_start_line(config, strategy, int(run.step.global_step.numpy()), total,
-                  shape, model_summary.counts(run.variant)))
+    log(model_summary.full(trainable.variant))
+  log(_start_line(run, workdir, strategy, done,
+                  model_summary.counts(trainable.variant)))
   started = time.perf_counter()
-  result = _finish(runner.run(), run, config, saver, grids, sink,
-                   stop_signals, log)
-  log(_end_line(result, total, saver, time.perf_counter() - started))
+  result = _finish(runner.run(), trainable, workdir, config, saver, grids,
+                   sink, stop_signals, log)
+  log(_end_line(result, run.total_iterations, saver,
+                time.perf_counter() - started))
   return result
 
 
-def _actions(config: TrainConfig, run: _Run, dataset, manager, sink,
-             chief_workdir: str, strategy, log):
+def _actions(run: run_lib.Run, training: _Training, dataset, manager, sink,
+             workdir: workdir_lib.Workdir, strategy, log):
   """The run's actions, in the order they run after a call.
 
   Returns:
     (actions, the checkpoint saver, the sample-grid writer): the last two
     also finish the run.
   """
+  config, trainable = run.config, training.trainable
   grids = actions_lib.SampleGrids(
-      config.sample_every, run.sampler,
-      os.path.join(config.workdir, workdir_lib.SAMPLE_DIR), sink,
-      seed=config.seed)
+      config.sample_every, trainable.sampler,
+      workdir.file(workdir_lib.SAMPLE_DIR), sink, seed=config.seed)
   saver = actions_lib.SaveCheckpoint(config.checkpoint_every, manager)
   evaluate = None
   if config.eval_every is not None:
-    evaluate = _evaluate_action(config, run, dataset, sink, chief_workdir,
+    evaluate = _evaluate_action(config, training, dataset, sink, workdir,
                                 strategy, log)
   # Built after the evaluator: its clock must not count the evaluator's
   # set-up (minutes when the classifier is trained first).
   logger = actions_lib.LogProgress(
       config.log_every, sink, log, name=config.variant,
-      start=int(run.step.global_step.numpy()))
+      start=int(trainable.step.global_step.numpy()))
   guard = actions_lib.NonFiniteGuard(
-      run.step, run.iterator, run.checkpoint, manager, log,
-      workdir=config.workdir, variant_name=config.variant,
-      iterator_saved="iterator" in run.items)
-  update_ema = (actions_lib.UpdateEma(run.averages) if run.averages
-                else None)
+      trainable.step, training.iterator, training.checkpoint, manager, log,
+      workdir=workdir.own, variant_name=config.variant,
+      iterator_saved="iterator" in training.items)
+  averages = list(trainable.averages.values())
+  update_ema = actions_lib.UpdateEma(averages) if averages else None
   # The EMA moves before the guard looks; nothing saves before the guard.
   saturation = actions_lib.SaturationWarning(log, variant_name=config.variant)
   actions = [a for a in (update_ema, guard, logger, saturation, evaluate,
@@ -255,12 +232,13 @@ def _device(strategy: tf.distribute.Strategy) -> str:
   return kind if replicas == 1 else f"{replicas} {kind}s"
 
 
-def _start_line(config: TrainConfig, strategy: tf.distribute.Strategy,
-                done: int, total: int, shape: run_data.DataShape,
+def _start_line(run: run_lib.Run, workdir: workdir_lib.Workdir,
+                strategy: tf.distribute.Strategy, done: int,
                 counts: str) -> str:
   """The line before the first call, which traces the step first."""
+  config, total, shape = run.config, run.total_iterations, run.shape
   if done > total:
-    return (f"Nothing to train: the workdir {config.workdir} is at "
+    return (f"Nothing to train: the workdir {workdir.own} is at "
             f"iteration {done}, past --steps={total}; pass a --steps above "
             f"{done} to train further.")
   start = f"from iteration {done} " if done else ""
@@ -272,7 +250,7 @@ def _start_line(config: TrainConfig, strategy: tf.distribute.Strategy,
   return (f"Training {config.variant} (preset {config.preset}; {counts})"
           f"{on} {start}to "
           f"iteration {total} on {_device(strategy)}, workdir "
-          f"{config.workdir}; tracing the step first, which takes a while.")
+          f"{workdir.own}; tracing the step first, which takes a while.")
 
 
 def _end_line(result: TrainResult, total: int,
@@ -286,62 +264,28 @@ def _end_line(result: TrainResult, total: int,
           f"; samples {result.final_grid}; latest checkpoint {saver.latest}.")
 
 
-def _build(config: TrainConfig, strategy: tf.distribute.Strategy,
-           dataset: data_lib.Dataset, shape: run_data.DataShape,
-           record: Dict[str, Any]) -> _Run:
-  """The variant, its optimizers, the step, the EMA and the data iterator;
-  the checkpoints also hold `record` (`resume.record`)."""
-  def build():
-    with precision_lib.policy(config.precision):
-      return variants.build(config.variant, image_shape=shape.image_shape,
-                            num_classes=shape.num_classes,
-                            **config.variant_options)
-  with strategy.scope():
-    variant = build()
-    d_opt, g_opt = optimizers_lib.make_optimizers(
-        variant, learning_rate=config.learning_rate, beta_1=config.beta_1,
-        beta_2=config.beta_2, adam_epsilon=config.adam_epsilon,
-        lr_decay=config_lib.lr_decay_range(config),
-        updates_per_batch=config.updates_per_batch)
-    train_step = step_lib.TrainStep(
-        variant, d_opt, g_opt, seed=config.seed, strategy=strategy,
-        options=step_lib.StepOptions(
-            updates_per_batch=config.updates_per_batch,
-            jit_compile=config.jit_compile,
-            input_pipeline=config.input_pipeline,
-            precision=config.precision))
-  iterator = train_step.make_input(dataset, batch_size=config.batch_size,
-                                   seed=config.seed)
-  items = train_step.checkpoint_items()
-  items[resume_lib.RECORD_ITEM] = resume_lib.record_variable(record)
-  averages = {}
-  for network, decay in (("generator", config.ema_decay),
-                         ("discriminator", config.discriminator_ema_decay)):
-    if decay:
-      with strategy.scope():
-        averages[network] = ema_lib.ModelEma(
-            getattr(variant, network), getattr(build(), network), decay)
-      items[f"ema_{network}"] = averages[network].average
-  sampler = variant
-  if averages:
-    sampler = ema_lib.sampling_view(
-        variant, **{k: ema.average for k, ema in averages.items()})
+def _build(run: run_lib.Run, dataset: data_lib.Dataset,
+           strategy: tf.distribute.Strategy) -> _Training:
+  """The run's trainable (`gantape.build`), its data iterator, and the
+  checkpoint of both with the run's record (`resume.record`)."""
+  trainable = build_lib.build(run, strategy)
+  iterator = trainable.input(dataset)
+  items = trainable.checkpoint_items()
+  items[resume_lib.RECORD_ITEM] = resume_lib.record_variable(run.record)
   if strategy.num_replicas_in_sync == 1:
     items["iterator"] = iterator  # exact resume: the data order continues
-  return _Run(variant, [d_opt, g_opt], train_step, iterator,
-              list(averages.values()), sampler, items,
-              tf.train.Checkpoint(**items))
+  return _Training(trainable, iterator, items, tf.train.Checkpoint(**items))
 
 
-def _restore(run: _Run, config: TrainConfig, chief_workdir: str,
-             strategy: tf.distribute.Strategy, log, *, changes=(),
-             data_changed=False):
+def _restore(training: _Training, run: run_lib.Run,
+             workdir: workdir_lib.Workdir,
+             strategy: tf.distribute.Strategy, log):
   """Opens the checkpoint manager and restores the newest checkpoint.
 
   Without a checkpoint of its own the run starts from `resume_from`, or
   from scratch; either way its first iteration is saved at once, so a NaN
   or a stop in the first interval still leaves a good state to resume from
-  and to replay. With `data_changed`, the data order starts over.
+  and to replay. On data other than the run's, the data order starts over.
 
   Returns:
     The checkpoint manager.
@@ -350,64 +294,67 @@ def _restore(run: _Run, config: TrainConfig, chief_workdir: str,
     UsageError: the manager lists no checkpoint though the folder holds
       some (`workdir.refuse_unlisted`), or none that fits the run.
   """
-  directory = workdir_lib.prepare_checkpoints(config, log)
+  config, trainable = run.config, training.trainable
+  directory = workdir_lib.prepare_checkpoints(workdir, config, log)
   manager = tf.train.CheckpointManager(
-      run.checkpoint, directory, max_to_keep=config.keep_checkpoints,
-      step_counter=run.step.global_step)
-  if config.workdir != chief_workdir:  # a non-chief worker resumes the chief's
+      training.checkpoint, directory, max_to_keep=config.keep_checkpoints,
+      step_counter=trainable.step.global_step)
+  if not workdir.is_chief:  # a non-chief worker resumes the chief's
     manager = distribute_lib.WorkerCheckpointManager(
-        manager, run.checkpoint,
-        os.path.join(chief_workdir, checkpoints.CHECKPOINT_DIR))
+        manager, training.checkpoint, workdir.chief_checkpoints)
   # Every worker has listed the chief's checkpoints before the chief saves.
   distribute_lib.barrier(strategy)
-  items = run.items
-  if data_changed and "iterator" in items:
+  items = training.items
+  if run.data_changed and "iterator" in items:
     log("note: the training data is not the run's (allowed by "
         "allow_data_change); the data order starts from the seed's first "
         "batch.")
     items = {k: v for k, v in items.items() if k != "iterator"}
   if manager.checkpoints or config.resume_from is not None:
-    record = run.items[resume_lib.RECORD_ITEM]
+    record = training.items[resume_lib.RECORD_ITEM]
     ours = record.numpy()
     # A restore brings back the checkpoint's learning rates; this run's
     # flags win.
-    with optimizers_lib.rates_kept(run.optimizers):
+    with optimizers_lib.rates_kept([trainable.d_optimizer,
+                                    trainable.g_optimizer]):
       if manager.checkpoints:
         restored = workdir_lib.restore_latest(items, manager, config, log)
         log(f"Resumed from {restored} at iteration "
-            f"{int(run.step.global_step.numpy())}"
-            + (f"; changed: {', '.join(changes)}." if changes else "."))
+            f"{int(trainable.step.global_step.numpy())}"
+            + (f"; changed: {', '.join(run.changes)}." if run.changes
+               else "."))
       else:
-        workdir_lib.start_from(items, config, log)
+        workdir_lib.start_from(items, workdir, config, log)
     record.assign(ours)  # this run's: the data's identity may differ
   if not manager.checkpoints:
     workdir_lib.refuse_unlisted(directory)
-    checkpoint_files.save(manager, int(run.step.global_step.numpy()))
+    checkpoint_files.save(manager, int(trainable.step.global_step.numpy()))
   return manager
 
 
-def _evaluate_action(config: TrainConfig, run: _Run, dataset: data_lib.Dataset,
-                     sink: summaries.MetricsSink, chief_workdir: str,
+def _evaluate_action(config: TrainConfig, training: _Training,
+                     dataset: data_lib.Dataset, sink: summaries.MetricsSink,
+                     workdir: workdir_lib.Workdir,
                      strategy: tf.distribute.Strategy,
                      log) -> actions_lib.Evaluate:
   """The --eval_every evaluation, with the run's best checkpoint."""
+  trainable = training.trainable
   evaluator = TrainingEvaluator(dataset, num_samples=config.eval_samples,
                                 seed=config.seed, log=log)
-  best_dir = os.path.join(config.workdir, checkpoints.BEST_DIR)
   best = checkpoints.BestCheckpoint(
-      {k: v for k, v in run.items.items()
+      {k: v for k, v in training.items.items()
        if k in ("generator", "discriminator", "ema_generator",
                 "ema_discriminator", "global_step")},
-      best_dir,
-      previous_directory=os.path.join(chief_workdir, checkpoints.BEST_DIR))
+      workdir.best, previous_directory=workdir.chief_best)
   return actions_lib.Evaluate(
-      config.eval_every, evaluator, best, best_dir, sink, log,
-      sampler=run.sampler,
-      live_variant=run.variant if run.averages else None,
+      config.eval_every, evaluator, best, workdir.best, sink, log,
+      sampler=trainable.sampler,
+      live_variant=trainable.variant if trainable.averages else None,
       strategy=strategy)
 
 
-def _finish(progress: runner_lib.Progress, run: _Run, config: TrainConfig,
+def _finish(progress: runner_lib.Progress, trainable: build_lib.Trainable,
+            workdir: workdir_lib.Workdir, config: TrainConfig,
             saver: actions_lib.SaveCheckpoint,
             grids: actions_lib.SampleGrids, sink: summaries.MetricsSink,
             stop_signals: signals.StopSignals, log) -> TrainResult:
@@ -418,7 +365,7 @@ def _finish(progress: runner_lib.Progress, run: _Run, config: TrainConfig,
   """
   done = progress.iteration
   saver.save_unless_saved(done)
-  actions_lib.plot_curves(config.workdir, config.variant, log)
+  actions_lib.plot_curves(workdir.own, config.variant, log)
   if stop_signals.signum is not None and done < progress.total:
     sink.flush()
     raise Interrupted(
@@ -427,4 +374,4 @@ def _finish(progress: runner_lib.Progress, run: _Run, config: TrainConfig,
         f"resume.", stop_signals.signum)
   final = grids.write("final.png", done)
   sink.flush()
-  return TrainResult(run.step, progress.metrics, final, done)
+  return TrainResult(trainable.step, progress.metrics, final, done)

@@ -18,7 +18,7 @@ import dataclasses
 import hashlib
 import json
 import os
-from typing import Any, Collection, Dict, List, Optional, Tuple
+from typing import Any, Collection, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -143,57 +143,36 @@ def read(config: TrainConfig) -> Recorded:
   return Recorded(run, records)
 
 
-def keep_recorded(config: TrainConfig, run: Optional[Dict[str, Any]],
+def keep_recorded(values: Mapping[str, Any], run: Optional[Dict[str, Any]],
                   given: Collection[str]
-                  ) -> Tuple[TrainConfig, Dict[str, Any], List[str]]:
-  """`config` with the run's values of the changeable settings not given.
+                  ) -> Tuple[Dict[str, Any], List[str]]:
+  """The run's values of the changeable settings the caller did not give.
 
   Args:
-    config: the rerun, resolved.
+    values: the rerun's settings by name, the preset applied.
     run: the workdir's run.json; None: nothing to keep.
     given: the settings the caller chose.
 
   Returns:
-    (the config, {setting: value} kept from the run where it differs from
-    `config`'s, the changes from the run as "name old -> new"; `steps` is
-    left out of those, as the start line names the target iteration).
+    ({setting: value} kept from the run where it differs from `values`,
+    the changes from the run as "name old -> new"; `steps` is left out of
+    those, as the start line names the target iteration).
   """
   if run is None:
-    return config, {}, []
+    return {}, []
   recorded = [name for name in MAY_CHANGE_ON_RESUME
               if name in run and name not in _NOT_KEPT]
   kept = {name: run[name] for name in recorded
-          if name not in given and run[name] != getattr(config, name)}
-  config = dataclasses.replace(config, **kept)
-  changes = [f"{name} {run[name]} -> {getattr(config, name)}"
+          if name not in given and run[name] != values[name]}
+  values = {**values, **kept}
+  changes = [f"{name} {run[name]} -> {values[name]}"
              for name in recorded
-             if name != "steps" and run[name] != getattr(config, name)]
-  return config, kept, changes
+             if name != "steps" and run[name] != values[name]]
+  return kept, changes
 
 
-def settle(config: TrainConfig, given: Collection[str]
-           ) -> Tuple[TrainConfig, Recorded, Dict[str, Any], List[str]]:
-  """`config` validated, resolved and given the run's values of the
-  changeable settings not in `given` (`keep_recorded`); reads only.
-
-  Returns:
-    (the config, what the run recorded (`read`), the settings kept, the
-    changes from the run).
-
-  Raises:
-    UsageError: a bad setting (one kept from run.json too), or an
-      unreadable run.json.
-  """
-  config.validate()
-  config = config.resolved()
-  recorded = read(config)
-  config, kept, changes = keep_recorded(config, recorded.run, given)
-  config.validate()
-  return config, recorded, kept, changes
-
-
-def _normalized(config: TrainConfig, previous: Dict[str, Any]
-                ) -> Dict[str, Any]:
+def _normalized(config: TrainConfig, previous: Dict[str, Any],
+                variant_class: type) -> Dict[str, Any]:
   """`previous` as a record of today would say it, for comparison."""
   previous = dict(previous)
   # Runs from before presets wrote ema_decay=None for "no EMA", no preset.
@@ -204,24 +183,30 @@ def _normalized(config: TrainConfig, previous: Dict[str, Any]
   # Options that equal the variant's defaults build the same variant,
   # whether a flag or nothing set them.
   previous["variant_options"] = variants.nondefault_options(
-      config.variant, previous.get("variant_options") or {})
+      variant_class, previous.get("variant_options") or {})
   return previous
 
 
-def check(config: TrainConfig, recorded: Recorded) -> None:
+def check(config: TrainConfig, recorded: Recorded,
+          variant_class: type) -> None:
   """Refuses a rerun that changes a setting fixed by the recorded run.
+
+  Args:
+    config: the rerun, resolved.
+    recorded: what the run recorded (`read`).
+    variant_class: the class `config.variant` names.
 
   Raises:
     UsageError: a record holds another value of a setting in
       `FIXED_ON_RESUME` (the first one that differs).
   """
-  compared = dataclasses.replace(
-      config, variant_options=variants.nondefault_options(
-          config.variant, config.variant_options))
+  compared = {key: getattr(config, key) for key in FIXED_ON_RESUME}
+  compared["variant_options"] = variants.nondefault_options(
+      variant_class, config.variant_options)
   for rec in recorded.records:
-    previous = _normalized(config, rec.values)
+    previous = _normalized(config, rec.values, variant_class)
     for key in FIXED_ON_RESUME:
-      if key in previous and previous[key] != getattr(compared, key):
+      if key in previous and previous[key] != compared[key]:
         flag = ("" if key == "variant_options" else
                 f" (--{key}={previous[key]})")
         advice = (f"pass the same {key} to start from it{flag}. Only these "

@@ -3,8 +3,8 @@
 The dataset decides the image shape [H, W, C] and the number of classes;
 `DataShape` carries them to the variant's constructor (`variants.build`,
 `base.DATA_ARGUMENTS`), to run.json and from there to sampling, export and
-evaluation. `fit_to_data` picks the networks a shape needs and refuses a
-variant the data cannot train.
+evaluation. `networks_for` picks the networks a shape needs and
+`check_fits` refuses data a run cannot train on.
 """
 
 import dataclasses
@@ -12,7 +12,6 @@ from typing import Any, Dict, Optional, Tuple
 
 from gantape import data as data_lib
 from gantape import networks as networks_lib
-from gantape import variants
 from gantape.errors import UsageError
 from gantape.training.config import TrainConfig
 
@@ -46,20 +45,21 @@ def load(config: TrainConfig) -> data_lib.Dataset:
                                channels=config.channels)
 
 
-def fit_to_data(config: TrainConfig, shape: DataShape,
-                 dataset: data_lib.Dataset) -> TrainConfig:
-  """`config` with the networks the data's shape needs.
+def check_fits(variant_class: type, config: TrainConfig, shape: DataShape,
+               name: str) -> None:
+  """Refuses data the run cannot train on.
 
-  With `networks` unset, images other than the seed's 28x28x1 get the
-  standard DCGAN pair where the variant offers it (`networks_offered`).
+  Args:
+    variant_class: the class `config.variant` names.
+    config: the run's settings.
+    shape: the data's.
+    name: the data's name, for the message.
 
   Raises:
     UsageError: a variant that needs labels, or `eval_every` (its FCD needs
       a classifier of the data's classes), on unlabelled data.
   """
-  cls = variants.get_class(config.variant)
-  name = dataset.name
-  if cls.needs_labels and shape.num_classes is None:
+  if variant_class.needs_labels and shape.num_classes is None:
     raise UsageError(
         f"variant {config.variant!r} trains on class labels and the "
         f"{name} images have none; give --data_path one subfolder per "
@@ -69,9 +69,18 @@ def fit_to_data(config: TrainConfig, shape: DataShape,
         f"--eval_every measures FCD with a classifier of the data's classes, "
         f"and the {name} images have none; leave --eval_every out, and score "
         f"the run afterwards with `gantape evaluate --classifier=MODEL`.")
-  if ("networks" not in config.variant_options
-      and shape.image_shape != networks_lib.IMAGE_SHAPE
-      and "dcgan" in cls.networks_offered):
-    return dataclasses.replace(config, variant_options={
-        **config.variant_options, "networks": "dcgan"})
-  return config
+
+
+def networks_for(variant_class: type, variant_options: Dict[str, Any],
+                 shape: DataShape) -> Optional[str]:
+  """The `networks` option the data's shape needs when `variant_options`
+  leave it unset; else None.
+
+  Images other than the seed's 28x28x1 get `networks.default_family`
+  among those the variant offers (`networks_offered`).
+  """
+  if ("networks" in variant_options
+      or shape.image_shape == networks_lib.IMAGE_SHAPE):
+    return None
+  return networks_lib.default_family(shape.image_shape,
+                                     variant_class.networks_offered)

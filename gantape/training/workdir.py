@@ -23,6 +23,7 @@ from typing import Any, Dict, List, Optional
 
 import tensorflow as tf
 
+from gantape import distribute as distribute_lib
 from gantape import files
 from gantape.errors import UsageError
 from gantape.training import checkpoint_files
@@ -36,7 +37,62 @@ CURVES_FILE = "loss_curves.png"
 SAMPLE_DIR = "samples"
 
 
-def prepare_checkpoints(config: TrainConfig, log) -> str:
+@dataclasses.dataclass(frozen=True)
+class Workdir:
+  """A run's folder: where each of its files is, and where this process
+  writes.
+
+  Attributes:
+    path: the run's folder (the chief's).
+    own: where this process writes: `path` on the chief; on the other
+      workers of a multi-worker strategy, a private folder for what
+      TensorFlow makes every worker write (checkpoints) and the rest,
+      deleted at the end (`close`, gantape/distribute.py).
+  """
+  path: str
+  own: str
+
+  @classmethod
+  def open(cls, path: str,
+           strategy: Optional[tf.distribute.Strategy] = None) -> "Workdir":
+    """The workdir at `path`, seen from this process of `strategy`."""
+    return cls(path, distribute_lib.worker_workdir(path, strategy))
+
+  def close(self, strategy: Optional[tf.distribute.Strategy] = None) -> None:
+    """Deletes this worker's private folder (nothing on the chief)."""
+    distribute_lib.cleanup_worker_workdir(self.path, strategy)
+
+  @property
+  def is_chief(self) -> bool:
+    """Whether this process writes the run's own files."""
+    return self.own == self.path
+
+  def file(self, name: str) -> str:
+    """The path of `name` (e.g. `METRICS_FILE`) where this process writes."""
+    return os.path.join(self.own, name)
+
+  @property
+  def checkpoints(self) -> str:
+    """This process's checkpoint folder."""
+    return self.file(checkpoints.CHECKPOINT_DIR)
+
+  @property
+  def best(self) -> str:
+    """This process's folder of the lowest-FCD networks."""
+    return self.file(checkpoints.BEST_DIR)
+
+  @property
+  def chief_checkpoints(self) -> str:
+    """The run's checkpoint folder, which every worker resumes from."""
+    return os.path.join(self.path, checkpoints.CHECKPOINT_DIR)
+
+  @property
+  def chief_best(self) -> str:
+    """The run's folder of the lowest-FCD networks."""
+    return os.path.join(self.path, checkpoints.BEST_DIR)
+
+
+def prepare_checkpoints(workdir: Workdir, config: TrainConfig, log) -> str:
   """Readies the checkpoint folder for the run; returns its path.
 
   Creates it; deletes the `*_temp*` of a save that a kill -9 cut short; and
@@ -50,14 +106,14 @@ def prepare_checkpoints(config: TrainConfig, log) -> str:
     UsageError: the folder cannot be created, or the workdir has metric
       records but no checkpoint to resume them from.
   """
-  path = os.path.join(config.workdir, checkpoints.CHECKPOINT_DIR)
+  path = workdir.checkpoints
   try:
     os.makedirs(path, exist_ok=True)
   except OSError as e:
-    raise UsageError(f"cannot create the workdir {config.workdir!r} "
+    raise UsageError(f"cannot create the workdir {workdir.own!r} "
                      f"({e.strerror}); pass a writable --workdir.") from None
   # Partial saves hold nothing a complete checkpoint lacks: removed quietly.
-  for folder in (path, os.path.join(config.workdir, checkpoints.BEST_DIR)):
+  for folder in (path, workdir.best):
     checkpoint_files.remove_stale_temps(folder)
   found = checkpoint_files.found_on_disk(path)
   state = f"{path}/{checkpoint_files.STATE_FILE} (the list of checkpoints)"
@@ -67,7 +123,7 @@ def prepare_checkpoints(config: TrainConfig, log) -> str:
       log(f"warning: {state} was missing; rebuilt it from the "
           f"{len(found)} checkpoint(s) found on disk, newest {found[-1]}.")
     elif config.resume_from is None:
-      _refuse_orphan_metrics(config.workdir)
+      _refuse_orphan_metrics(workdir.own)
   elif found and checkpoint_files.ignored_by_manager(path):
     checkpoint_files.write_state(path, found)
     log(f"warning: {state} has timestamps later than this machine's clock, "
@@ -102,7 +158,8 @@ def refuse_unlisted(directory: str) -> None:
         f"the files), or use a new --workdir.")
 
 
-def write_records(config: TrainConfig, flags_text: Optional[str],
+def write_records(workdir: Workdir, config: TrainConfig,
+                  flags_text: Optional[str],
                   data: Optional[Dict[str, Any]] = None,
                   kept: Optional[Dict[str, Any]] = None) -> None:
   """Writes run.json (the config less its workdir) and flags.txt.
@@ -121,9 +178,9 @@ def write_records(config: TrainConfig, flags_text: Optional[str],
   record = dataclasses.asdict(config)
   record.pop("workdir")
   record.update(data or {})
-  files.write_json(os.path.join(config.workdir, checkpoints.RUN_FILE), record)
+  files.write_json(workdir.file(checkpoints.RUN_FILE), record)
   if flags_text is not None:
-    files.write_text(os.path.join(config.workdir, FLAGS_FILE),
+    files.write_text(workdir.file(FLAGS_FILE),
                      _flags_with(flags_text, kept or {}))
 
 
@@ -225,7 +282,8 @@ def restore_latest(items: Dict[str, Any], manager: tf.train.CheckpointManager,
       f"or the variant and options that wrote them.")
 
 
-def start_from(items: Dict[str, Any], config: TrainConfig, log) -> None:
+def start_from(items: Dict[str, Any], workdir: Workdir, config: TrainConfig,
+               log) -> None:
   """Restores `config.resume_from` into `items`.
 
   Also copies the source run's metric records (the caller then cuts them to
@@ -257,7 +315,7 @@ def start_from(items: Dict[str, Any], config: TrainConfig, log) -> None:
   step = int(items["global_step"].numpy())
   source = os.path.join(os.path.dirname(os.path.dirname(path)),
                         curves.METRICS_FILE)
-  target = os.path.join(config.workdir, curves.METRICS_FILE)
+  target = workdir.file(curves.METRICS_FILE)
   if os.path.exists(source) and not os.path.exists(target):
     shutil.copyfile(source, target)
   log(f"Started from {path} (another run's checkpoint) at iteration {step}.")

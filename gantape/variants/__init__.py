@@ -234,6 +234,14 @@ def preset_names() -> List[str]:
   return list(found)
 
 
+def _label(name: Union[str, Type[Variant]]) -> str:
+  """`name`, or the name a class given in its place is known by."""
+  if isinstance(name, str):
+    return name
+  return next((key for key, cls in _REGISTRY.items() if cls is name),
+              class_path(name))
+
+
 def check_options(name: str, values: Dict[str, Any]) -> Dict[str, Any]:
   """`values` checked against the options the variant `name` declares.
 
@@ -245,8 +253,7 @@ def check_options(name: str, values: Dict[str, Any]) -> Dict[str, Any]:
       message lists those it takes), or a bad value.
   """
   cls = get_class(name)
-  return settings.check_values(cls.options, values,
-                               name if isinstance(name, str) else cls.name)
+  return settings.check_values(cls.options, values, _label(name))
 
 
 def resolve_options(name: str, preset: str,
@@ -283,6 +290,7 @@ def data_arguments(name: str, image_shape: Optional[Any] = None,
       constructor takes no `image_shape`.
   """
   cls = get_class(name)
+  name = _label(name)
   accepted = inspect.signature(cls.__init__).parameters
   given = {"image_shape": None if image_shape is None else tuple(image_shape),
            "num_classes": num_classes}

@@ -579,7 +579,8 @@ def test_checkpoints_from_before_run_records_resume(tmp_path, fake_mnist,
 def test_flags_txt_gets_the_values_a_resume_kept(tmp_path):
   command = "--nojit_compile\n--keep_checkpoints=3\n--steps=8\n--eval_every=5\n"
   workdir_lib.write_records(
-      config(tmp_path), command, kept={
+      workdir_lib.Workdir(str(tmp_path), str(tmp_path)), config(tmp_path),
+      command, kept={
           "jit_compile": True, "keep_checkpoints": 100, "eval_every": None,
           "learning_rate": 5e-4})
   assert (tmp_path / "flags.txt").read_text() == (

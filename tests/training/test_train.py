@@ -22,6 +22,8 @@ from gantape.errors import Interrupted, NonFiniteLossError, UsageError
 from gantape.training import actions as actions_lib
 from gantape.training import curves
 from gantape.training import lock as lock_lib
+from gantape.training import run as run_lib
+from gantape.training import run_data
 from gantape.training import signals
 from gantape.training import workdir as workdir_lib
 from gantape.variants import base
@@ -357,11 +359,16 @@ def test_bad_config_is_refused_before_touching_the_workdir(tmp_path, field,
   assert not workdir.exists()
 
 
+def resolved(cfg):
+  """`cfg` as a run on 28x28x1 images with ten classes resolves it."""
+  return run_lib.settings(cfg, run_data.DataShape((28, 28, 1), 10))[0]
+
+
 def test_presets_fill_only_unset_fields(tmp_path):
-  seed = config(tmp_path, preset="seed", learning_rate=0.01).resolved()
+  seed = resolved(config(tmp_path, preset="seed", learning_rate=0.01))
   assert (seed.learning_rate, seed.beta_1, seed.updates_per_batch,
           seed.ema_decay) == (0.01, 0.9, 2, 0.0)
-  default = config(tmp_path, beta_1=0.5).resolved()
+  default = resolved(config(tmp_path, beta_1=0.5))
   assert (default.learning_rate, default.beta_1, default.updates_per_batch,
           default.ema_decay) == (1e-3, 0.5, 2, 0.999)
 
@@ -372,11 +379,11 @@ def test_a_presets_variant_options_yield_to_explicit_ones(tmp_path,
                                 variant_options={"r1_gamma": 1.0})
   monkeypatch.setattr(gan_lib.GAN, "presets",
                       {**gan_lib.GAN.presets, "r1": with_r1})
-  assert config(tmp_path, preset="r1").resolved().variant_options == {
+  assert resolved(config(tmp_path, preset="r1")).variant_options == {
       "r1_gamma": 1.0}
-  assert config(tmp_path, preset="r1", variant_options={
-      "r1_gamma": 0.5}).resolved().variant_options == {"r1_gamma": 0.5}
-  assert config(tmp_path).resolved().variant_options == {}
+  assert resolved(config(tmp_path, preset="r1", variant_options={
+      "r1_gamma": 0.5})).variant_options == {"r1_gamma": 0.5}
+  assert resolved(config(tmp_path)).variant_options == {}
   assert variants.build("gan", preset="r1").r1_gamma == 1.0
   assert variants.build("gan", preset="r1", r1_gamma=0.0).r1_gamma == 0.0
   assert variants.build("gan").r1_gamma == 0.0
@@ -384,13 +391,13 @@ def test_a_presets_variant_options_yield_to_explicit_ones(tmp_path,
 
 def test_dcgan_default_preset_adds_lazy_r1_the_seed_preset_does_not(
     tmp_path):
-  assert config(tmp_path, variant="dcgan").resolved().variant_options == {
+  assert resolved(config(tmp_path, variant="dcgan")).variant_options == {
       "r1_gamma": 1.0, "r1_every": 16}
-  assert config(tmp_path, variant="dcgan",
-                preset="seed").resolved().variant_options == {}
+  assert resolved(config(tmp_path, variant="dcgan",
+                preset="seed")).variant_options == {}
   assert variants.build("dcgan", preset="seed").r1_gamma == 0.0
   for name in ("gan", "ssgan", "cgan"):
-    assert config(tmp_path, variant=name).resolved().variant_options == {}
+    assert resolved(config(tmp_path, variant=name)).variant_options == {}
 
 
 def test_resume_compares_the_variant_that_options_build(tmp_path, fake_mnist):
