@@ -47,8 +47,9 @@ post's code), `suite` (measure and run), `device_suite`, `profile` (op-type prof
 `gantape_k`), `table` (the printed table).
 """
 
-from gantape.benchmark.config import (ALL_IMPLEMENTATIONS, IMPLEMENTATIONS,
-                                      INPUT_ONLY, PRECISIONS, BenchmarkConfig,
-                                      parse_list, parse_memory_iterations)
+from gantape.benchmark.config import (ALL_IMPLEMENTATIONS, DEFAULT_STEP,
+                                      IMPLEMENTATIONS, INPUT_ONLY, PRECISIONS,
+                                      BenchmarkConfig, parse_list,
+                                      parse_memory_iterations, step_config)
 from gantape.benchmark.suite import measure, run
 from gantape.benchmark.table import format_table

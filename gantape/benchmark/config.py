@@ -1,12 +1,12 @@
 """What the benchmark runs: its config and the parsing of list-valued flags."""
 
 import dataclasses
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
-from gantape import data as data_lib
 from gantape import precision as precision_lib
 from gantape import variants
 from gantape.errors import UsageError
+from gantape.training.config import TrainConfig
 
 IMPLEMENTATIONS = ("gantape", "gantape_k", "gantape_xla", "gantape_k_xla",
                    "seed_fit", "keras_fit")
@@ -23,25 +23,37 @@ DEFAULT_MEMORY_ITERATIONS = {"gan": 20_000}
 DEFAULT_MEMORY_ITERATIONS_CONV = 1_000
 
 
+# The step the default suite times: `gantape train`'s settings, less what
+# the suite sets itself (one update per batch, 50 iterations per call).
+DEFAULT_STEP = TrainConfig(workdir="", iterations_per_call=50,
+                           updates_per_batch=1)
+
+
+def step_config(**fields) -> TrainConfig:
+  """`DEFAULT_STEP` with `fields` (`TrainConfig` fields) changed."""
+  return dataclasses.replace(DEFAULT_STEP, **fields)
+
+
 @dataclasses.dataclass(frozen=True)
 class BenchmarkConfig:
   """What to benchmark and how long.
 
   Attributes:
     variants: registered variant names.
-    variant_options: keyword options for every variant, as `TrainConfig`'s
-      (e.g. {"r1_gamma": 1.0}); each variant must take them. Without them
-      every implementation runs the seed's losses, whatever a training
-      preset adds (DCGAN's default R1: pass it here to time it). seed_fit
+    step: the step's settings, as `gantape train` takes them (its
+      `variant` and `workdir` are not read): `batch_size`,
+      `iterations_per_call` (K of `gantape_k` and keras_fit's
+      steps_per_execution), `updates_per_batch`, `variant_options`, `seed`,
+      `precision` and `input_pipeline` of the gantape implementations, and
+      the data (`dataset`, `data_path`, `image_size`, `channels`); for
+      MNIST, when it cannot be loaded, random arrays of its shape are used
+      and a note is printed. Every implementation runs the constructor's
+      (the seed's) losses plus `variant_options`, without weight averages:
+      a preset's options are timed only when they are in `variant_options`
+      (`gantape benchmark --variant=...` resolves them there). seed_fit
       runs the seed's losses only, so with options its rows are "not
       applicable".
     implementations: a subset of `IMPLEMENTATIONS`.
-    batch_size: examples per batch (the seed's 64).
-    iterations_per_call: K of `gantape_k` and keras_fit's steps_per_execution.
-    updates_per_batch: `TrainStep`'s updates per network per iteration, for
-      the gantape implementations: 1 is one update of the whole batch, 2 the
-      seed's two updates of half a batch (what seed_fit runs, and the
-      default preset's schedule).
     timed_blocks: timed blocks per figure; the median is reported.
     block_seconds: target length of one timed block.
     memory_iterations: iterations between the two RSS readings, by variant
@@ -50,68 +62,43 @@ class BenchmarkConfig:
       rate.
     memory_seconds: time cap of the default memory run (ignored when
       `memory_iterations` is set).
-    data_path: the dataset's file or folder; for MNIST, when it cannot be
-      loaded, random arrays of MNIST's shape are used and a note is printed.
-    dataset, image_size, channels: `TrainConfig`'s: the images to time the
-      step on (the variants are built for their shape and classes).
-    seed: seeds data order, noise and weights.
     smoke: a handful of iterations per part, to check that everything runs.
     output_json: where to write the JSON report; None writes none.
     profile: also profile `gantape_k` per variant and report the op types
       that take its time.
-    input_pipeline: where the gantape implementations and `input_only`
-      make real batches: one of `data.INPUT_PIPELINES` (keras_fit always
-      reads the host pipeline, seed_fit NumPy).
-    precision: the gantape implementations' dtype policy, one of
-      `PRECISIONS` (`TrainStep`'s `precision`).
   """
   variants: Tuple[str, ...] = ("gan", "dcgan")
-  variant_options: Dict[str, Any] = dataclasses.field(default_factory=dict)
+  step: TrainConfig = DEFAULT_STEP
   implementations: Tuple[str, ...] = IMPLEMENTATIONS
-  batch_size: int = 64
-  iterations_per_call: int = 50
-  updates_per_batch: int = 1
   timed_blocks: int = 5
   block_seconds: float = 3.0
   memory_iterations: Optional[Dict[str, int]] = None
   memory_seconds: float = 120.0
-  data_path: Optional[str] = None
-  dataset: str = "mnist"
-  image_size: Optional[int] = None
-  channels: Optional[int] = None
-  seed: int = 0
   smoke: bool = False
   output_json: Optional[str] = None
   profile: bool = False
-  input_pipeline: str = "host"
-  precision: str = "float32"
 
   def validate(self) -> None:
     """Raises UsageError naming the first bad field."""
     if not self.variants:
       raise UsageError("--variants is empty; name at least one variant.")
     for name in self.variants:
-      variants.check_options(name, self.variant_options)
+      variants.check_options(name, self.step.variant_options)
     unknown = [i for i in self.implementations
                if i not in ALL_IMPLEMENTATIONS]
     if unknown or not self.implementations:
       raise UsageError(
           f"unknown implementation(s) {unknown}; choose from "
           f"{', '.join(ALL_IMPLEMENTATIONS)}.")
-    for field, allowed in (("input_pipeline", data_lib.INPUT_PIPELINES),
-                           ("precision", PRECISIONS)):
-      if getattr(self, field) not in allowed:
-        raise UsageError(f"unknown {field} {getattr(self, field)!r}; choose "
-                         f"from {', '.join(allowed)}.")
-    for field in ("batch_size", "iterations_per_call", "updates_per_batch",
-                  "timed_blocks"):
-      if getattr(self, field) < 1:
-        raise UsageError(f"{field} must be at least 1, got "
-                         f"{getattr(self, field)}.")
-    if self.batch_size % self.updates_per_batch:
-      raise UsageError(f"batch_size {self.batch_size} does not split into "
-                       f"updates_per_batch={self.updates_per_batch} equal "
-                       f"updates; pick a divisor of the batch size.")
+    self.step.validate()
+    if self.timed_blocks < 1:
+      raise UsageError(f"timed_blocks must be at least 1, got "
+                       f"{self.timed_blocks}.")
+    if self.step.batch_size % self.step.updates_per_batch:
+      raise UsageError(
+          f"batch_size {self.step.batch_size} does not split into "
+          f"updates_per_batch={self.step.updates_per_batch} equal updates; "
+          f"pick a divisor of the batch size.")
     for name, n in (self.memory_iterations or {}).items():
       if n < 1:
         raise UsageError(f"memory_iterations for {name} must be at least 1, "

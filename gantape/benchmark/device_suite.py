@@ -28,7 +28,8 @@ from gantape import files
 from gantape.benchmark import machine
 from gantape.benchmark import runners
 from gantape.benchmark import suite
-from gantape.benchmark.config import BenchmarkConfig
+from gantape.benchmark.config import DEFAULT_STEP, BenchmarkConfig
+from gantape.training.config import TrainConfig
 from gantape.errors import UsageError
 
 Log = Callable[[str], None]
@@ -45,13 +46,14 @@ class DeviceSuiteConfig:
     implementations: of `config.ALL_IMPLEMENTATIONS`.
     precisions: of `config.PRECISIONS`.
     input_pipelines: of `data.INPUT_PIPELINES`.
-    iterations_per_call: K of the `_k` implementations and keras_fit.
+    step: the step's other settings, as `BenchmarkConfig.step`
+      (`iterations_per_call`: K of the `_k` implementations and keras_fit;
+      `data_path`: MNIST, else random arrays of its shape; `seed`); each
+      cell sets its batch size, precision and input pipeline.
     timed_blocks: timed blocks per cell; the median counts.
     block_seconds: target length of one timed block.
     budget_seconds: cells that would start after this many seconds are
       skipped.
-    data_path: MNIST, else random arrays of its shape (`suite.load_data`).
-    seed: seeds data order, noise and weights.
     smoke: one call per block, small random data: proves the command.
     output_json: where to write the report; the Markdown table goes beside
       it, with the extension .md. None writes nothing.
@@ -62,12 +64,10 @@ class DeviceSuiteConfig:
                                       "keras_fit")
   precisions: Tuple[str, ...] = ("float32", "mixed_float16")
   input_pipelines: Tuple[str, ...] = ("host", "device")
-  iterations_per_call: int = 50
+  step: TrainConfig = DEFAULT_STEP
   timed_blocks: int = 2
   block_seconds: float = 1.0
   budget_seconds: float = 400.0
-  data_path: Optional[str] = None
-  seed: int = 0
   smoke: bool = False
   output_json: Optional[str] = None
 
@@ -91,10 +91,11 @@ class DeviceSuiteConfig:
         self.precisions, self.implementations):
       cell = BenchmarkConfig(
           variants=(name,), implementations=(implementation,),
-          batch_size=batch, iterations_per_call=self.iterations_per_call,
+          step=dataclasses.replace(self.step, batch_size=batch,
+                                   input_pipeline=pipeline,
+                                   precision=precision),
           timed_blocks=self.timed_blocks, block_seconds=self.block_seconds,
-          data_path=self.data_path, seed=self.seed, smoke=self.smoke,
-          input_pipeline=pipeline, precision=precision)
+          smoke=self.smoke)
       cell.validate()
       cells.append(cell)
     return cells
@@ -119,16 +120,17 @@ def measure_cell(runner: runners.Runner, cell: BenchmarkConfig) -> Row:
            for _ in range(cell.timed_blocks)]
   rate = statistics.median(rates)
   return {"iterations_per_s": rate,
-          "examples_per_s": rate * cell.batch_size,
+          "examples_per_s": rate * cell.step.batch_size,
           "block_rates": rates, "block_iterations": block,
           "warmup_s": warmup_s}
 
 
 def _row_fields(cell: BenchmarkConfig) -> Row:
   """The fields that name a cell's row."""
-  return {"variant": cell.variants[0], "batch_size": cell.batch_size,
+  return {"variant": cell.variants[0], "batch_size": cell.step.batch_size,
           "implementation": cell.implementations[0],
-          "precision": cell.precision, "input_pipeline": cell.input_pipeline,
+          "precision": cell.step.precision,
+          "input_pipeline": cell.step.input_pipeline,
           "iterations_per_s": None}
 
 
@@ -138,8 +140,9 @@ def _run_cell(cell: BenchmarkConfig, dataset, log: Log,
   budget of `budget_spent` seconds (None while some is left) is spent."""
   (name,), (implementation,) = cell.variants, cell.implementations
   row = _row_fields(cell)
-  label = (f"{name} b{cell.batch_size} {implementation} {cell.precision} "
-           f"{cell.input_pipeline}")
+  step = cell.step
+  label = (f"{name} b{step.batch_size} {implementation} {step.precision} "
+           f"{step.input_pipeline}")
   reason = suite.skip_reason(implementation, cell)
   if reason is None and budget_spent is not None:
     reason = f"skipped: the {budget_spent:.0f} s budget was spent"

@@ -10,7 +10,6 @@ import keras
 import tensorflow as tf
 
 from gantape import data as data_lib
-from gantape import optimizers as optimizers_lib
 from gantape import variants
 from gantape.benchmark.config import BenchmarkConfig
 from gantape.benchmark import runners
@@ -62,14 +61,15 @@ class KerasFitRunner(Runner):
 
   def __init__(self, name: str, dataset: data_lib.Dataset,
                config: BenchmarkConfig, k: int):
-    variant = runners.build_variant(name, dataset, config)
-    d_opt, g_opt = optimizers_lib.make_optimizers(variant)
-    d_opt.build(variant.discriminator_variables)
-    g_opt.build(variant.generator_variables)
-    self.model = GANModel(variant, config.seed)
-    self.model.compile(d_opt, g_opt, steps_per_execution=k)
-    batches = variant.make_dataset(dataset, batch_size=config.batch_size,
-                                   seed=config.seed)
+    # Keras's own loop has no loss scaling: float32 whatever the config.
+    built = runners.trainable(name, dataset, config, k=k,
+                              precision="float32")
+    variant = built.variant
+    self.model = GANModel(variant, config.step.seed)
+    self.model.compile(built.d_optimizer, built.g_optimizer,
+                       steps_per_execution=k)
+    batches = variant.make_dataset(dataset, batch_size=config.step.batch_size,
+                                   seed=config.step.seed)
     if variant.n_critic > 1:
       batches = batches.batch(variant.n_critic, drop_remainder=True)
     self.dataset = batches

@@ -35,7 +35,7 @@ def op_profile(name: str, dataset: data_lib.Dataset, config: BenchmarkConfig,
   except ImportError:
     return []
   runner = runners.GantapeRunner(name, dataset, config,
-                                 config.iterations_per_call, jit=False)
+                                 config.step.iterations_per_call, jit=False)
   runner.run(runner.unit)
   runner.run(runner.unit)
   n = runners.round_up(iterations, runner.unit)
@@ -82,7 +82,7 @@ def profile_variants(dataset: data_lib.Dataset, config: BenchmarkConfig,
   """
   profiles = {}
   for name in config.variants:
-    k = config.iterations_per_call
+    k = config.step.iterations_per_call
     iterations = 2 if config.smoke else (10 * k if name == "gan" else k)
     profiles[name] = op_profile(name, dataset, config, iterations)
     log(f"{name} gantape_k op profile (share of op time, ms per iteration):")

@@ -7,16 +7,19 @@ This module holds gantape's own runners and the seed's; the Keras 3 `fit`
 runner is in `keras_fit`.
 """
 
+import dataclasses
+from typing import Optional
+
 import tensorflow as tf
 
+from gantape import build as build_lib
 from gantape import data as data_lib
-from gantape import precision as precision_lib
-from gantape import optimizers as optimizers_lib
-from gantape import step as step_lib
 from gantape import variants
 from gantape.benchmark import seed_fit
 from gantape.benchmark.config import BenchmarkConfig
+from gantape.training import run as run_lib
 from gantape.training import run_data
+from gantape.variants import settings
 
 
 def round_up(n: float, unit: int) -> int:
@@ -37,13 +40,33 @@ class Runner:
     raise NotImplementedError
 
 
-def build_variant(name: str, data, config: BenchmarkConfig):
-  """The variant `name` with the config's options, for `data`'s image shape
-  and classes (as `gantape train` builds it)."""
-  shape = run_data.DataShape.of(data)
-  return variants.build(name, image_shape=shape.image_shape,
-                        num_classes=shape.num_classes,
-                        **config.variant_options)
+def trainable(name: str, dataset: data_lib.Dataset, config: BenchmarkConfig,
+              *, k: int = 1, jit: bool = False,
+              precision: Optional[str] = None) -> build_lib.Trainable:
+  """What `gantape train` builds for variant `name` with the benchmark's
+  settings (`gantape.build`), on `dataset`'s shape and classes.
+
+  The losses are the constructor's (the seed's) plus `variant_options`:
+  the step is timed without a preset's options and weight averages, unless
+  the options name them.
+
+  Args:
+    name: a variant name.
+    dataset: sizes the networks.
+    config: the benchmark's settings.
+    k: iterations per call.
+    jit: compile with XLA.
+    precision: the dtype policy; None: `config.step.precision`.
+  """
+  cls = variants.get_class(name)
+  # The constructor's losses: the "seed" presets set no variant option.
+  preset = "seed" if "seed" in cls.presets else settings.DEFAULT_PRESET
+  step = dataclasses.replace(
+      config.step, variant=name, preset=preset, ema_decay=0.0,
+      discriminator_ema_decay=0.0, iterations_per_call=k, jit_compile=jit,
+      precision=precision or config.step.precision)
+  shape = run_data.DataShape.of(dataset)
+  return build_lib.build(run_lib.Run.for_shape(step, shape, cls))
 
 
 class GantapeRunner(Runner):
@@ -57,17 +80,10 @@ class GantapeRunner(Runner):
 
   def __init__(self, name: str, dataset: data_lib.Dataset,
                config: BenchmarkConfig, k: int, jit: bool):
-    with precision_lib.policy(config.precision):
-      self.variant = build_variant(name, dataset, config)
-    d_opt, g_opt = optimizers_lib.make_optimizers(self.variant)
-    self.step = step_lib.TrainStep(
-        self.variant, d_opt, g_opt, seed=config.seed,
-        options=step_lib.StepOptions(
-            updates_per_batch=config.updates_per_batch, jit_compile=jit,
-            input_pipeline=config.input_pipeline,
-            precision=config.precision))
-    self.iterator = self.step.make_input(
-        dataset, batch_size=config.batch_size, seed=config.seed)
+    built = trainable(name, dataset, config, k=k, jit=jit)
+    self.variant = built.variant
+    self.step = built.step
+    self.iterator = built.input(dataset)
     self.element_spec = self.iterator.element_spec
     self.unit = k
     self._k = tf.constant(k, tf.int32)
@@ -85,13 +101,9 @@ class InputRunner(Runner):
 
   def __init__(self, name: str, dataset: data_lib.Dataset,
                config: BenchmarkConfig, k: int):
-    variant = build_variant(name, dataset, config)
-    d_opt, g_opt = optimizers_lib.make_optimizers(variant)
-    step = step_lib.TrainStep(
-        variant, d_opt, g_opt, seed=config.seed,
-        options=step_lib.StepOptions(input_pipeline=config.input_pipeline))
-    self.iterator = step.make_input(
-        dataset, batch_size=config.batch_size, seed=config.seed)
+    built = trainable(name, dataset, config, k=k)
+    variant = built.variant
+    self.iterator = built.input(dataset)
     self.unit = k
     self._batches = tf.constant(k * variant.n_critic, tf.int32)
     self._draw = tf.function(_draw_batches)
@@ -117,8 +129,8 @@ class SeedFitRunner(Runner):
   def __init__(self, name: str, dataset: data_lib.Dataset,
                config: BenchmarkConfig):
     self.trainer = seed_fit.SeedTrainer(name, dataset,
-                                        batch_size=config.batch_size,
-                                        seed=config.seed)
+                                        batch_size=config.step.batch_size,
+                                        seed=config.step.seed)
 
   def run(self, n: int) -> None:
     for _ in range(n):

@@ -28,6 +28,7 @@ from gantape.benchmark.config import (DEFAULT_MEMORY_ITERATIONS,
                                       INPUT_ONLY, BenchmarkConfig)
 from gantape.benchmark.table import format_table
 from gantape.errors import DataError
+from gantape.training import run_data
 
 Log = Callable[[str], None]
 Row = Dict[str, Any]
@@ -99,7 +100,7 @@ def _memory_iterations(config: BenchmarkConfig, variant: str, rate: float,
 def make_runner(implementation: str, name: str, dataset: data_lib.Dataset,
                 config: BenchmarkConfig) -> runners.Runner:
   """The runner of `implementation` (one of `IMPLEMENTATIONS`) on `name`."""
-  k = config.iterations_per_call
+  k = config.step.iterations_per_call
   if implementation == "gantape":
     return runners.GantapeRunner(name, dataset, config, 1, jit=False)
   if implementation == "gantape_k":
@@ -119,9 +120,9 @@ def skip_reason(implementation: str, config: BenchmarkConfig
                 ) -> Optional[str]:
   """Why `implementation` cannot run under `config`, or None if it can."""
   gantape = implementation.startswith("gantape")
-  if config.precision != "float32" and not gantape:
+  if config.step.precision != "float32" and not gantape:
     return f"not applicable: {implementation} runs float32 only"
-  if (config.input_pipeline != "host"
+  if (config.step.input_pipeline != "host"
       and implementation in ("keras_fit", "seed_fit")):
     return f"not applicable: {implementation} reads its own input"
   return None
@@ -130,14 +131,12 @@ def skip_reason(implementation: str, config: BenchmarkConfig
 def load_data(config: BenchmarkConfig, log: Log) -> data_lib.Dataset:
   """MNIST from `data_path`, or random arrays of its shape with a note;
   another dataset (or MNIST resized) as `gantape train` loads it."""
-  if (config.dataset, config.image_size, config.channels) != ("mnist", None,
-                                                              None):
-    return data_lib.load_dataset(config.dataset, config.data_path,
-                                 image_size=config.image_size,
-                                 channels=config.channels)
-  if config.data_path is not None:
+  step = config.step
+  if (step.dataset, step.image_size, step.channels) != ("mnist", None, None):
+    return run_data.load(step)
+  if config.step.data_path is not None:
     try:
-      return data_lib.load_mnist(config.data_path)
+      return data_lib.load_mnist(config.step.data_path)
     except DataError as e:
       log(f"note: {e}")
   log("note: no MNIST loaded; using random uint8 arrays of MNIST's shape "
@@ -181,10 +180,11 @@ def _count_flops(name: str, dataset: data_lib.Dataset, config: BenchmarkConfig,
   """FLOPs of one iteration of `name`'s gantape step, logged."""
   # Float32: a dtype policy changes no matmul or convolution.
   counter = runners.GantapeRunner(
-      name, dataset, dataclasses.replace(config, precision="float32"), 1,
-      jit=False)
+      name, dataset, dataclasses.replace(
+          config, step=dataclasses.replace(config.step, precision="float32")),
+      1, jit=False)
   count = flops_lib.iteration_flops(counter.step, counter.element_spec,
-                                    config.batch_size)
+                                    config.step.batch_size)
   log(f"{name}: {count / 1e9:.3f} GFLOP per iteration (matmuls "
       f"and convolutions of the traced step)")
   return count
@@ -217,9 +217,9 @@ def _variant_results(name: str, dataset: data_lib.Dataset,
   `peak_samples`.
   """
   seed_fit_applies = (name in seed_fit.VARIANTS
-                      and not config.variant_options
-                      and (config.dataset, config.image_size,
-                           config.channels) == ("mnist", None, None))
+                      and not config.step.variant_options
+                      and (config.step.dataset, config.step.image_size,
+                           config.step.channels) == ("mnist", None, None))
   runs_something = any(
       i != "seed_fit" or (seed_fit_applies and have_tf_keras)
       for i in config.implementations)
@@ -235,8 +235,8 @@ def _variant_results(name: str, dataset: data_lib.Dataset,
     elif implementation == "seed_fit" and not seed_fit_applies:
       row["status"] = "not applicable"
       log(f"{name} seed_fit: not applicable (the seed has no {name} code"
-          + (f" with {config.variant_options})" if config.variant_options
-             else ")"))
+          + (f" with {config.step.variant_options})"
+             if config.step.variant_options else ")"))
     elif implementation == "seed_fit" and not have_tf_keras:
       row["status"] = "skipped: tf_keras not installed"
     else:

@@ -47,16 +47,16 @@ def _row(r: Dict[str, Any]) -> str:
 def _config_lines(config: Dict[str, Any]) -> List[str]:
   """The variant options and each implementation's update schedule."""
   lines = []
-  if config["variant_options"]:
+  step = config["step"]
+  if step["variant_options"]:
     lines.append("variant options: " + ", ".join(
-        f"{k}={v}" for k, v in sorted(config["variant_options"].items())))
-  if config.get("input_pipeline", "host") != "host" or (
-      config.get("precision", "float32") != "float32"):
-    lines.append(f"gantape implementations: {config['input_pipeline']} "
-                 f"input, {config['precision']}.")
-  updates = config["updates_per_batch"]
+        f"{k}={v}" for k, v in sorted(step["variant_options"].items())))
+  if step["input_pipeline"] != "host" or step["precision"] != "float32":
+    lines.append(f"gantape implementations: {step['input_pipeline']} "
+                 f"input, {step['precision']}.")
+  updates = step["updates_per_batch"]
   lines.append(f"gantape implementations: {updates} update(s) of "
-               f"{config['batch_size'] // updates} per network per iteration "
-               f"(seed_fit: 2 of {config['batch_size'] // 2}; keras_fit: 1 "
-               f"of {config['batch_size']}).")
+               f"{step['batch_size'] // updates} per network per iteration "
+               f"(seed_fit: 2 of {step['batch_size'] // 2}; keras_fit: 1 "
+               f"of {step['batch_size']}).")
   return lines

@@ -30,6 +30,8 @@ instead; flags it does not take are ignored, and the ones it shares default
 to its own values when not given.
 """
 
+import dataclasses
+
 from absl import flags
 
 from gantape.cli import common
@@ -98,16 +100,23 @@ def _config():
   return benchmark.BenchmarkConfig(
       variants=benchmark.parse_list(FLAGS.variants, variants.names(),
                                     "variant"),
-      variant_options=config_flags.option_values(),
+      step=_step_config(**{name: _suite_value(name)
+                           for name in SUITE_DEFAULTS}),
       implementations=benchmark.parse_list(
           FLAGS.implementations, benchmark.ALL_IMPLEMENTATIONS,
           "implementation"),
-      batch_size=FLAGS.batch_size,
-      iterations_per_call=_suite_value("iterations_per_call"),
-      updates_per_batch=_suite_value("updates_per_batch"),
-      data_path=FLAGS.data_path, seed=FLAGS.seed,
-      input_pipeline=FLAGS.input_pipeline, precision=FLAGS.precision,
       **_run_fields())
+
+
+def _step_config(**values):
+  """The `TrainConfig` of the step flags (`STEP_FIELDS`), over `values`."""
+  # pylint: disable=g-import-not-at-top
+  from gantape.training.config import TrainConfig
+  flagged = config_flags.config_values(exclude=_EXCLUDE)
+  return TrainConfig(
+      workdir="", variant_options=config_flags.variant_options(
+          flagged["variant"]) if FLAGS["variant"].present
+      else config_flags.option_values(), **{**flagged, **values})
 
 
 def _run_fields():
@@ -126,14 +135,11 @@ def _train_config():
   flags, and its loaded dataset."""
   # pylint: disable=g-import-not-at-top
   from gantape import benchmark
+  from gantape.training import run as run_lib
   from gantape.training import run_data
-  from gantape.training.config import TrainConfig
-  values = config_flags.config_values(exclude=_EXCLUDE)
-  config = TrainConfig(
-      workdir="unused", variant_options=config_flags.variant_options(
-          values["variant"]), **values).resolved()
+  config = _step_config()
   data = run_data.load(config)
-  config = run_data.fit_to_data(config, run_data.DataShape.of(data), data)
+  config = run_lib.Run.for_shape(config, run_data.DataShape.of(data)).config
   if FLAGS["implementations"].present:
     implementations = benchmark.parse_list(
         FLAGS.implementations, benchmark.ALL_IMPLEMENTATIONS,
@@ -142,14 +148,8 @@ def _train_config():
     implementations = (("gantape_k_xla",) if config.jit_compile
                        else ("gantape_k",))
   return benchmark.BenchmarkConfig(
-      variants=(config.variant,), variant_options=config.variant_options,
-      implementations=implementations, batch_size=config.batch_size,
-      iterations_per_call=config.iterations_per_call,
-      updates_per_batch=config.updates_per_batch,
-      data_path=config.data_path, dataset=config.dataset,
-      image_size=config.image_size, channels=config.channels,
-      seed=config.seed, input_pipeline=config.input_pipeline,
-      precision=config.precision, **_run_fields()), data
+      variants=(config.variant,), step=config,
+      implementations=implementations, **_run_fields()), data
 
 
 def _device_config():
@@ -160,14 +160,16 @@ def _device_config():
   from gantape import variants
   from gantape.benchmark import device_suite
   given = {name: getattr(FLAGS, name) for name in (
-      "iterations_per_call", "timed_blocks", "block_seconds")
-           if FLAGS[name].present}
+      "timed_blocks", "block_seconds") if FLAGS[name].present}
+  step = {"seed": FLAGS.seed, "data_path": FLAGS.data_path}
+  if FLAGS["iterations_per_call"].present:
+    step["iterations_per_call"] = FLAGS.iterations_per_call
   if FLAGS["implementations"].present:
     given["implementations"] = benchmark.parse_list(
         FLAGS.implementations, benchmark.ALL_IMPLEMENTATIONS,
         "implementation")
-  if FLAGS.smoke and "iterations_per_call" not in given:
-    given["iterations_per_call"] = 2
+  if FLAGS.smoke and "iterations_per_call" not in step:
+    step["iterations_per_call"] = 2
   try:
     batch_sizes = tuple(int(b) for b in FLAGS.batch_sizes.split(","))
   except ValueError:
@@ -181,9 +183,9 @@ def _device_config():
                                       "precision"),
       input_pipelines=benchmark.parse_list(
           FLAGS.input_pipelines, data_lib.INPUT_PIPELINES, "input pipeline"),
-      budget_seconds=FLAGS.budget_seconds, data_path=FLAGS.data_path,
-      seed=FLAGS.seed, smoke=FLAGS.smoke, output_json=FLAGS.output_json,
-      **given)
+      step=dataclasses.replace(device_suite.DEFAULT_STEP, **step),
+      budget_seconds=FLAGS.budget_seconds, smoke=FLAGS.smoke,
+      output_json=FLAGS.output_json, **given)
 
 
 def main(argv):

@@ -13,10 +13,13 @@ def test_bad_implementation_is_a_usage_error():
   with pytest.raises(UsageError, match="timed_blocks"):
     benchmark.BenchmarkConfig(timed_blocks=0).validate()
   with pytest.raises(UsageError, match="does not split"):
-    benchmark.BenchmarkConfig(updates_per_batch=3).validate()
-  with pytest.raises(UsageError, match="'ssgan' takes no option r1_gamma"):
-    benchmark.BenchmarkConfig(variants=("dcgan", "ssgan"),
-                              variant_options={"r1_gamma": 1.0}).validate()
+    benchmark.BenchmarkConfig(
+        step=benchmark.step_config(updates_per_batch=3)).validate()
+  with pytest.raises(UsageError, match="'cgan' takes no option gp_weight"):
+    benchmark.BenchmarkConfig(
+        variants=("dcgan", "cgan"),
+        step=benchmark.step_config(
+            variant_options={"gp_weight": 1.0})).validate()
 
 
 def test_parse_memory_iterations():

@@ -26,10 +26,10 @@ class _Instant(runners.Runner):
 def instant_runners(monkeypatch):
   built = []
 
-  def make_runner(implementation, name, mnist, config):
-    del mnist
-    built.append((implementation, name, config.batch_size,
-                  config.precision, config.input_pipeline))
+  def make_runner(implementation, name, dataset, config):
+    del dataset
+    built.append((implementation, name, config.step.batch_size,
+                  config.step.precision, config.step.input_pipeline))
     return _Instant()
   monkeypatch.setattr(suite, "make_runner", make_runner)
   monkeypatch.setattr(suite, "load_data", lambda config, log: None)
@@ -41,13 +41,13 @@ def test_the_default_grid_is_the_issues():
   cells = config.cells()
   assert len(cells) == 2 * 3 * 3 * 2 * 2
   assert {c.variants[0] for c in cells} == {"gan", "dcgan"}
-  assert {c.batch_size for c in cells} == {64, 256, 1024}
+  assert {c.step.batch_size for c in cells} == {64, 256, 1024}
   assert {c.implementations[0] for c in cells} == {
       "gantape_k", "gantape_k_xla", "keras_fit"}
-  assert {c.precision for c in cells} == {"float32", "mixed_float16"}
-  assert {c.input_pipeline for c in cells} == {"host", "device"}
+  assert {c.step.precision for c in cells} == {"float32", "mixed_float16"}
+  assert {c.step.input_pipeline for c in cells} == {"host", "device"}
   # Smallest batch first, so a spent budget cuts the largest.
-  batches = [c.batch_size for c in cells]
+  batches = [c.step.batch_size for c in cells]
   assert batches == sorted(batches)
   assert config.budget_seconds < 8 * 60
 
@@ -67,7 +67,8 @@ def test_bad_axes_are_refused(field, value, message):
 def test_skip_reasons():
   def reason(implementation, **fields):
     return suite.skip_reason(implementation,
-                             benchmark.BenchmarkConfig(**fields))
+                             benchmark.BenchmarkConfig(
+                                 step=benchmark.step_config(**fields)))
   assert reason("gantape_k") is None
   assert reason("gantape_k_xla", input_pipeline="device") is None
   assert reason("input_only", input_pipeline="device") is None
@@ -117,9 +118,10 @@ def test_the_default_suite_times_the_input_alone_and_device_input():
   lines = []
   report = benchmark.run(
       benchmark.BenchmarkConfig(
-          variants=("gan",), iterations_per_call=2, smoke=True,
+          variants=("gan",), smoke=True,
           implementations=(benchmark.INPUT_ONLY, "gantape_k", "keras_fit"),
-          input_pipeline="device"),
+          step=benchmark.step_config(iterations_per_call=2,
+                                     input_pipeline="device")),
       log=lines.append)
   rows = {r["implementation"]: r for r in report["results"]}
   assert rows["input_only"]["status"] == "ok"
@@ -134,8 +136,9 @@ def test_the_default_suite_times_the_input_alone_and_device_input():
 def test_a_gantape_cell_runs_in_mixed_precision():
   report = benchmark.run(
       benchmark.BenchmarkConfig(
-          variants=("gan",), iterations_per_call=2, smoke=True,
-          implementations=("gantape_k",), precision="mixed_bfloat16"),
+          variants=("gan",), smoke=True, implementations=("gantape_k",),
+          step=benchmark.step_config(iterations_per_call=2,
+                                     precision="mixed_bfloat16")),
       log=lambda line: None)
   (row,) = report["results"]
   assert row["status"] == "ok" and row["iterations_per_s"] > 0

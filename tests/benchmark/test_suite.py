@@ -15,9 +15,10 @@ def test_smoke_run_reports_table_and_json(tmp_path):
   out = tmp_path / "bench.json"
   lines = []
   config = benchmark.BenchmarkConfig(
-      variants=("gan",), iterations_per_call=2, smoke=True,
-      data_path=_MNIST if os.path.exists(_MNIST) else None,
-      output_json=str(out), profile=True)
+      variants=("gan",), smoke=True, output_json=str(out), profile=True,
+      step=benchmark.step_config(
+          iterations_per_call=2,
+          data_path=_MNIST if os.path.exists(_MNIST) else None))
   report = benchmark.run(config, log=lines.append)
   text = "\n".join(lines)
 
@@ -52,8 +53,8 @@ def test_smoke_run_reports_table_and_json(tmp_path):
 def test_seed_fit_not_applicable_to_wgan_gp():
   lines = []
   report = benchmark.run(
-      benchmark.BenchmarkConfig(variants=("wgan_gp",),
-                                implementations=("seed_fit",), smoke=True),
+      benchmark.BenchmarkConfig(
+          variants=("wgan_gp",), implementations=("seed_fit",), smoke=True),
       log=lines.append)
   (row,) = report["results"]
   assert row["status"] == "not applicable"
@@ -63,13 +64,14 @@ def test_seed_fit_not_applicable_to_wgan_gp():
 def test_seed_schedule_for_gantape_runners():
   lines = []
   report = benchmark.run(
-      benchmark.BenchmarkConfig(variants=("gan",), iterations_per_call=2,
-                                implementations=("gantape_k",),
-                                updates_per_batch=2, smoke=True),
+      benchmark.BenchmarkConfig(
+          variants=("gan",), implementations=("gantape_k",), smoke=True,
+          step=benchmark.step_config(iterations_per_call=2,
+                                     updates_per_batch=2)),
       log=lines.append)
   (row,) = report["results"]
   assert row["status"] == "ok" and row["iterations_per_s"] > 0
-  assert report["config"]["updates_per_batch"] == 2
+  assert report["config"]["step"]["updates_per_batch"] == 2
   assert "gantape implementations: 2 update(s) of 32" in "\n".join(lines)
 
 
@@ -77,9 +79,10 @@ def test_variant_options_reach_the_step_and_rule_out_seed_fit():
   def smoke(**options):
     lines = []
     report = benchmark.run(
-        benchmark.BenchmarkConfig(variants=("gan",), iterations_per_call=2,
-                                  implementations=("gantape_k", "seed_fit"),
-                                  smoke=True, variant_options=options),
+        benchmark.BenchmarkConfig(
+            variants=("gan",), implementations=("gantape_k", "seed_fit"),
+            smoke=True, step=benchmark.step_config(
+                iterations_per_call=2, variant_options=options)),
         log=lines.append)
     return report, "\n".join(lines)
 
@@ -93,4 +96,4 @@ def test_variant_options_reach_the_step_and_rule_out_seed_fit():
   assert rows["gantape_k"]["status"] == "ok"
   assert rows["seed_fit"]["status"] == "not applicable"
   assert "variant options: r1_gamma=1.0" in text
-  assert with_r1["config"]["variant_options"] == {"r1_gamma": 1.0}
+  assert with_r1["config"]["step"]["variant_options"] == {"r1_gamma": 1.0}

@@ -12,8 +12,10 @@ def test_format_table_rows_and_footer():
              "status": "not applicable"}
   report = {"matmul_peak_gflops": 100.0,
             "flops_per_iteration": {"gan": 1.5e8},
-            "config": {"variant_options": {"r1_gamma": 1.0},
-                       "updates_per_batch": 2, "batch_size": 64},
+            "config": {"step": {"variant_options": {"r1_gamma": 1.0},
+                                "updates_per_batch": 2, "batch_size": 64,
+                                "input_pipeline": "host",
+                                "precision": "float32"}},
             "results": [ok, skipped]}
   lines = benchmark.format_table(report).splitlines()
   assert lines[0].startswith("| variant | implementation | iterations/s |")

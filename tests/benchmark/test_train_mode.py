@@ -15,9 +15,10 @@ def test_a_folder_of_colour_images_builds_the_networks_for_it(tmp_path):
     Image.fromarray(rng.randint(0, 256, [32, 32, 3]).astype(np.uint8)).save(
         tmp_path / f"{i}.png")
   config = benchmark.BenchmarkConfig(
-      variants=("dcgan",), dataset="folder", data_path=str(tmp_path),
-      variant_options={"networks": "dcgan"})
+      variants=("dcgan",), step=benchmark.step_config(
+          dataset="folder", data_path=str(tmp_path),
+          variant_options={"networks": "dcgan"}))
   data = suite.load_data(config, log=print)
   assert data.x_train.shape[1:] == (32, 32, 3)
-  variant = runners.build_variant("dcgan", data, config)
+  variant = runners.trainable("dcgan", data, config).variant
   assert tuple(variant.generator.output_shape[1:]) == (32, 32, 3)
