@@ -112,7 +112,8 @@ def build(run: run_lib.Run,
   with strategy.scope():
     variant = build_variant(run)
     d_opt, g_opt = optimizers_lib.make_optimizers(
-        variant, learning_rate=config.learning_rate, beta_1=config.beta_1,
+        variant, learning_rate=config.learning_rate,
+        d_learning_rate=config.d_learning_rate, beta_1=config.beta_1,
         beta_2=config.beta_2, adam_epsilon=config.adam_epsilon,
         lr_decay=run.lr_decay, updates_per_batch=config.updates_per_batch)
     train_step = step_lib.TrainStep(

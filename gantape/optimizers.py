@@ -97,6 +97,7 @@ def rates_kept(optimizers: Sequence[keras.optimizers.Optimizer]
 def make_optimizers(variant: base.Variant, *,
                     preset: str = settings.DEFAULT_PRESET,
                     learning_rate: Optional[float] = None,
+                    d_learning_rate: Optional[float] = None,
                     beta_1: Optional[float] = None,
                     beta_2: Optional[float] = None,
                     adam_epsilon: Optional[float] = None,
@@ -111,6 +112,10 @@ def make_optimizers(variant: base.Variant, *,
   Call it inside `strategy.scope()` when training distributed.
 
   Args:
+    learning_rate: both networks' rate; default: the preset's.
+    d_learning_rate: the discriminator's rate, when it differs from the
+      generator's (two time-scale updates, Heusel et al. 2017); default:
+      `learning_rate`.
     lr_decay: (start, end) GAN iterations: the learning rate falls linearly
       from `learning_rate` at `start` to 0 at `end`
       (`LinearDecay`); None keeps it constant.
@@ -122,8 +127,10 @@ def make_optimizers(variant: base.Variant, *,
   """
   d = variant.preset(preset)
   rate = d.learning_rate if learning_rate is None else learning_rate
-  if rate <= 0:
-    raise UsageError(f"learning_rate must be positive, got {rate}.")
+  d_rate = rate if d_learning_rate is None else d_learning_rate
+  if min(rate, d_rate) <= 0:
+    raise UsageError(f"learning rates must be positive, got {rate} "
+                     f"(generator) and {d_rate} (discriminator).")
   kwargs = dict(
       beta_1=d.beta_1 if beta_1 is None else beta_1,
       beta_2=d.beta_2 if beta_2 is None else beta_2,
@@ -131,12 +138,11 @@ def make_optimizers(variant: base.Variant, *,
   per_batch = (d.updates_per_batch if updates_per_batch is None
                else updates_per_batch)
 
-  def adam(name, updates_per_iteration):
+  def adam(name, rate, updates_per_iteration):
+    schedule = rate
     if lr_decay is not None:
-      kwargs["learning_rate"] = LinearDecay(
-          rate, *lr_decay, updates_per_iteration)
-    return keras.optimizers.Adam(name=name, **kwargs)
-  kwargs["learning_rate"] = rate
+      schedule = LinearDecay(rate, *lr_decay, updates_per_iteration)
+    return keras.optimizers.Adam(name=name, learning_rate=schedule, **kwargs)
   # One iteration makes n_critic discriminator updates per slice.
-  return (adam("d_adam", variant.n_critic * per_batch),
-          adam("g_adam", per_batch))
+  return (adam("d_adam", d_rate, variant.n_critic * per_batch),
+          adam("g_adam", rate, per_batch))

@@ -105,3 +105,23 @@ def test_bad_decay_flags_are_refused(tmp_path, overrides, message):
   with pytest.raises(UsageError, match=re.escape(message)):
     train_lib.train(config(tmp_path / "never_made", **overrides))
   assert not (tmp_path / "never_made").exists()
+
+
+def test_two_time_scales_give_the_discriminator_its_own_rate():
+  variant = variants.build("gan")
+  d_opt, g_opt = optimizers_lib.make_optimizers(
+      variant, learning_rate=1e-4, d_learning_rate=4e-4)
+  assert float(d_opt.learning_rate.numpy()) == pytest.approx(4e-4)
+  assert float(g_opt.learning_rate.numpy()) == pytest.approx(1e-4)
+  # Under a decay both fall to 0 over the same iterations.
+  d_opt, g_opt = optimizers_lib.make_optimizers(
+      variant, learning_rate=1e-4, d_learning_rate=4e-4, lr_decay=(0, 10),
+      updates_per_batch=1)
+  assert optimizers_lib.is_scheduled(d_opt)
+  d_opt.iterations.assign(5)  # one discriminator update per iteration
+  g_opt.iterations.assign(5)
+  assert float(d_opt.learning_rate) == pytest.approx(2e-4)
+  assert float(g_opt.learning_rate) == pytest.approx(5e-5)
+  with pytest.raises(UsageError, match="d_learning_rate must be positive"):
+    train_lib.train(train_lib.TrainConfig(workdir="unused",
+                                          d_learning_rate=-1.0))

@@ -64,6 +64,17 @@ TABLE = {'config_fields': [{'choices': None,
                     'type': 'float'},
                    {'choices': None,
                     'default': None,
+                    'help': "The discriminator's Adam learning rate, when it "
+                            "differs from the generator's: two time-scale "
+                            'updates (TTUR, Heusel et al. 2017, e.g. 4e-4 '
+                            'against --learning_rate=1e-4); default: '
+                            '--learning_rate. May change on resume.',
+                    'name': 'd_learning_rate',
+                    'path': False,
+                    'required': False,
+                    'type': 'float'},
+                   {'choices': None,
+                    'default': None,
                     'help': "Adam beta_1 (default: the preset's).",
                     'name': 'beta_1',
                     'path': False,

@@ -72,6 +72,11 @@ class TrainConfig:
   learning_rate: Optional[float] = _setting(
       None, "Adam learning rate (default: the preset's: 1e-3, or 1e-4 for "
       "wgan_gp). May change on resume (e.g. lower it after a NaN).")
+  d_learning_rate: Optional[float] = _setting(
+      None, "The discriminator's Adam learning rate, when it differs from "
+      "the generator's: two time-scale updates (TTUR, Heusel et al. 2017, "
+      "e.g. 4e-4 against --learning_rate=1e-4); default: --learning_rate. "
+      "May change on resume.")
   beta_1: Optional[float] = _setting(None, "Adam beta_1 (default: the "
                                      "preset's).")
   beta_2: Optional[float] = _setting(None, "Adam beta_2 (default: the "
@@ -207,13 +212,12 @@ class TrainConfig:
 
   def _validate_optimizer(self, default_iterations: int) -> None:
     """`validate` for the Adam settings and the learning-rate schedule."""
-    if self.learning_rate is not None and not (
-        self.learning_rate > 0 and math.isfinite(self.learning_rate)):
-      raise UsageError(
-          f"learning_rate must be positive and finite, got "
-          f"{self.learning_rate!r}; pass "
-          f"e.g. --learning_rate=0.001, or leave it unset for the variant's "
-          f"default.")
+    for field in ("learning_rate", "d_learning_rate"):
+      rate = getattr(self, field)
+      if rate is not None and not (rate > 0 and math.isfinite(rate)):
+        raise UsageError(
+            f"{field} must be positive and finite, got {rate!r}; pass "
+            f"e.g. --{field}=0.001, or leave it unset for the default.")
     if self.lr_decay_end is not None and self.lr_decay_start is None:
       raise UsageError("lr_decay_end is set without lr_decay_start; pass "
                        "--lr_decay_start too (the iteration the decay "

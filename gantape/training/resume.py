@@ -34,7 +34,7 @@ from gantape.training.config import TrainConfig
 # the run's first command, since it decides the checkpoints' shapes, the data
 # order or the optimization itself.
 MAY_CHANGE_ON_RESUME = (
-    "steps", "learning_rate", "lr_decay_start", "lr_decay_end", "data_path",
+    "steps", "learning_rate", "d_learning_rate", "lr_decay_start", "lr_decay_end", "data_path",
     "iterations_per_call", "log_every",
     "sample_every", "checkpoint_every", "keep_checkpoints", "jit_compile",
     "eval_every", "eval_samples", "resume_from")
