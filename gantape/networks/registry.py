@@ -11,7 +11,11 @@ A variant asks for the pair of networks its losses need, by kind:
 - "conditional": generator of `[noise, labels]`, discriminator with
   num_classes + 1 softmax outputs, the last "fake" (cgan);
 - "classifier": generator of noise, discriminator with num_classes + 1
-  softmax outputs, the last "fake" (ssgan).
+  softmax outputs, the last "fake" (ssgan);
+- "projection": generator of `[noise, labels]` with class-conditional
+  BatchNorm, discriminator of `[images, labels]` with one logit, the
+  projection discriminator of Miyato & Koyama 2018 (cgan's
+  conditioning="projection"; `gantape.networks.projection`).
 
 A family offers some kinds for some image shapes; each of its builders
 refuses a shape it cannot take (`UsageError`). A new family is one
@@ -28,12 +32,14 @@ from gantape.errors import UsageError
 from gantape.networks import (IMAGE_SHAPE, NOISE_DIM, ImageShape,
                               check_image_shape)
 from gantape.networks import dcgan
+from gantape.networks import projection
 from gantape.networks import resnet
 from gantape.networks import salimans
 from gantape.networks import seed
 from gantape.networks import spectral
 
-KINDS = ("flat", "unconditional", "critic", "conditional", "classifier")
+KINDS = ("flat", "unconditional", "critic", "conditional", "classifier",
+         "projection")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,7 +108,13 @@ def _dcgan_kinds() -> Dict[str, Builders]:
       "critic": Builders(generator(False), discriminator(
           lambda s: 1, None, batch_norm=False, name="critic")),
       "conditional": Builders(generator(True), discriminator(
-          lambda s: s.num_classes + 1, "softmax"))}
+          lambda s: s.num_classes + 1, "softmax")),
+      "projection": Builders(
+          lambda s: projection.dcgan_projection_generator(
+              s.image_shape, s.noise_dim, s.num_classes,
+              synchronized_batch_norm=s.synchronized_batch_norm),
+          projection.discriminator_builder(
+              discriminator(lambda s: 1, None), "dcgan_discriminator"))}
 
 
 def _salimans_kinds() -> Dict[str, Builders]:
@@ -124,7 +136,15 @@ def _resnet_kinds() -> Dict[str, Builders]:
       "unconditional": Builders(generator, lambda s: resnet.resnet_discriminator(
           s.image_shape)),
       "critic": Builders(generator, lambda s: resnet.resnet_discriminator(
-          s.image_shape, output_activation=None, name="critic"))}
+          s.image_shape, output_activation=None, name="critic")),
+      "projection": Builders(
+          lambda s: projection.resnet_projection_generator(
+              s.image_shape, s.noise_dim, s.num_classes,
+              synchronized_batch_norm=s.synchronized_batch_norm),
+          projection.discriminator_builder(
+              lambda s: resnet.resnet_discriminator(
+                  s.image_shape, output_activation=None),
+              "resnet_discriminator"))}
 
 
 # family -> kind -> builders, in the order `families_for` lists them.
@@ -191,7 +211,8 @@ def build_pair(family: str, kind: str, *,
     noise_dim: the generator's noise size.
     synchronized_batch_norm: BatchNorm over the global batch across
       replicas; default False: per replica.
-    spectral_norm: the built discriminator's Dense and Conv2D layers under
+    spectral_norm: the built discriminator's Dense and Conv2D layers (the
+      projection discriminator's class embedding included) under
       spectral normalization (Miyato et al. 2018;
       `spectral.spectrally_normalized`).
     generator: used as is instead of the family's.

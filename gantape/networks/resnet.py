@@ -42,7 +42,7 @@ Choices, as the paper's code does unless said:
 
 import dataclasses
 import math
-from typing import Optional, Tuple
+from typing import Callable, Optional, Tuple
 
 import keras
 from keras import layers
@@ -109,10 +109,10 @@ def _bn(synchronized: bool):
       momentum=BN_MOMENTUM, epsilon=BN_EPSILON, synchronized=synchronized)
 
 
-def _up_block(x, filters: int, synchronized: bool):
-  h = layers.ReLU()(_bn(synchronized)(x))
+def _up_block(x, filters: int, norm: Callable):
+  h = layers.ReLU()(norm(x))
   h = _conv(filters, 3)(layers.UpSampling2D(2)(h))
-  h = _conv(filters, 3)(layers.ReLU()(_bn(synchronized)(h)))
+  h = _conv(filters, 3)(layers.ReLU()(norm(h)))
   shortcut = _conv(filters, 1, residual=False)(layers.UpSampling2D(2)(x))
   return layers.Add()([h, shortcut])
 
@@ -164,19 +164,37 @@ def resnet_generator(image_shape: ImageShape = RESNET_SHAPE,
   Raises:
     UsageError: an image shape it cannot make.
   """
+  noise = keras.Input((noise_dim,), name="noise")
+  images = generator_output(
+      noise, image_shape, lambda h: _bn(synchronized_batch_norm)(h),
+      synchronized_batch_norm)
+  return keras.Model(noise, images, name=name)
+
+
+def generator_output(noise, image_shape: ImageShape, norm: Callable,
+                     synchronized_batch_norm: bool = False):
+  """The generator's layers on symbolic `noise`: its images.
+
+  Args:
+    noise: a symbolic [B, noise_dim] tensor.
+    image_shape: [H, W, C] (module docstring).
+    norm: makes and applies the up-blocks' normalization to a tensor
+      (BatchNorm here, class-conditional BatchNorm in
+      `projection.resnet_projection_generator`); the last BatchNorm is
+      plain either way.
+    synchronized_batch_norm: that last BatchNorm's.
+  """
   config = config_for(image_shape)
   height, width, channels = check_image_shape(image_shape)
   blocks = len(config.generator) - 1
   start = (height >> blocks, width >> blocks, config.generator[0])
-  noise = keras.Input((noise_dim,), name="noise")
   h = layers.Dense(math.prod(start))(noise)
   h = layers.Reshape(start)(h)
   for filters in config.generator[1:]:
-    h = _up_block(h, filters, synchronized_batch_norm)
+    h = _up_block(h, filters, norm)
   h = layers.ReLU()(_bn(synchronized_batch_norm)(h))
-  images = layers.Conv2D(channels, 3, padding="same", activation="sigmoid",
-                         dtype=OUTPUT_DTYPE)(h)
-  return keras.Model(noise, images, name=name)
+  return layers.Conv2D(channels, 3, padding="same", activation="sigmoid",
+                       dtype=OUTPUT_DTYPE)(h)
 
 
 def resnet_discriminator(image_shape: ImageShape = RESNET_SHAPE,

@@ -93,4 +93,7 @@ def spectrally_normalized(model: keras.Model) -> keras.Model:
           f"activation layers.")
     return normalized[0]
 
-  return keras.models.clone_model(model, clone_function=clone)
+  rebuilt = keras.models.clone_model(model, clone_function=clone)
+  if getattr(model, "returns_logits", False):
+    rebuilt.returns_logits = True
+  return rebuilt

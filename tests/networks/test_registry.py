@@ -20,9 +20,12 @@ def _noise(batch=2):
       -1, 1, (batch, networks.NOISE_DIM)).astype(np.float32)
 
 
+LABELS = np.array([0, CLASSES - 1], np.int32)
+
+
 def _generate(kind, generator):
-  if kind == "conditional":
-    return generator([_noise(), np.array([0, CLASSES - 1], np.int32)])
+  if kind in ("conditional", "projection"):
+    return generator([_noise(), LABELS])
   return generator(_noise())
 
 
@@ -34,7 +37,8 @@ def test_every_pair_makes_and_reads_what_its_kind_says(family, kind):
   flat = (2, int(np.prod(SHAPE)))
   assert images.shape == (flat if kind == "flat" else (2,) + SHAPE)
   assert ((images >= 0) & (images <= 1)).all()  # gantape's image range
-  outputs = np.asarray(discriminator(images, training=False))
+  outputs = np.asarray(discriminator(
+      [images, LABELS] if kind == "projection" else images, training=False))
   if kind in ("conditional", "classifier"):
     assert outputs.shape == (2, CLASSES + 1)
     np.testing.assert_allclose(outputs.sum(axis=1), 1.0, rtol=1e-5)
@@ -101,7 +105,7 @@ def test_register_adds_a_family_in_one_call(monkeypatch):
   assert g.input_shape == (None, 7)
   assert built == [networks.Spec((4, 4, 1), networks.NUM_CLASSES, 7, False)]
   with pytest.raises(UsageError, match="unknown network kind"):
-    networks.register("bad", {"projection": None})
+    networks.register("bad", {"no_such_kind": None})
 
 
 @pytest.mark.parametrize("shape,offered,expected", [
