@@ -29,12 +29,14 @@ from gantape import variants
 from gantape.benchmark import config as config_lib
 from gantape.benchmark import runners
 
-_R1 = config_lib.BenchmarkConfig(updates_per_batch=2)
-_GAN = config_lib.BenchmarkConfig()
-_SALIMANS = config_lib.BenchmarkConfig(batch_size=100, variant_options={
+# Each setting is the step's settings (`gantape train`'s), as the benchmark
+# takes them (`BenchmarkConfig.step`).
+_R1 = config_lib.step_config(updates_per_batch=2)
+_GAN = config_lib.step_config()
+_SALIMANS = config_lib.step_config(batch_size=100, variant_options={
     **variants.get_class("ssgan").presets["salimans"].variant_options,
     "num_labeled": 100})
-# name -> (variant, jit_compile, {setting: config})
+# name -> (variant, jit_compile, {setting: step settings})
 COMPARISONS = {
     "r1": ("dcgan", False, {
         "none": _R1,
@@ -67,9 +69,10 @@ def main(comparison, k, rounds, data_path=None):
   else:
     mnist = data_lib.load_dataset(first.dataset, data_path)
   steps = {}
-  for name, config in settings.items():
+  for name, step in settings.items():
     keras.utils.set_random_seed(0)
-    steps[name] = runners.GantapeRunner(variant, mnist, config, k, jit)
+    steps[name] = runners.GantapeRunner(
+        variant, mnist, config_lib.BenchmarkConfig(step=step), k, jit)
     start = time.time()
     steps[name].run(k)
     print(name, "warm-up", round(time.time() - start, 1), flush=True)
