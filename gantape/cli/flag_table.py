@@ -372,7 +372,8 @@ TABLE = {'config_fields': [{'choices': None,
                               'Radford et al. 2016 for 32x32 and 64x64 images '
                               '(dcgan, cgan, wgan_gp); or the SNGAN ResNet '
                               'pair of Miyato et al. 2018 for 32x32 to 64x64 '
-                              'images (dcgan, wgan_gp).',
+                              "images (dcgan, wgan_gp, cgan's "
+                              'conditioning=projection).',
                       'name': 'networks',
                       'other_defaults': {},
                       'takers': ['dcgan', 'ssgan', 'cgan', 'wgan_gp'],
@@ -414,6 +415,28 @@ TABLE = {'config_fields': [{'choices': None,
                       'other_defaults': {},
                       'takers': ['ssgan'],
                       'type': 'int'},
+                     {'choices': ['n_plus_1', 'projection'],
+                      'default': 'n_plus_1',
+                      'help': 'how the discriminator reads the label: '
+                              "n_plus_1, the post's (classes + 1)-way "
+                              "softmax; projection, Miyato & Koyama 2018's "
+                              'projection discriminator with '
+                              'class-conditional BatchNorm in the generator '
+                              '(networks dcgan or resnet).',
+                      'name': 'conditioning',
+                      'other_defaults': {},
+                      'takers': ['cgan'],
+                      'type': 'str'},
+                     {'choices': ['ns', 'hinge', 'ls', 'wasserstein'],
+                      'default': 'hinge',
+                      'help': 'the real/fake loss from logits of '
+                              'conditioning=projection (losses.LOSSES): hinge '
+                              'as Miyato & Koyama 2018, ns, ls or '
+                              'wasserstein.',
+                      'name': 'projection_loss',
+                      'other_defaults': {},
+                      'takers': ['cgan'],
+                      'type': 'str'},
                      {'choices': None,
                       'default': 5,
                       'help': 'critic steps per generator step.',

@@ -12,6 +12,13 @@ The discriminator is the (classes + 1)-way SSGAN one; the seed never uses
 its "fake" output here, which we keep for fidelity. `networks="dcgan"` builds
 the standard DCGAN pair (`gantape.networks.dcgan`), conditioned the same way,
 for 32x32 and 64x64 images.
+
+`conditioning="projection"` replaces that discriminator with Miyato & Koyama
+2018's projection discriminator, one logit f(x, y) = psi(phi(x)) +
+<embed(y), phi(x)>, and the generator's BatchNorm with class-conditional
+BatchNorm (`gantape.networks.projection`; networks "dcgan" or "resnet"),
+trained with a real/fake loss from logits (`projection_loss`, hinge as in
+the paper, `losses.LOSSES`) on (x, y) real and (G(z, c), c) generated.
 """
 
 from typing import Optional, Sequence
@@ -20,11 +27,29 @@ import keras
 import tensorflow as tf
 
 from gantape import losses
+from gantape import precision
 from gantape import networks as networks_lib
+from gantape.errors import UsageError
 from gantape.variants import base
 from gantape.variants import settings
 
-NETWORKS = networks_lib.families_for("conditional")
+CONDITIONING = settings.Option(
+    "conditioning", str, "n_plus_1",
+    "how the discriminator reads the label: n_plus_1, the post's (classes "
+    "+ 1)-way softmax; projection, Miyato & Koyama 2018's projection "
+    "discriminator with class-conditional BatchNorm in the generator "
+    "(networks dcgan or resnet).", choices=("n_plus_1", "projection"))
+PROJECTION_LOSS = settings.Option(
+    "projection_loss", str, "hinge",
+    "the real/fake loss from logits of conditioning=projection "
+    "(losses.LOSSES): hinge as Miyato & Koyama 2018, ns, ls or wasserstein.",
+    choices=tuple(name for name, pair in losses.LOSSES.items()
+                  if pair.from_logits))
+# Each conditioning's network kind (`networks.build_pair`).
+KIND = {"n_plus_1": "conditional", "projection": "projection"}
+NETWORKS = tuple(dict.fromkeys(
+    networks_lib.families_for("conditional")
+    + networks_lib.families_for("projection")))
 
 
 class CGAN(base.Variant):
@@ -35,7 +60,8 @@ class CGAN(base.Variant):
   networks_offered = NETWORKS
   needs_labels = True
   options = (settings.LABEL_SMOOTHING, *settings.R1,
-             settings.SYNC_BATCH_NORM, settings.NETWORKS)
+             settings.SYNC_BATCH_NORM, settings.NETWORKS, CONDITIONING,
+             PROJECTION_LOSS)
   eps = 1e-3
 
   def __init__(self, *, image_shape: Sequence[int] = networks_lib.IMAGE_SHAPE,
@@ -55,14 +81,17 @@ class CGAN(base.Variant):
       **options: the declared `options` (listed above).
 
     Raises:
-      UsageError: an option it does not declare, a bad value, or networks
-        that cannot take `image_shape`.
+      UsageError: an option it does not declare, a bad value, networks
+        that cannot take `image_shape` or have no pair for the
+        conditioning, or with projection, R1 or label smoothing.
     """
     self.set_options(options)
     self.image_shape = networks_lib.check_image_shape(image_shape)
     self.num_classes = num_classes
+    if self.conditioning == "projection":
+      self._check_projection_options()
     generator, discriminator = networks_lib.build_pair(
-        self.networks, "conditional", image_shape=image_shape,
+        self.networks, KIND[self.conditioning], image_shape=image_shape,
         num_classes=num_classes, synchronized_batch_norm=self.sync_batch_norm,
         generator=generator, discriminator=discriminator)
     super().__init__(generator=generator, discriminator=discriminator)
@@ -77,7 +106,37 @@ class CGAN(base.Variant):
   def generate(self, inputs, training):
     return self.generator([inputs["noise"], inputs["labels"]], training=training)
 
+  def _check_projection_options(self):
+    for name in ("r1_gamma", "label_smoothing"):
+      if getattr(self, name):
+        raise UsageError(
+            f"{name}={getattr(self, name)} is not taken with "
+            f"conditioning='projection'; set {name}=0 or use "
+            f"conditioning='n_plus_1'.")
+
+  def _projection_logits(self, images, labels):
+    return precision.to_float32(
+        self.discriminator([images, labels], training=True))
+
+  def _projection_discriminator_loss(self, batch, inputs):
+    fake = tf.stop_gradient(self.generate(inputs, training=True))
+    real = self._projection_logits(batch["image"], batch["label"])
+    fake = self._projection_logits(fake, inputs["labels"])
+    return base.LossOutput(
+        losses.get_loss(self.projection_loss).discriminator(real, fake),
+        {"d_real": tf.reduce_mean(tf.sigmoid(real)),
+         "d_fake": tf.reduce_mean(tf.sigmoid(fake))})
+
+  def _projection_generator_loss(self, inputs):
+    fake = self._projection_logits(self.generate(inputs, training=True),
+                                   inputs["labels"])
+    return base.LossOutput(
+        losses.get_loss(self.projection_loss).generator(fake),
+        {"g_fake": tf.reduce_mean(tf.sigmoid(fake))})
+
   def discriminator_loss(self, batch, inputs):
+    if self.conditioning == "projection":
+      return self._projection_discriminator_loss(batch, inputs)
     fake = tf.stop_gradient(self.generate(inputs, training=True))
     real_probs, r1 = self.real_probabilities(
         batch["image"], tf.nn.softmax,
@@ -93,6 +152,8 @@ class CGAN(base.Variant):
          "d_fake": tf.reduce_mean(p_fake)}).plus(r1)
 
   def generator_loss(self, batch, inputs):
+    if self.conditioning == "projection":
+      return self._projection_generator_loss(inputs)
     fake_probs = self.discriminate(self.generate(inputs, training=True),
                                    tf.nn.softmax)
     p_fake = tf.gather(fake_probs, inputs["labels"], axis=1, batch_dims=1)

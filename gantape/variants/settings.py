@@ -13,6 +13,8 @@ import dataclasses
 import textwrap
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 
+from gantape import augment
+from gantape import losses
 from gantape import penalties
 from gantape.errors import UsageError
 
@@ -194,6 +196,38 @@ GP_WEIGHT = Option(
 # (critic, real, fake, epsilon, weight) that gives its [B] values).
 CRITIC_PENALTIES = {
     GP_WEIGHT.name: ("gradient_penalty", penalties.gradient_penalty)}
+# The losses, the normalization and the augmentation of the discriminator:
+# parts a variant takes by declaring their option (`Variant.build_pair`,
+# `Variant.augment_images`, gan.py's losses).
+LOSS = Option(
+    "loss", str, "seed",
+    "the real/fake losses: 'seed' the post's clipped losses on D(x) "
+    "(Goodfellow et al. 2014); from the discriminator's logit f, 'ns' "
+    "non-saturating (Goodfellow et al. 2014), 'hinge' (Lim & Ye 2017; "
+    "Miyato et al. 2018), 'ls' least squares (Mao et al. 2017), "
+    "'wasserstein' (Arjovsky et al. 2017; with gp_weight or spectral_norm "
+    "for a Lipschitz critic); label_smoothing applies to 'seed' and 'ns'.",
+    choices=tuple(losses.LOSSES))
+SPECTRAL_NORM = Option(
+    "spectral_norm", bool, False,
+    "spectral normalization of the discriminator's Dense and Conv2D layers "
+    "(Miyato et al. 2018; keras.layers.SpectralNormalization, one power "
+    "iteration per training call, its vectors checkpointed); for the "
+    "networks the variant builds, not a discriminator of your own.")
+
+
+def _check_diffaugment(policy: str) -> None:
+  augment.parse_policy(policy)
+
+
+DIFFAUGMENT = Option(
+    "diffaugment", str, "",
+    "DiffAugment policy (Zhao et al. 2020): a comma-separated subset of "
+    "color, translation, cutout, applied with its own random draw to the "
+    "real and to the generated images of every discriminator call in both "
+    "losses; R1 and the gradient penalty are taken at the augmented images "
+    "(the gradient with respect to T(x)); '' for none.",
+    check=_check_diffaugment)
 SYNC_BATCH_NORM = Option(
     "sync_batch_norm", bool, False,
     "BatchNorm over the global batch across replicas under a multi-replica "
@@ -202,7 +236,8 @@ NETWORKS = Option(
     "networks", str, "seed", "the seed's networks; Salimans et al. 2016's "
     "MNIST MLPs (ssgan); the standard DCGAN pair of Radford et al. 2016 "
     "for 32x32 and 64x64 images (dcgan, cgan, wgan_gp); or the SNGAN ResNet "
-    "pair of Miyato et al. 2018 for 32x32 to 64x64 images (dcgan, wgan_gp).",
+    "pair of Miyato et al. 2018 for 32x32 to 64x64 images (dcgan, wgan_gp, "
+    "cgan's conditioning=projection).",
     choices=("seed", "salimans", "dcgan", "resnet"))
 
 def check_networks(variant: str, value: str,

@@ -53,10 +53,12 @@ def test_every_pair_makes_and_reads_what_its_kind_says(family, kind):
 
 
 def test_the_variants_offer_the_families_of_their_kind():
-  for name, kind in (("dcgan", "unconditional"), ("cgan", "conditional"),
-                     ("wgan_gp", "critic"), ("ssgan", "classifier")):
+  for name, kind in (("dcgan", "unconditional"), ("wgan_gp", "critic"),
+                     ("ssgan", "classifier")):
     assert variants.get_class(name).networks_offered == (
         networks.families_for(kind))
+  assert variants.get_class("cgan").networks_offered == (  # its two kinds
+      networks.families_for("conditional") + ("resnet",))
   assert networks.families_for("unconditional")[:2] == ("seed", "dcgan")
   assert networks.families_for("classifier")[:2] == ("seed", "salimans")
   assert networks.families_for("flat") == ("mlp",)
