@@ -355,6 +355,50 @@ TABLE = {'config_fields': [{'choices': None,
                       'other_defaults': {'wgan_gp': 10.0},
                       'takers': ['gan', 'dcgan', 'wgan_gp'],
                       'type': 'float'},
+                     {'choices': ['seed', 'ns', 'hinge', 'ls', 'wasserstein'],
+                      'default': 'seed',
+                      'help': "the real/fake losses: 'seed' the post's "
+                              'clipped losses on D(x) (Goodfellow et al. '
+                              "2014); from the discriminator's logit f, 'ns' "
+                              'non-saturating (Goodfellow et al. 2014), '
+                              "'hinge' (Lim & Ye 2017; Miyato et al. 2018), "
+                              "'ls' least squares (Mao et al. 2017), "
+                              "'wasserstein' (Arjovsky et al. 2017; with "
+                              'gp_weight or spectral_norm for a Lipschitz '
+                              "critic); label_smoothing applies to 'seed' and "
+                              "'ns'; wgan_gp's critic takes those from "
+                              'logits.',
+                      'name': 'loss',
+                      'other_defaults': {'wgan_gp': 'wasserstein'},
+                      'takers': ['gan', 'dcgan', 'wgan_gp'],
+                      'type': 'str'},
+                     {'choices': None,
+                      'default': False,
+                      'help': "spectral normalization of the discriminator's "
+                              'Dense and Conv2D layers (Miyato et al. 2018; '
+                              'keras.layers.SpectralNormalization, one power '
+                              'iteration per training call, its vectors '
+                              'checkpointed); for the networks the variant '
+                              'builds, not a discriminator of your own.',
+                      'name': 'spectral_norm',
+                      'other_defaults': {},
+                      'takers': ['gan', 'dcgan', 'wgan_gp'],
+                      'type': 'bool'},
+                     {'choices': None,
+                      'default': '',
+                      'help': 'DiffAugment policy (Zhao et al. 2020): a '
+                              'comma-separated subset of color, translation, '
+                              'cutout, applied to every image the '
+                              'discriminator sees, real and generated, in '
+                              "both losses (a draw per image, the generator's "
+                              "loss reusing the discriminator's last); R1 and "
+                              'the gradient penalty are taken at the '
+                              'augmented images (the gradient with respect to '
+                              "T(x)); '' for none.",
+                      'name': 'diffaugment',
+                      'other_defaults': {},
+                      'takers': ['dcgan', 'wgan_gp'],
+                      'type': 'str'},
                      {'choices': None,
                       'default': False,
                       'help': 'BatchNorm over the global batch across '

@@ -17,9 +17,11 @@ A variant is its losses; the rest are parts it declares in `options`
 (`settings.Option`s, each written once) and takes from here: R1 on its
 real/fake output (`real_probabilities`, options `settings.R1`), the
 penalties on its critic (`critic_penalties`, `settings.CRITIC_PENALTIES`:
-the gradient penalty's `settings.GP_WEIGHT`). Its constructor takes the
-declared options as keywords and `set_options` sets them, checked, with
-their declared defaults.
+the gradient penalty's `settings.GP_WEIGHT`), spectral normalization of
+the discriminator it builds (`build_pair`, `settings.SPECTRAL_NORM`) and
+DiffAugment of the images its discriminator sees (`augment_images`,
+`settings.DIFFAUGMENT`). Its constructor takes the declared options as
+keywords and `set_options` sets them, checked, with their declared defaults.
 """
 
 import abc
@@ -29,6 +31,7 @@ from typing import Any, ClassVar, Dict, List, Mapping, Optional, Tuple
 import keras
 import tensorflow as tf
 
+from gantape import augment
 from gantape import data as data_lib
 from gantape import penalties
 from gantape import networks
@@ -71,6 +74,14 @@ class LossOutput:
   plus_r1 = plus
 
 
+# The images whose augmentations `sample_inputs` draws, in order.
+AUGMENTED = ("real", "fake")
+
+
+def _identity(x):
+  return x
+
+
 # Constructor arguments that the dataset gives, not the user: the image
 # shape [H, W, C] and, for the variants that use labels, the class count.
 DATA_ARGUMENTS = ("image_shape", "num_classes")
@@ -109,6 +120,10 @@ class Variant(abc.ABC):
   r1_gamma: float = 0.0
   r1_every: int = 1
   gp_weight: float = 0.0
+  # The parts' options (`settings.SPECTRAL_NORM`, `settings.DIFFAUGMENT`)
+  # when the variant does not declare them: off.
+  spectral_norm: bool = False
+  diffaugment: str = ""
   # The discriminator's update counter that lazy R1 reads
   # (`count_updates_with`); the train step sets it.
   update_counter: Optional[tf.Variable] = None
@@ -150,6 +165,37 @@ class Variant(abc.ABC):
     self.generator = generator
     self.discriminator = discriminator
     self._discriminator_logits = None  # see real_probabilities
+
+  def build_pair(self, family: str, kind: str, *,
+                 generator: Optional[keras.Model],
+                 discriminator: Optional[keras.Model], **spec
+                 ) -> Tuple[keras.Model, keras.Model]:
+    """`networks.build_pair(family, kind, ...)` with this variant's
+    `spectral_norm`: what constructors call.
+
+    Raises:
+      UsageError: as `networks.build_pair`; with `spectral_norm`, a
+        discriminator given, or one the family builds that spectral
+        normalization cannot take, the message naming the option.
+    """
+    flag = "spectral_norm=True (--spectral_norm)"
+    if self.spectral_norm and discriminator is not None:
+      raise UsageError(
+          f"{flag} normalizes the discriminator variant {self.name!r} "
+          f"builds, and one was given; wrap yours with "
+          f"gantape.networks.spectral.spectrally_normalized(model), or drop "
+          f"spectral_norm.")
+    try:
+      return networks.build_pair(
+          family, kind, spectral_norm=self.spectral_norm, generator=generator,
+          discriminator=discriminator, **spec)
+    except UsageError as error:
+      if not self.spectral_norm:
+        raise
+      # Raises the error of the networks themselves, if they have one.
+      networks.build_pair(family, kind, generator=generator,
+                          discriminator=discriminator, **spec)
+      raise UsageError(f"{flag}: {error}") from None
 
   def build_networks(self) -> None:
     """Creates the variables of networks that have none yet (subclassed
@@ -235,8 +281,11 @@ class Variant(abc.ABC):
                                    batch_size=batch_size)
 
   def sample_inputs(self, rng: tf.random.Generator, batch_size) -> Metrics:
-    """Random inputs of one iteration: `{"noise": U(-1, 1) [B, noise_dim]}`,
-    and `"epsilon"`, U(0, 1) [B], with penalties on the critic.
+    """Random inputs of one iteration: `{"noise": U(-1, 1) [B, noise_dim]}`;
+    `"epsilon"`, U(0, 1) [B], with penalties on the critic; and with
+    `diffaugment` the parameters of the real and of the generated images'
+    augmentations (`augment.sample_parameters`), `"augment_real"` and
+    `"augment_fake"`, drawn last, so a run without it keeps its draws.
 
     Everything random in the losses is drawn here, from `rng`, so that a run
     is reproduced by its seed and a distributed step can hand each replica
@@ -245,7 +294,29 @@ class Variant(abc.ABC):
     inputs = {"noise": rng.uniform([batch_size, self.noise_dim], -1.0, 1.0)}
     if self._critic_weights():  # interpolation weights of real and fake
       inputs["epsilon"] = rng.uniform([batch_size], 0.0, 1.0)
+    if self.diffaugment:
+      for images in AUGMENTED:
+        inputs[f"augment_{images}"] = augment.sample_parameters(rng, batch_size)
     return inputs
+
+  def augment_images(self, images: tf.Tensor, inputs: Metrics,
+                     which: str) -> tf.Tensor:
+    """DiffAugment's T(images) (Zhao et al. 2020; `augment.augment`) with
+    the `diffaugment` policy and the parameters `inputs["augment_" +
+    which]`, `which` "real" or "fake"; `images` itself, and nothing in the
+    graph, without `diffaugment`.
+
+    The discriminator's loss reads T(x) and T(G(z)), the generator's
+    T(G(z)) with the same parameters as the discriminator's last update
+    (it reuses that update's inputs); R1 and the gradient penalty are taken
+    at the augmented images, the gradient with respect to T(x) as in Zhao
+    et al.'s StyleGAN2 CIFAR code (`ns_r1_DiffAugment`; StyleGAN2-ADA
+    instead differentiates with respect to x, through T).
+    """
+    if not self.diffaugment:
+      return images
+    return augment.augment(images, inputs[f"augment_{which}"],
+                           self.diffaugment)
 
   def generate(self, inputs: Metrics, training: bool) -> tf.Tensor:
     """Images from `inputs` (see `sample_inputs`)."""
@@ -360,6 +431,19 @@ class Variant(abc.ABC):
       return probabilities, Penalty.of("r1_penalty", penalty)
     return probabilities, Penalty("r1_penalty", penalty,
                                   self._last_r1.read_value())
+
+  def real_logits(self, images: tf.Tensor, realness
+                  ) -> Tuple[tf.Tensor, Optional[Penalty]]:
+    """`real_probabilities` without the activation: the discriminator's
+    logits on a real batch (`discriminator_logits`) and their R1 penalty."""
+    if not self.r1_gamma:
+      return self.discriminator_logits(images), None
+    return self.real_probabilities(images, _identity, realness)
+
+  def discriminator_logits(self, images: tf.Tensor) -> tf.Tensor:
+    """The discriminator's logits (`critic_scores`) in training mode, as
+    float32 under any dtype policy."""
+    return precision.to_float32(self.critic_scores(images))
 
   def _penalized(self, images, activation, realness, gamma):
     """Probabilities on `images` and their R1 penalty of weight `gamma`,

@@ -4,13 +4,11 @@ L_D = -log D(x) - log(1 - D(G(z))),  L_G = -log D(G(z)),  log = log_clip(1e-6).
 
 `networks="seed"` (default) trains the seed's conv networks; `"dcgan"` the
 standard DCGAN pair of Radford et al. 2016 for 32x32 and 64x64 images
-(`gantape.networks.dcgan`).
+(`gantape.networks.dcgan`). The options are GAN's (`gantape.variants.gan`)
+and DiffAugment of the discriminator's inputs (`Variant.augment_images`).
 """
 
 import dataclasses
-from typing import Optional, Sequence
-
-import keras
 
 from gantape import networks as networks_lib
 from gantape.variants import gan
@@ -27,6 +25,7 @@ class DCGAN(gan.GAN):
   default_iterations = 10_000
   networks_offered = NETWORKS
   options = (settings.LABEL_SMOOTHING, *settings.R1, settings.GP_WEIGHT,
+             settings.LOSS, settings.SPECTRAL_NORM, settings.DIFFAUGMENT,
              settings.SYNC_BATCH_NORM, settings.NETWORKS)
   # gantape's DCGAN adds the R1 penalty (gamma 1) to the shared defaults: the
   # lowest FCD at every evaluation of two seeds to 10k, and 25k iterations
@@ -39,26 +38,11 @@ class DCGAN(gan.GAN):
       variant_options={"r1_gamma": 1.0, "r1_every": 16}),
              "seed": settings.SEED_PRESET}
 
-  def __init__(self, *, image_shape: Sequence[int] = networks_lib.IMAGE_SHAPE,
-               generator: Optional[keras.Model] = None,
-               discriminator: Optional[keras.Model] = None, **options):
-    """Builds the variant.
-
-    Args:
-      image_shape: [H, W, C] of the images (the dataset's).
-      generator: replaces the conv generator.
-      discriminator: replaces the conv discriminator; one that returns
-        logits (`networks.returns_logits`) gets the sigmoid here.
-      **options: the declared `options` (listed above).
-
-    Raises:
-      UsageError: an option it does not declare, a bad value, or networks
-        that cannot take `image_shape`.
-    """
-    self.set_options(options)
-    generator, discriminator = networks_lib.build_pair(
-        self.networks, "unconditional", image_shape=image_shape,
+  def _networks(self, generator, discriminator):
+    """The `networks` family's pair for `image_shape`, each unless given
+    (`build_pair`); a given discriminator that returns logits
+    (`networks.returns_logits`) gets the sigmoid here."""
+    return self.build_pair(
+        self.networks, "unconditional", image_shape=self.image_shape,
         synchronized_batch_norm=self.sync_batch_norm, generator=generator,
         discriminator=discriminator)
-    super().__init__(image_shape=image_shape, generator=generator,
-                     discriminator=discriminator, **options)

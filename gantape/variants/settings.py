@@ -206,7 +206,8 @@ LOSS = Option(
     "non-saturating (Goodfellow et al. 2014), 'hinge' (Lim & Ye 2017; "
     "Miyato et al. 2018), 'ls' least squares (Mao et al. 2017), "
     "'wasserstein' (Arjovsky et al. 2017; with gp_weight or spectral_norm "
-    "for a Lipschitz critic); label_smoothing applies to 'seed' and 'ns'.",
+    "for a Lipschitz critic); label_smoothing applies to 'seed' and 'ns'; "
+    "wgan_gp's critic takes those from logits.",
     choices=tuple(losses.LOSSES))
 SPECTRAL_NORM = Option(
     "spectral_norm", bool, False,
@@ -223,10 +224,11 @@ def _check_diffaugment(policy: str) -> None:
 DIFFAUGMENT = Option(
     "diffaugment", str, "",
     "DiffAugment policy (Zhao et al. 2020): a comma-separated subset of "
-    "color, translation, cutout, applied with its own random draw to the "
-    "real and to the generated images of every discriminator call in both "
-    "losses; R1 and the gradient penalty are taken at the augmented images "
-    "(the gradient with respect to T(x)); '' for none.",
+    "color, translation, cutout, applied to every image the discriminator "
+    "sees, real and generated, in both losses (a draw per image, the "
+    "generator's loss reusing the discriminator's last); R1 and the "
+    "gradient penalty are taken at the augmented images (the gradient with "
+    "respect to T(x)); '' for none.",
     check=_check_diffaugment)
 SYNC_BATCH_NORM = Option(
     "sync_batch_norm", bool, False,

@@ -10,6 +10,12 @@ is per sample, and BatchNorm would couple samples) and with a linear output.
 It takes `n_critic` steps per generator step, with the paper's
 Adam(1e-4, 0.5, 0.9). The penalty differentiates the critic as a function of
 its input, so any critic works, subclassed ones included.
+
+Options beyond the paper: another loss of the critic's scores, taken as
+logits, instead of the Wasserstein one (e.g. `loss="hinge"`, Miyato et al.
+2018; not the seed's, which reads probabilities), spectral
+normalization of the critic, and DiffAugment of its inputs (the penalty then
+at interpolates of the augmented images).
 """
 
 import dataclasses
@@ -37,6 +43,9 @@ N_CRITIC = settings.Option("n_critic", int, 5, "critic steps per generator "
                            "step.", check=_check_n_critic)
 # The shared gradient penalty, on by default here: the paper's lambda.
 GP_WEIGHT = dataclasses.replace(settings.GP_WEIGHT, default=10.0)
+# The shared losses, the paper's by default; the critic's scores are
+# logits, so any loss from logits (`losses.LOSSES`), not the seed's.
+LOSS = dataclasses.replace(settings.LOSS, default="wasserstein")
 
 
 class WGANGP(base.Variant):
@@ -48,7 +57,8 @@ class WGANGP(base.Variant):
   presets = {"gantape": settings.Preset(1e-4, 0.5, 0.9, updates_per_batch=1,
                                         ema_decay=0.999)}
   networks_offered = NETWORKS
-  options = (N_CRITIC, GP_WEIGHT, settings.SYNC_BATCH_NORM, settings.NETWORKS)
+  options = (N_CRITIC, GP_WEIGHT, LOSS, settings.SPECTRAL_NORM,
+             settings.DIFFAUGMENT, settings.SYNC_BATCH_NORM, settings.NETWORKS)
 
   def __init__(self, *, image_shape: Sequence[int] = networks_lib.IMAGE_SHAPE,
                generator: Optional[keras.Model] = None,
@@ -63,12 +73,17 @@ class WGANGP(base.Variant):
         applies to the generator, the critic having no BatchNorm.
 
     Raises:
-      UsageError: an option it does not declare, a bad value, or networks
-        that cannot take `image_shape`.
+      UsageError: an option it does not declare, a bad value, the seed's
+        loss, or networks that cannot take `image_shape`.
     """
     self.set_options(options)
+    if not losses.get_loss(self.loss).from_logits:
+      raise UsageError(
+          f"loss={self.loss!r} reads probabilities, and the critic of "
+          f"wgan_gp gives scores; choose a loss from logits: "
+          f"{', '.join(n for n, p in losses.LOSSES.items() if p.from_logits)}.")
     self.image_shape = networks_lib.check_image_shape(image_shape)
-    generator, discriminator = networks_lib.build_pair(
+    generator, discriminator = self.build_pair(
         self.networks, "critic", image_shape=image_shape,
         synchronized_batch_norm=self.sync_batch_norm, generator=generator,
         discriminator=discriminator)
@@ -84,19 +99,20 @@ class WGANGP(base.Variant):
     return precision.to_float32(self.discriminator(images, training=True))
 
   def discriminator_loss(self, batch, inputs):
-    real = batch["image"]
-    fake = precision.to_float32(
-        tf.stop_gradient(self.generate(inputs, training=True)))
+    real = self.augment_images(batch["image"], inputs, "real")
+    fake = self.augment_images(precision.to_float32(
+        tf.stop_gradient(self.generate(inputs, training=True))), inputs, "fake")
     real_scores = self._scores(real)
     fake_scores = self._scores(fake)
     return base.LossOutput(
-        losses.wasserstein_critic_loss(real_scores, fake_scores),
+        losses.get_loss(self.loss).discriminator(real_scores, fake_scores),
         {"d_real": tf.reduce_mean(real_scores),
          "d_fake": tf.reduce_mean(fake_scores),
          "wasserstein_estimate": tf.reduce_mean(real_scores - fake_scores)}
     ).plus(*self.critic_penalties(real, fake, inputs))
 
   def generator_loss(self, batch, inputs):
-    fake_scores = self._scores(self.generate(inputs, training=True))
-    return base.LossOutput(losses.wasserstein_generator_loss(fake_scores),
+    fake_scores = self._scores(self.augment_images(
+        self.generate(inputs, training=True), inputs, "fake"))
+    return base.LossOutput(losses.get_loss(self.loss).generator(fake_scores),
                            {"g_fake": tf.reduce_mean(fake_scores)})
