@@ -466,7 +466,7 @@ TABLE = {'config_fields': [{'choices': None,
                               "softmax; projection, Miyato & Koyama 2018's "
                               'projection discriminator with '
                               'class-conditional BatchNorm in the generator '
-                              '(networks dcgan or resnet).',
+                              '(networks seed, dcgan or resnet).',
                       'name': 'conditioning',
                       'other_defaults': {},
                       'takers': ['cgan'],

@@ -10,6 +10,9 @@ Miyato & Koyama 2018, "cGANs with Projection Discriminator":
   gamma[y] * x_hat + beta[y], gamma and beta rows of per-class embeddings
   initialised to 1 and 0.
 
+The seed's and dcgan's generators have every BatchNorm conditional
+(`with_conditional_batch_norm`), resnet's those of its up-blocks
+(`resnet_projection_generator`).
 Generator, [noise [B, noise_dim], labels int32 [B]] -> images in (0, 1);
 discriminator, [images, labels int32 [B]] -> logits [B, 1].
 
@@ -21,15 +24,12 @@ but casts the layer's output to its input's dtype, so on integer labels the
 embedded vectors would come back as integers.
 """
 
-import math
-from typing import Callable, Optional
+from typing import Callable
 
 import keras
 from keras import layers
 
-from gantape.networks import (NOISE_DIM, OUTPUT_DTYPE, ImageShape,
-                              check_image_shape)
-from gantape.networks import dcgan
+from gantape.networks import OUTPUT_DTYPE, ImageShape
 from gantape.networks import resnet
 
 
@@ -89,6 +89,10 @@ class ConditionalBatchNormalization(layers.Layer):
             "synchronized": self.synchronized}
 
 
+def _labels_input():
+  return keras.Input((), dtype="int32", name="labels")
+
+
 def projection_logit(features, labels, psi: layers.Dense, num_classes: int):
   """psi(phi) + <embed(y), phi> on symbolic `features` phi [B, C] and
   int `labels` [B] (module docstring); [B, 1], float32."""
@@ -115,49 +119,38 @@ def with_projection(body: keras.Model, num_classes: int,
     layers, psi its final Dense, and the class embedding.
   """
   psi = body.layers[-1]
-  labels = keras.Input((), dtype="int32", name="labels")
+  labels = _labels_input()
   logit = projection_logit(psi.input, labels, psi, num_classes)
   model = keras.Model([body.inputs[0], labels], logit, name=name)
   model.returns_logits = True  # networks.RETURNS_LOGITS
   return model
 
 
-def _labels_input():
-  return keras.Input((), dtype="int32", name="labels")
+def with_conditional_batch_norm(generator: keras.Sequential,
+                                num_classes: int) -> keras.Model:
+  """`generator` as a functional model of `[noise, labels]` whose every
+  BatchNormalization is a `ConditionalBatchNormalization` of the same
+  momentum, epsilon and synchronization; the other layers are its own.
 
-
-def dcgan_projection_generator(image_shape: ImageShape, noise_dim: int,
-                               num_classes: int, *,
-                               synchronized_batch_norm: bool = False,
-                               name: str = "dcgan_generator") -> keras.Model:
-  """The standard DCGAN generator (`dcgan.dcgan_generator`) with every
-  BatchNorm class-conditional: `[noise, labels]` -> images."""
-  count = dcgan.stages(image_shape)
-  height, width, channels = check_image_shape(image_shape)
-  start = (height >> count, width >> count, dcgan.BASE_FILTERS << count)
-  noise = keras.Input((noise_dim,), name="noise")
+  Args:
+    generator: a Sequential generator of noise (the seed's, dcgan's).
+    num_classes: the number of labels.
+  """
+  noise = keras.Input(generator.inputs[0].shape[1:], name="noise")
   labels = _labels_input()
-
-  def cbn(h):
-    return layers.ReLU()(ConditionalBatchNormalization(
-        num_classes, synchronized=synchronized_batch_norm)([h, labels]))
-
-  h = cbn(layers.Dense(math.prod(start), use_bias=False,
-                       kernel_initializer=dcgan._init())(noise))
-  h = layers.Reshape(start)(h)
-  for stage in range(count):
-    h = cbn(layers.Conv2DTranspose(
-        dcgan.BASE_FILTERS << (count - 1 - stage), 4, strides=2,
-        padding="same", use_bias=False, kernel_initializer=dcgan._init())(h))
-  images = layers.Conv2D(channels, 3, padding="same", activation="sigmoid",
-                         kernel_initializer=dcgan._init(),
-                         dtype=OUTPUT_DTYPE)(h)
-  return keras.Model([noise, labels], images, name=name)
+  h = noise
+  for layer in generator.layers:
+    if isinstance(layer, layers.BatchNormalization):
+      h = ConditionalBatchNormalization(
+          num_classes, momentum=layer.momentum, epsilon=layer.epsilon,
+          synchronized=layer.synchronized)([h, labels])
+    else:
+      h = layer(h)
+  return keras.Model([noise, labels], h, name=generator.name)
 
 
-def resnet_projection_generator(image_shape: ImageShape,
-                                noise_dim: int = NOISE_DIM,
-                                num_classes: Optional[int] = None, *,
+def resnet_projection_generator(image_shape: ImageShape, noise_dim: int,
+                                num_classes: int, *,
                                 synchronized_batch_norm: bool = False,
                                 name: str = "resnet_generator") -> keras.Model:
   """The SNGAN ResNet generator (`resnet.resnet_generator`) with

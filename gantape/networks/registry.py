@@ -83,7 +83,12 @@ def _seed_kinds() -> Dict[str, Builders]:
       "conditional": Builders(lambda s: seed.conditional_generator(
           s.noise_dim, s.num_classes, image_shape=s.image_shape,
           synchronized_batch_norm=s.synchronized_batch_norm), classes),
-      "classifier": Builders(generator, classes)}
+      "classifier": Builders(generator, classes),
+      "projection": Builders(
+          lambda s: projection.with_conditional_batch_norm(
+              generator(s), s.num_classes),
+          projection.discriminator_builder(
+              discriminator(lambda s: 1, None), "conv_discriminator"))}
 
 
 def _mlp_kinds() -> Dict[str, Builders]:
@@ -110,9 +115,8 @@ def _dcgan_kinds() -> Dict[str, Builders]:
       "conditional": Builders(generator(True), discriminator(
           lambda s: s.num_classes + 1, "softmax")),
       "projection": Builders(
-          lambda s: projection.dcgan_projection_generator(
-              s.image_shape, s.noise_dim, s.num_classes,
-              synchronized_batch_norm=s.synchronized_batch_norm),
+          lambda s: projection.with_conditional_batch_norm(
+              generator(False)(s), s.num_classes),
           projection.discriminator_builder(
               discriminator(lambda s: 1, None), "dcgan_discriminator"))}
 

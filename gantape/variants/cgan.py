@@ -16,7 +16,8 @@ for 32x32 and 64x64 images.
 `conditioning="projection"` replaces that discriminator with Miyato & Koyama
 2018's projection discriminator, one logit f(x, y) = psi(phi(x)) +
 <embed(y), phi(x)>, and the generator's BatchNorm with class-conditional
-BatchNorm (`gantape.networks.projection`; networks "dcgan" or "resnet"),
+BatchNorm (`gantape.networks.projection`; networks "seed", "dcgan" or
+"resnet"),
 trained with a real/fake loss from logits (`projection_loss`, hinge as in
 the paper, `losses.LOSSES`) on (x, y) real and (G(z, c), c) generated.
 """
@@ -38,7 +39,8 @@ CONDITIONING = settings.Option(
     "how the discriminator reads the label: n_plus_1, the post's (classes "
     "+ 1)-way softmax; projection, Miyato & Koyama 2018's projection "
     "discriminator with class-conditional BatchNorm in the generator "
-    "(networks dcgan or resnet).", choices=("n_plus_1", "projection"))
+    "(networks seed, dcgan or resnet).",
+    choices=("n_plus_1", "projection"))
 PROJECTION_LOSS = settings.Option(
     "projection_loss", str, "hinge",
     "the real/fake loss from logits of conditioning=projection "

@@ -29,7 +29,7 @@ def _by_name(model, part):
   return found
 
 
-@pytest.mark.parametrize("family", ["dcgan", "resnet"])
+@pytest.mark.parametrize("family", ["seed", "dcgan", "resnet"])
 def test_each_projection_pair_maps_noise_and_labels_to_images_to_one_logit(
     family):
   g, d = networks.build_pair(family, "projection", image_shape=SHAPE,
@@ -50,10 +50,16 @@ def test_each_projection_pair_maps_noise_and_labels_to_images_to_one_logit(
   assert cbn and all(layer.gamma.shape[0] == CLASSES for layer in cbn)
 
 
-def test_only_dcgan_and_resnet_build_projection_pairs():
-  assert networks.families_for("projection") == ("dcgan", "resnet")
-  with pytest.raises(UsageError, match="no projection pair"):
-    networks.build_pair("seed", "projection")
+def test_the_seeds_pair_takes_28x28_and_mlp_and_salimans_have_none():
+  assert networks.families_for("projection") == ("seed", "dcgan", "resnet")
+  g, d = networks.build_pair("seed", "projection", num_classes=CLASSES)
+  noise, labels = _inputs(6)
+  images = g([noise, labels], training=True)
+  assert images.shape == (4, 28, 28, 1)
+  assert d([images, labels], training=True).shape == (4, 1)
+  for family in ("mlp", "salimans"):
+    with pytest.raises(UsageError, match="no projection pair"):
+      networks.build_pair(family, "projection")
 
 
 def test_conditional_batch_norm_is_gamma_of_the_class_times_x_hat_plus_beta():

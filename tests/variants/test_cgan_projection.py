@@ -50,7 +50,6 @@ def test_projection_trains_one_discriminator_and_one_generator_step():
 
 
 @pytest.mark.parametrize("options,match", [
-    ({"networks": "seed"}, "no projection pair"),
     ({"networks": "dcgan", "r1_gamma": 1.0}, "r1_gamma=1.0 is not taken"),
     ({"networks": "dcgan", "projection_loss": "seed"}, "projection_loss"),
 ])
@@ -58,6 +57,12 @@ def test_projection_refuses_what_it_cannot_take(options, match):
   with pytest.raises(UsageError, match=match):
     variants.build("cgan", conditioning="projection", image_shape=SHAPE,
                    num_classes=2, **options)
+
+
+def test_projection_takes_the_seeds_networks_at_28x28():
+  variant = variants.build("cgan", conditioning="projection", num_classes=10)
+  assert variant.generator.input_shape == [(None, 100), (None,)]
+  assert variant.discriminator.output_shape == (None, 1)
 
 
 def test_resnet_has_no_n_plus_1_pair():
