@@ -62,8 +62,8 @@ class CGAN(base.Variant):
   networks_offered = NETWORKS
   needs_labels = True
   options = (settings.LABEL_SMOOTHING, *settings.R1,
-             settings.SYNC_BATCH_NORM, settings.NETWORKS, CONDITIONING,
-             PROJECTION_LOSS)
+             settings.SPECTRAL_NORM, settings.SYNC_BATCH_NORM,
+             settings.NETWORKS, CONDITIONING, PROJECTION_LOSS)
   eps = 1e-3
 
   def __init__(self, *, image_shape: Sequence[int] = networks_lib.IMAGE_SHAPE,
@@ -92,7 +92,7 @@ class CGAN(base.Variant):
     self.num_classes = num_classes
     if self.conditioning == "projection":
       self._check_projection_options()
-    generator, discriminator = networks_lib.build_pair(
+    generator, discriminator = self.build_pair(
         self.networks, KIND[self.conditioning], image_shape=image_shape,
         num_classes=num_classes, synchronized_batch_norm=self.sync_batch_norm,
         generator=generator, discriminator=discriminator)

@@ -23,8 +23,12 @@ def test_the_default_is_the_n_plus_1_way_discriminator():
 def test_projection_trains_one_discriminator_and_one_generator_step():
   keras.utils.set_random_seed(0)
   variant = variants.build("cgan", conditioning="projection",
-                           image_shape=SHAPE, num_classes=2, networks="dcgan")
+                           image_shape=SHAPE, num_classes=2, networks="dcgan",
+                           spectral_norm=True)  # Miyato & Koyama's recipe
   assert variant.projection_loss == "hinge"
+  assert any(isinstance(layer, keras.layers.SpectralNormalization)
+             and layer.layer.name == "class_embedding"
+             for layer in variant.discriminator.layers)
   assert variant.discriminator.output_shape == (None, 1)
   assert any(isinstance(layer, projection.ConditionalBatchNormalization)
              for layer in variant.generator.layers)
