@@ -197,3 +197,39 @@ def test_refusals_are_one_line(name, options, message):
   with pytest.raises(UsageError, match=message) as error:
     build(name, **options)
   assert "\n" not in str(error.value)
+
+
+def test_gan_mlp_takes_spectral_norm():
+  variant = build("gan", spectral_norm=True, loss="ns")
+  assert any(isinstance(layer, keras.layers.SpectralNormalization)
+             for layer in variant.discriminator.layers)
+  batch, inputs = batch_and_inputs(variant)
+  batch = {**batch, "image": tf.reshape(batch["image"], [BATCH, -1])}
+  out = variant.discriminator_loss(batch, inputs)
+  assert np.all(np.isfinite(out.per_example.numpy()))
+
+
+def test_spectral_norm_of_networks_without_dense_or_conv_names_the_flag(
+    monkeypatch):
+  """A family whose discriminator spectral normalization cannot take: the
+  refusal names the option; without the option the networks build."""
+  from gantape.networks import registry  # pylint: disable=g-import-not-at-top
+  seed_pair = registry._FAMILIES["seed"]["unconditional"]  # pylint: disable=protected-access
+  monkeypatch.setitem(registry._FAMILIES, "bare", {  # pylint: disable=protected-access
+      "unconditional": registry.Builders(
+          seed_pair.generator, lambda spec: keras.Sequential(
+              [keras.Input(spec.image_shape), keras.layers.Flatten(),
+               keras.layers.Activation("sigmoid")]))})
+
+  class BareDCGAN(variants.dcgan.DCGAN):
+    def _networks(self, generator, discriminator):
+      return self.build_pair("bare", "unconditional",
+                             image_shape=self.image_shape,
+                             generator=generator, discriminator=discriminator)
+
+  keras.utils.set_random_seed(0)
+  BareDCGAN(image_shape=SHAPE)
+  with pytest.raises(UsageError, match=r"^spectral_norm=True \(--spectral_norm"
+                     r"\): .* no Dense or Conv2D layer") as error:
+    BareDCGAN(image_shape=SHAPE, spectral_norm=True)
+  assert "\n" not in str(error.value)
