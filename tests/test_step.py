@@ -368,8 +368,8 @@ def test_dcgan_learns_on_real_mnist(real_mnist_path):
 
 
 def test_ssgan_refuses_unknown_networks():
-  with pytest.raises(UsageError, match="unknown ssgan networks 'resnet'; "
-                     "choose one of seed, salimans"):
+  with pytest.raises(UsageError, match="variant 'ssgan' has no 'resnet' "
+                     "networks; choose one of seed, salimans"):
     variants.build("ssgan", networks="resnet")
 
 

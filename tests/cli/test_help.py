@@ -72,7 +72,7 @@ def test_train_help_lists_its_flags_in_groups():
   assert "--[no]jit_compile  (default: false)" in sections["performance"]
   options = sections[headings[3][:-1]]
   assert "--n_critic=<int>\n      wgan_gp: critic steps" in options
-  assert "--r1_gamma=<float>\n      gan, dcgan, cgan: weight" in options
+  assert "--r1_gamma=<float>\n      gan, dcgan, ssgan, cgan: weight" in options
 
 
 @pytest.mark.parametrize("args, message", [
