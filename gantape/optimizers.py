@@ -128,9 +128,9 @@ def make_optimizers(variant: base.Variant, *,
   d = variant.preset(preset)
   rate = d.learning_rate if learning_rate is None else learning_rate
   d_rate = rate if d_learning_rate is None else d_learning_rate
-  if min(rate, d_rate) <= 0:
-    raise UsageError(f"learning rates must be positive, got {rate} "
-                     f"(generator) and {d_rate} (discriminator).")
+  for name, value in (("learning_rate", rate), ("d_learning_rate", d_rate)):
+    if value <= 0:
+      raise UsageError(f"{name} must be positive, got {value}.")
   kwargs = dict(
       beta_1=d.beta_1 if beta_1 is None else beta_1,
       beta_2=d.beta_2 if beta_2 is None else beta_2,
