@@ -86,7 +86,8 @@ def settings(config: TrainConfig, shape: run_data.DataShape,
     config: the settings as given.
     shape: the data's.
     variant_class: the class `config.variant` names; None looks it up.
-    given: the settings the caller chose; None: all.
+    given: the settings the caller chose, which no recorded value
+      replaces; None: none.
     recorded_run: the workdir's run.json, whose values of the settings that
       may change and are not `given` are kept; None: keep nothing.
     variant_name: the name `variant_class` was registered by
@@ -96,8 +97,7 @@ def settings(config: TrainConfig, shape: run_data.DataShape,
     (the config, the settings kept, the changes from the recorded run).
 
   Raises:
-    UsageError: a bad setting (a kept one too), or data the variant cannot
-      take.
+    UsageError: a bad setting (a kept one too).
   """
   cls = variant_class or variants.get_class(config.variant)
   config.validate(cls)
