@@ -130,12 +130,18 @@ TABLE = {'config_fields': [{'choices': None,
                     'path': False,
                     'required': False,
                     'type': 'int'},
-                   {'choices': ['mnist', 'fashion_mnist', 'cifar10', 'folder'],
+                   {'choices': ['mnist',
+                                'colour_mnist',
+                                'fashion_mnist',
+                                'cifar10',
+                                'folder'],
                     'default': 'mnist',
                     'help': 'The images to train on: mnist, fashion_mnist, '
                             "cifar10 from --data_path or Keras's downloader; "
-                            'folder: the PNG/JPEG images under --data_path, '
-                            'labelled by subfolder if it has subfolders.',
+                            "colour_mnist: MNIST's digits at 32x32x3 on "
+                            "random colours, from MNIST's file; folder: the "
+                            'PNG/JPEG images under --data_path, labelled by '
+                            'subfolder if it has subfolders.',
                     'name': 'dataset',
                     'path': False,
                     'required': False,

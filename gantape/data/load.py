@@ -1,4 +1,5 @@
-"""Datasets by name: `load_dataset` of mnist, fashion_mnist, cifar10, folder.
+"""Datasets by name: `load_dataset` of mnist, colour_mnist, fashion_mnist,
+cifar10, folder.
 
 Where a named dataset comes from, in order:
 
@@ -12,19 +13,22 @@ Where a named dataset comes from, in order:
 2. otherwise ``keras.datasets.<name>.load_data()``, which downloads once and
    then uses Keras's cache (``~/.keras/datasets``).
 
-"folder" is a folder of images of any size, see `gantape.data.folder`.
+"folder" is a folder of images of any size, see `gantape.data.folder`;
+"colour_mnist" is MNIST painted at 32x32x3 (`gantape.data.colour`), read
+from MNIST's file.
 """
 
 import dataclasses
 import os
 from typing import Optional, Tuple
 
+from gantape.data import colour
 from gantape.data import sources
 from gantape.data.dataset import NUM_CLASSES, Dataset, validate_arrays
 from gantape.data.folder import load_folder
 from gantape.errors import DataError, UsageError
 
-DATASETS = ("mnist", "fashion_mnist", "cifar10", "folder")
+DATASETS = ("mnist", "colour_mnist", "fashion_mnist", "cifar10", "folder")
 # The shape of one MNIST (and Fashion-MNIST) image as the files store it.
 MNIST_SHAPE = (28, 28)
 _CIFAR_ARCHIVE = "cifar-10-python.tar.gz"
@@ -64,6 +68,12 @@ _KNOWN = {
         f"y_train, x_test, y_test)"),
 }
 
+# colour_mnist's shape, for refusing --image_size/--channels; it is read as
+# MNIST.
+_COLOUR = dataclasses.replace(
+    _KNOWN["mnist"], title="Colour MNIST",
+    image_shape=(colour.SIDE, colour.SIDE, 3))
+
 
 def load_dataset(name: str = "mnist", path: Optional[str] = None, *,
                  image_size: Optional[int] = None,
@@ -72,7 +82,7 @@ def load_dataset(name: str = "mnist", path: Optional[str] = None, *,
 
   Args:
     name: one of `DATASETS`.
-    path: the file or folder (see the module docstring); None reads
+    path: the file or folder (colour_mnist: MNIST's) (see the module docstring); None reads
       `default_path(name)` (GANTAPE_DATA) if set, else downloads through
       `keras.datasets` (required for "folder").
     image_size: "folder" only: the side its images are resized to.
@@ -96,6 +106,9 @@ def load_dataset(name: str = "mnist", path: Optional[str] = None, *,
       raise UsageError(
           "--dataset=folder needs --data_path=<a folder of PNG/JPEG images>.")
     return load_folder(path, image_size, channels)
+  if name == "colour_mnist":
+    _check_fixed_shape(name, _COLOUR, image_size, channels)
+    return colour.colour_mnist(load_dataset("mnist", path))
   known = _KNOWN[name]
   _check_fixed_shape(name, known, image_size, channels)
   if path is None:

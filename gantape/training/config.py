@@ -97,8 +97,10 @@ class TrainConfig:
   dataset: str = _setting(
       "mnist", "The images to train on: "
       "mnist, fashion_mnist, cifar10 from --data_path or Keras's "
-      "downloader; folder: the PNG/JPEG images under --data_path, labelled "
-      "by subfolder if it has subfolders.", choices=_dataset_names)
+      "downloader; colour_mnist: MNIST's digits at 32x32x3 on random "
+      "colours, from MNIST's file; folder: the PNG/JPEG images under "
+      "--data_path, labelled by subfolder if it has subfolders.",
+      choices=_dataset_names)
   data_path: Optional[str] = _setting(
       None, "The --dataset's file or folder (e.g. an MNIST .npz in Keras's "
       "layout, a folder of IDX files); default: Keras's downloader. May "
