@@ -3,7 +3,9 @@
 A penalty is a [B] per-example term added to the discriminator's loss; the
 train step averages it over the global batch with the loss. Each is one
 function here; `variants.base.Variant` applies them as `Penalty` terms,
-which carry what the log shows: R1 in `real_probabilities`, and the
+which carry what the log shows: R1 (`logits_and_r1`, on the logits of the
+function of the real images that the variant passes, e.g. a conditional
+discriminator with the batch's labels bound) in `real_probabilities`, and the
 penalties of the critic, functions of (critic, real, fake, epsilon, weight)
 such as `gradient_penalty`, in `critic_penalties`, which takes those listed
 in `variants.settings.CRITIC_PENALTIES`. `variants.settings` declares their
@@ -15,6 +17,7 @@ options (`r1_gamma`, `r1_every`, `gp_weight`).
 """
 
 import dataclasses
+from typing import Callable, Tuple
 
 import tensorflow as tf
 
@@ -99,6 +102,38 @@ def r1_penalty(real_gradients: tf.Tensor, gamma: float) -> tf.Tensor:
   """
   axes = list(range(1, len(real_gradients.shape)))
   return 0.5 * gamma * tf.reduce_sum(tf.square(real_gradients), axis=axes)
+
+
+def logits_and_r1(logits_fn: Callable[[tf.Tensor], tf.Tensor],
+                  real: tf.Tensor, realness: Callable[[tf.Tensor], tf.Tensor],
+                  gamma: float) -> Tuple[tf.Tensor, tf.Tensor]:
+  """The discriminator's logits on a real batch and their R1 penalty.
+
+  The gradient is with respect to the images only: a conditional
+  discriminator comes as `logits_fn` with the batch's labels bound (cgan's
+  projection f(x, y)). With BatchNorm in the discriminator, f of one image
+  depends on its batch; the gradient is that of the batch's sum of f, as in
+  Mescheder et al.'s and StyleGAN's code.
+
+  Args:
+    logits_fn: maps real images [B, ...] to the discriminator's logits in
+      training mode.
+    real: a batch of real images, the point the gradient is taken at.
+    realness: maps the logits to the [B] logit f of "real" that R1
+      differentiates (D(x) = sigmoid(f(x))).
+    gamma: the penalty weight.
+
+  Returns:
+    the logits, float32, and the [B] penalty gamma / 2 * ||d f / d x||^2
+    (`r1_penalty`); under float16 the inner gradient is loss-scaled
+    (`precision.scale_inner`).
+  """
+  with tf.GradientTape() as tape:
+    tape.watch(real)
+    logits = precision.to_float32(logits_fn(real))
+    total_realness = precision.scale_inner(tf.reduce_sum(realness(logits)))
+  gradients = precision.unscale_inner(tape.gradient(total_realness, real))
+  return logits, r1_penalty(gradients, gamma)
 
 
 def lazy_due(update: tf.Tensor, every: int) -> tf.Tensor:

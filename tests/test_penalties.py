@@ -68,3 +68,27 @@ def test_r1_penalty_is_half_gamma_times_the_squared_gradient_norm():
       penalty, 2.5 * (grads.astype(np.float64) ** 2).reshape(3, -1).sum(axis=1),
       rtol=1e-5)
   assert penalty.shape == (3,)
+
+
+def test_logits_and_r1_differentiates_a_conditional_logit_at_the_images():
+  """f(x, y) = tanh(x . (w + E[y])), the labels bound: the penalty is
+  gamma / 2 ||d f / d x||^2 at each real (x, y), by central differences,
+  and the logits come back as computed."""
+  rng = np.random.RandomState(7)
+  w, table = rng.randn(6), rng.randn(3, 6)
+  images, labels = 0.3 * rng.randn(4, 2, 3), np.array([2, 0, 1, 2])
+  logits_fn = lambda x: tf.tanh(tf.reduce_sum(
+      tf.reshape(x, [-1, 6]) * tf.constant(w + table[labels]), axis=1,
+      keepdims=True))
+  logits, penalty = penalties.logits_and_r1(
+      logits_fn, tf.constant(images), lambda f: f[:, 0], gamma=5.0)
+  expected = []
+  for x, y in zip(images, labels):
+    f = lambda x, y=y: np.tanh(x.reshape(6) @ (w + table[y]))
+    expected.append(2.5 * (_numerical_grad(f, x) ** 2).sum())
+  assert min(expected) > 1e-2
+  np.testing.assert_allclose(penalty.numpy(), expected, rtol=1e-4)
+  np.testing.assert_allclose(
+      logits.numpy()[:, 0],
+      np.tanh((images.reshape(4, 6) * (w + table[labels])).sum(axis=1)))
+  assert logits.dtype == tf.float32

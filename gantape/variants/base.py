@@ -15,7 +15,8 @@ variant means subclassing `Variant` in one file and adding one line to
 
 A variant is its losses; the rest are parts it declares in `options`
 (`settings.Option`s, each written once) and takes from here: R1 on its
-real/fake output (`real_probabilities`, options `settings.R1`), the
+real/fake output (`real_probabilities`, options `settings.R1`, on the
+logits of its discriminator evaluated as the variant says), the
 penalties on its critic (`critic_penalties`, `settings.CRITIC_PENALTIES`:
 the gradient penalty's `settings.GP_WEIGHT`), spectral normalization of
 the discriminator it builds (`build_pair`, `settings.SPECTRAL_NORM`) and
@@ -26,7 +27,8 @@ keywords and `set_options` sets them, checked, with their declared defaults.
 
 import abc
 import dataclasses
-from typing import Any, ClassVar, Dict, List, Mapping, Optional, Tuple
+from typing import (Any, Callable, ClassVar, Dict, List, Mapping, Optional,
+                    Tuple)
 
 import keras
 import tensorflow as tf
@@ -44,6 +46,8 @@ from gantape.variants.settings import (DEFAULT_PRESET, GANTAPE_PRESET,
                                        SEED_PRESET, Option, Preset)
 
 Metrics = Dict[str, tf.Tensor]
+# Images -> the discriminator's logits on them (`Variant.real_probabilities`).
+LogitsFn = Callable[[tf.Tensor], tf.Tensor]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -371,17 +375,16 @@ class Variant(abc.ABC):
       self._discriminator_logits = networks.logits_view(self.discriminator)
     return self._discriminator_logits
 
-  def real_probabilities(self, images: tf.Tensor, activation, realness
+  def real_probabilities(self, images: tf.Tensor, activation, realness, *,
+                         logits_of: Optional[LogitsFn] = None
                          ) -> Tuple[tf.Tensor, Optional[Penalty]]:
     """The discriminator's output on a real batch, and its R1 penalty.
 
-    With `r1_gamma` = 0 this is `discriminator(images)` and no penalty, the
-    seed's graph. Otherwise the logits come from `networks.logits_view` (the
-    discriminator itself when it returns logits) under a tape on `images`,
-    and the penalty is gamma / 2 * ||d f / d x||^2 (`penalties.r1_penalty`).
-    With BatchNorm in the discriminator, f of one image depends on its
-    batch; the gradient is that of the batch's sum of f, as in Mescheder et
-    al.'s and StyleGAN's code.
+    With `r1_gamma` = 0 this is `discriminator(images)` (or `logits_of`'s
+    activated) and no penalty, the seed's graph. Otherwise the logits come
+    from `logits_of`, by default `networks.logits_view` (the discriminator
+    itself when it returns logits), and the penalty is gamma / 2 *
+    ||d f / d x||^2 at the images (`penalties.logits_and_r1`).
 
     With `r1_every` = N > 1 (lazy R1, `penalties.lazy_due`) the penalty is
     computed only when `update_counter` is a multiple of N, weighted by N,
@@ -394,6 +397,10 @@ class Variant(abc.ABC):
       activation: the discriminator's output activation (logits -> probs).
       realness: maps the logits [B, K] to the [B] logit f of "real", the
         one with D(x) = sigmoid(f(x)).
+      logits_of: how the variant evaluates its discriminator on the real
+        images: images -> logits in training mode, what R1 differentiates;
+        a conditional discriminator's with the batch's labels bound (cgan's
+        projection). None: the logits view of `discriminator(images)`.
 
     Returns:
       probabilities (training mode), and the `Penalty` "r1_penalty" to add
@@ -403,11 +410,14 @@ class Variant(abc.ABC):
       UsageError: `r1_every` > 1 and no `update_counter` was given.
     """
     if not self.r1_gamma:  # a Python float: 0 builds exactly the seed's graph
+      if logits_of is not None:
+        return activation(precision.to_float32(logits_of(images))), None
       return self.discriminate(images, activation), None
+    logits_of = logits_of or self._view_logits
     if self.r1_every == 1:
-      probabilities, penalty = self._penalized(images, activation, realness,
-                                               self.r1_gamma)
-      return probabilities, Penalty.of("r1_penalty", penalty)
+      logits, penalty = penalties.logits_and_r1(logits_of, images, realness,
+                                                self.r1_gamma)
+      return activation(logits), Penalty.of("r1_penalty", penalty)
     if self.update_counter is None:
       raise UsageError(
           f"variant {self.name!r} has r1_every={self.r1_every} (lazy R1) but "
@@ -415,15 +425,14 @@ class Variant(abc.ABC):
           f"d_optimizer.iterations) (gantape.step.TrainStep does).")
 
     def unpenalized():
-      probabilities = activation(precision.to_float32(
-          self._logits_view()(images, training=True)))
+      probabilities = activation(precision.to_float32(logits_of(images)))
       return probabilities, tf.zeros_like(probabilities[:, 0])
     def penalized():
-      probabilities, penalty = self._penalized(
-          images, activation, realness, self.r1_gamma * self.r1_every)
+      logits, penalty = penalties.logits_and_r1(
+          logits_of, images, realness, self.r1_gamma * self.r1_every)
       if self._last_r1 is not None:
         self._last_r1.assign(tf.reduce_mean(penalty) / self.r1_every)
-      return probabilities, penalty
+      return activation(logits), penalty
     probabilities, penalty = tf.cond(
         penalties.lazy_due(self.update_counter, self.r1_every), penalized,
         unpenalized)
@@ -432,29 +441,26 @@ class Variant(abc.ABC):
     return probabilities, Penalty("r1_penalty", penalty,
                                   self._last_r1.read_value())
 
-  def real_logits(self, images: tf.Tensor, realness
+  def real_logits(self, images: tf.Tensor, realness, *,
+                  logits_of: Optional[LogitsFn] = None
                   ) -> Tuple[tf.Tensor, Optional[Penalty]]:
     """`real_probabilities` without the activation: the discriminator's
-    logits on a real batch (`discriminator_logits`) and their R1 penalty."""
-    if not self.r1_gamma:
+    logits on a real batch (`logits_of`'s, else `discriminator_logits`),
+    float32, and their R1 penalty."""
+    if not self.r1_gamma and logits_of is None:
       return self.discriminator_logits(images), None
-    return self.real_probabilities(images, _identity, realness)
+    return self.real_probabilities(images, _identity, realness,
+                                   logits_of=logits_of)
 
   def discriminator_logits(self, images: tf.Tensor) -> tf.Tensor:
     """The discriminator's logits (`critic_scores`) in training mode, as
     float32 under any dtype policy."""
     return precision.to_float32(self.critic_scores(images))
 
-  def _penalized(self, images, activation, realness, gamma):
-    """Probabilities on `images` and their R1 penalty of weight `gamma`,
-    both float32; under float16 the inner gradient is loss-scaled
-    (`precision.scale_inner`)."""
-    with tf.GradientTape() as tape:
-      tape.watch(images)
-      logits = precision.to_float32(self._logits_view()(images, training=True))
-      total_realness = precision.scale_inner(tf.reduce_sum(realness(logits)))
-    gradients = precision.unscale_inner(tape.gradient(total_realness, images))
-    return activation(logits), penalties.r1_penalty(gradients, gamma)
+  def _view_logits(self, images: tf.Tensor) -> tf.Tensor:
+    """The logits view (`_logits_view`) on `images` in training mode: what
+    R1 differentiates unless the variant says otherwise."""
+    return self._logits_view()(images, training=True)
 
   def critic_scores(self, images: tf.Tensor) -> tf.Tensor:
     """What the critic's penalties differentiate: the discriminator's

@@ -19,7 +19,11 @@ for 32x32 and 64x64 images.
 BatchNorm (`gantape.networks.projection`; networks "seed", "dcgan" or
 "resnet"),
 trained with a real/fake loss from logits (`projection_loss`, hinge as in
-the paper, `losses.LOSSES`) on (x, y) real and (G(z, c), c) generated.
+the paper, `losses.LOSSES`) on (x, y) real and (G(z, c), c) generated. Its
+R1 penalty is gamma / 2 ||grad_x f(x, y)||^2 on real (x, y), on the logit
+f as for the other variants and the other losses, the gradient with respect
+to the image only. Label smoothing applies with `projection_loss="ns"`, the
+only one of these losses that has it (`losses.LossPair.label_smoothing`).
 """
 
 from typing import Optional, Sequence
@@ -85,7 +89,8 @@ class CGAN(base.Variant):
     Raises:
       UsageError: an option it does not declare, a bad value, networks
         that cannot take `image_shape` or have no pair for the
-        conditioning, or with projection, R1 or label smoothing.
+        conditioning, or with projection, label smoothing with a loss that
+        has none.
     """
     self.set_options(options)
     self.image_shape = networks_lib.check_image_shape(image_shape)
@@ -109,12 +114,12 @@ class CGAN(base.Variant):
     return self.generator([inputs["noise"], inputs["labels"]], training=training)
 
   def _check_projection_options(self):
-    for name in ("r1_gamma", "label_smoothing"):
-      if getattr(self, name):
-        raise UsageError(
-            f"{name}={getattr(self, name)} is not taken with "
-            f"conditioning='projection'; set {name}=0 or use "
-            f"conditioning='n_plus_1'.")
+    if (self.label_smoothing
+        and not losses.get_loss(self.projection_loss).label_smoothing):
+      raise UsageError(
+          f"label_smoothing={self.label_smoothing} does not apply to the "
+          f"{self.projection_loss!r} loss of conditioning='projection'; use "
+          f"projection_loss='ns' with it, or label_smoothing=0.")
 
   def _projection_logits(self, images, labels):
     return precision.to_float32(
@@ -122,12 +127,19 @@ class CGAN(base.Variant):
 
   def _projection_discriminator_loss(self, batch, inputs):
     fake = tf.stop_gradient(self.generate(inputs, training=True))
-    real = self._projection_logits(batch["image"], batch["label"])
+    labels = batch["label"]
+    # R1's gradient is taken at the images, the labels held.
+    real, r1 = self.real_logits(
+        batch["image"], lambda logits: logits[:, 0],
+        logits_of=lambda images: self._projection_logits(images, labels))
     fake = self._projection_logits(fake, inputs["labels"])
+    pair = losses.get_loss(self.projection_loss)
+    smoothing = ({"label_smoothing": self.label_smoothing}
+                 if pair.label_smoothing else {})
     return base.LossOutput(
-        losses.get_loss(self.projection_loss).discriminator(real, fake),
+        pair.discriminator(real, fake, **smoothing),
         {"d_real": tf.reduce_mean(tf.sigmoid(real)),
-         "d_fake": tf.reduce_mean(tf.sigmoid(fake))})
+         "d_fake": tf.reduce_mean(tf.sigmoid(fake))}).plus(r1)
 
   def _projection_generator_loss(self, inputs):
     fake = self._projection_logits(self.generate(inputs, training=True),
