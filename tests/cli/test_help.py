@@ -67,7 +67,7 @@ def test_train_help_lists_its_flags_in_groups():
   sections = dict(
       (part.split(":\n", 1)[0].splitlines()[-1], part)
       for part in proc.stdout.split("\n\n") if ":\n  --" in part)
-  assert "--dataset=<mnist|fashion_mnist|cifar10|folder>" in sections["data"]
+  assert "--dataset=<mnist|colour_mnist|fashion_mnist|cifar10|folder>" in sections["data"]
   assert "--learning_rate=<float>" in sections["optimizer and schedule"]
   assert "--[no]jit_compile  (default: false)" in sections["performance"]
   options = sections[headings[3][:-1]]
