@@ -19,7 +19,7 @@ starts from 4x4x1024.
 Choices, as the paper's code does unless said:
 - BatchNorm in the discriminator, on every layer but the first (Radford et
   al.'s DCGAN); Miyato et al.'s has none and is spectrally normalized
-  (`build_pair(..., spectral_norm=True)` normalizes it, BatchNorm kept).
+  (`build_pair(..., spectral_norm=True)` normalizes it and drops its BatchNorm).
   `batch_norm=False` drops it (the WGAN-GP critic: its penalty is per
   sample).
 - The output is a sigmoid, not tanh: gantape's images are in [0, 1].

@@ -52,11 +52,14 @@ class Spec:
     noise_dim: the generator's noise size.
     synchronized_batch_norm: BatchNorm over the global batch across
       replicas (`gantape.networks`); default False: per replica.
+    discriminator_batch_norm: False builds the discriminator without its
+      BatchNorm layers (under spectral normalization).
   """
   image_shape: Tuple[int, int, int]
   num_classes: int = NUM_CLASSES
   noise_dim: int = NOISE_DIM
   synchronized_batch_norm: bool = False
+  discriminator_batch_norm: bool = True
 
 
 class Builders(NamedTuple):
@@ -70,9 +73,10 @@ def _seed_kinds() -> Dict[str, Builders]:
     return seed.conv_generator(s.noise_dim, image_shape=s.image_shape,
                                synchronized_batch_norm=s.synchronized_batch_norm)
 
-  def discriminator(outputs, activation="sigmoid", **kwargs):
+  def discriminator(outputs, activation="sigmoid", batch_norm=True, **kwargs):
     return lambda s: seed.conv_discriminator(
         outputs(s), image_shape=s.image_shape, output_activation=activation,
+        batch_norm=batch_norm and s.discriminator_batch_norm,
         synchronized_batch_norm=s.synchronized_batch_norm, **kwargs)
 
   classes = discriminator(lambda s: s.num_classes + 1, "softmax")
@@ -103,9 +107,10 @@ def _dcgan_kinds() -> Dict[str, Builders]:
         s.image_shape, s.noise_dim, s.num_classes if conditional else None,
         synchronized_batch_norm=s.synchronized_batch_norm)
 
-  def discriminator(outputs, activation="sigmoid", **kwargs):
+  def discriminator(outputs, activation="sigmoid", batch_norm=True, **kwargs):
     return lambda s: dcgan.dcgan_discriminator(
         s.image_shape, outputs(s), output_activation=activation,
+        batch_norm=batch_norm and s.discriminator_batch_norm,
         synchronized_batch_norm=s.synchronized_batch_norm, **kwargs)
 
   return {
@@ -218,7 +223,10 @@ def build_pair(family: str, kind: str, *,
     spectral_norm: the built discriminator's Dense and Conv2D layers (the
       projection discriminator's class embedding included) under
       spectral normalization (Miyato et al. 2018;
-      `spectral.spectrally_normalized`).
+      `spectral.spectrally_normalized`), and without BatchNorm: BatchNorm
+      divides by the batch's statistics, which undoes the Lipschitz bound
+      (Miyato et al.'s networks have none, and StudioGAN drops its DCGAN
+      discriminator's when it normalizes it).
     generator: used as is instead of the family's.
     discriminator: used as is instead of the family's.
 
@@ -240,7 +248,8 @@ def build_pair(family: str, kind: str, *,
         "spectral_norm normalizes the discriminator the registry builds; "
         "wrap your own with networks.spectral.spectrally_normalized(model).")
   spec = Spec(check_image_shape(image_shape), num_classes, noise_dim,
-              synchronized_batch_norm)
+              synchronized_batch_norm,
+              discriminator_batch_norm=not spectral_norm)
   if generator is None:
     generator = builders.generator(spec)
   if discriminator is None:

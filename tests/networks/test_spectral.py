@@ -97,3 +97,20 @@ def test_what_it_cannot_normalize_is_refused():
 
   with pytest.raises(UsageError, match="subclassed"):
     spectral.spectrally_normalized(Mine())
+
+
+@pytest.mark.parametrize("family,kind", [("seed", "unconditional"),
+                                         ("dcgan", "conditional"),
+                                         ("dcgan", "projection")])
+def test_a_normalized_discriminator_of_the_registry_has_no_batch_norm(
+    family, kind):
+  shape = (16, 16, 3) if family == "dcgan" else (28, 28, 1)
+
+  def batch_norms(model):
+    return [v.path for v in model.weights if "moving_mean" in v.path]
+
+  _, plain = networks.build_pair(family, kind, image_shape=shape)
+  _, normalized = networks.build_pair(family, kind, image_shape=shape,
+                                      spectral_norm=True)
+  assert batch_norms(plain) and not batch_norms(normalized)
+  assert _wrappers(normalized)
