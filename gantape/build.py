@@ -28,6 +28,7 @@ from gantape import step as step_lib
 from gantape import variants
 from gantape.training import run as run_lib
 from gantape.training import run_data
+from gantape.training import seed_generators
 from gantape.training.config import TrainConfig
 from gantape.variants import base
 
@@ -55,9 +56,11 @@ class Trainable:
   sampler: base.Variant
 
   def checkpoint_items(self) -> Dict[str, Any]:
-    """What a `tf.train.Checkpoint` holds to resume it: the step's items and
-    each average as "ema_<network>"."""
+    """What a `tf.train.Checkpoint` holds to resume it: the step's items,
+    the networks' random generators (`seed_generators.items`) and each
+    average as "ema_<network>"."""
     items = self.step.checkpoint_items()
+    items.update(seed_generators.items(self.variant))
     items.update({f"ema_{network}": ema.average
                   for network, ema in self.averages.items()})
     return items

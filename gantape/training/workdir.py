@@ -30,6 +30,7 @@ from gantape.training import checkpoint_files
 from gantape.training import checkpoints
 from gantape.training import curves
 from gantape.training import resume
+from gantape.training import seed_generators
 from gantape.training.config import TrainConfig
 
 FLAGS_FILE = "flags.txt"
@@ -247,8 +248,9 @@ def _try_restore(items: Dict[str, Any], path: str, log) -> Optional[str]:
     if "iterator" in items and "iterator" not in has:
       log(f"note: {path} holds no data-iterator state (a multi-replica run "
           f"wrote it); the data order restarts from the seed's first batch.")
-    items = {k: v for k, v in items.items()
-             if k in has or k not in ("iterator", resume.RECORD_ITEM)}
+    seed_generators.warn_if_missing(items, has, path, log)
+    items = {k: v for k, v in items.items() if k in has or k not in (
+        "iterator", resume.RECORD_ITEM, seed_generators.ITEM)}
   return checkpoints.try_restore(items, path,
                                  expect_partial="iterator" not in items)
 
