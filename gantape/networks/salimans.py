@@ -176,10 +176,10 @@ def salimans_discriminator(num_classes: int = NUM_CLASSES,
   zero_logit=True): their code's MLP, with K = num_classes trained logits
   and the "fake" logit fixed at 0 as the last of K + 1 outputs. The noise
   layers act in training mode only and draw from Keras's seeded generators
-  (`keras.utils.set_random_seed`), not from `Variant.sample_inputs`; their
-  state is not checkpointed, so a resumed run draws other noise than an
-  uninterrupted one. The SSGAN variant initializes the layers from its first
-  real batch (`initialize_weight_norm`).
+  (`keras.utils.set_random_seed`), not from `Variant.sample_inputs`; a
+  training checkpoint holds their state (`training.seed_generators`), so a
+  resumed run draws the noise an uninterrupted one draws. The SSGAN variant
+  initializes the layers from its first real batch (`initialize_weight_norm`).
   """
   def hidden(units):
     return [WeightNormDense(units, activation="relu"),
