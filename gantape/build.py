@@ -117,7 +117,8 @@ def build(run: run_lib.Run,
     d_opt, g_opt = optimizers_lib.make_optimizers(
         variant, learning_rate=config.learning_rate,
         d_learning_rate=config.d_learning_rate, beta_1=config.beta_1,
-        beta_2=config.beta_2, adam_epsilon=config.adam_epsilon,
+        beta_2=config.beta_2, d_beta_1=config.d_beta_1,
+        d_beta_2=config.d_beta_2, adam_epsilon=config.adam_epsilon,
         lr_decay=run.lr_decay, updates_per_batch=config.updates_per_batch)
     train_step = step_lib.TrainStep(
         variant, d_opt, g_opt, seed=config.seed, strategy=strategy,

@@ -100,6 +100,8 @@ def make_optimizers(variant: base.Variant, *,
                     d_learning_rate: Optional[float] = None,
                     beta_1: Optional[float] = None,
                     beta_2: Optional[float] = None,
+                    d_beta_1: Optional[float] = None,
+                    d_beta_2: Optional[float] = None,
                     adam_epsilon: Optional[float] = None,
                     lr_decay: Optional[Tuple[int, int]] = None,
                     updates_per_batch: Optional[int] = None
@@ -112,10 +114,13 @@ def make_optimizers(variant: base.Variant, *,
   Call it inside `strategy.scope()` when training distributed.
 
   Args:
-    learning_rate: both networks' rate; default: the preset's.
+    learning_rate, beta_1, beta_2: both networks' Adam; default: the
+      preset's.
     d_learning_rate: the discriminator's rate, when it differs from the
       generator's (two time-scale updates, Heusel et al. 2017); default:
       `learning_rate`.
+    d_beta_1, d_beta_2: the discriminator's betas, when they differ from
+      the generator's; default: `beta_1`, `beta_2`.
     lr_decay: (start, end) GAN iterations: the learning rate falls linearly
       from `learning_rate` at `start` to 0 at `end`
       (`LinearDecay`); None keeps it constant.
@@ -124,25 +129,45 @@ def make_optimizers(variant: base.Variant, *,
 
   Returns:
     (discriminator_optimizer, generator_optimizer).
+
+  Raises:
+    UsageError: a rate that is not positive, or a beta outside [0, 1),
+      named by its argument (the flag of the same name).
   """
   d = variant.preset(preset)
-  rate = d.learning_rate if learning_rate is None else learning_rate
-  d_rate = rate if d_learning_rate is None else d_learning_rate
-  for name, value in (("learning_rate", rate), ("d_learning_rate", d_rate)):
-    if value <= 0:
-      raise UsageError(f"{name} must be positive, got {value}.")
-  kwargs = dict(
-      beta_1=d.beta_1 if beta_1 is None else beta_1,
-      beta_2=d.beta_2 if beta_2 is None else beta_2,
-      epsilon=d.adam_epsilon if adam_epsilon is None else adam_epsilon)
+  g_adam = dict(learning_rate=d.learning_rate if learning_rate is None
+                else learning_rate,
+                beta_1=d.beta_1 if beta_1 is None else beta_1,
+                beta_2=d.beta_2 if beta_2 is None else beta_2)
+  d_adam = {name: g_adam[name] if value is None else value
+            for name, value in (("learning_rate", d_learning_rate),
+                                ("beta_1", d_beta_1), ("beta_2", d_beta_2))}
+  for prefix, values in (("", g_adam), ("d_", d_adam)):
+    _check_adam(prefix, **values)
+  epsilon = d.adam_epsilon if adam_epsilon is None else adam_epsilon
   per_batch = (d.updates_per_batch if updates_per_batch is None
                else updates_per_batch)
 
-  def adam(name, rate, updates_per_iteration):
-    schedule = rate
+  def adam(name, values, updates_per_iteration):
+    values = dict(values)
     if lr_decay is not None:
-      schedule = LinearDecay(rate, *lr_decay, updates_per_iteration)
-    return keras.optimizers.Adam(name=name, learning_rate=schedule, **kwargs)
+      values["learning_rate"] = LinearDecay(
+          values["learning_rate"], *lr_decay, updates_per_iteration)
+    return keras.optimizers.Adam(name=name, epsilon=epsilon, **values)
   # One iteration makes n_critic discriminator updates per slice.
-  return (adam("d_adam", d_rate, variant.n_critic * per_batch),
-          adam("g_adam", rate, per_batch))
+  return (adam("d_adam", d_adam, variant.n_critic * per_batch),
+          adam("g_adam", g_adam, per_batch))
+
+
+def _check_adam(prefix: str, learning_rate: float, beta_1: float,
+                beta_2: float) -> None:
+  """Raises UsageError for a rate <= 0 or a beta outside [0, 1), named
+  `prefix` + its name."""
+  if not learning_rate > 0:
+    raise UsageError(f"{prefix}learning_rate must be positive, got "
+                     f"{learning_rate}.")
+  for name, value in (("beta_1", beta_1), ("beta_2", beta_2)):
+    if not 0.0 <= value < 1.0:
+      raise UsageError(f"{prefix}{name} must be in [0, 1), got {value!r}; "
+                       f"pass {prefix}{name}=B with 0 <= B < 1, or leave it "
+                       f"unset for the default.")

@@ -1,4 +1,5 @@
-"""Learning-rate schedules: values, iteration counting, checkpoints, flags."""
+"""The two Adams: learning-rate schedules (values, iteration counting,
+checkpoints, flags) and the discriminator's own rate and betas."""
 
 import re
 
@@ -7,11 +8,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from gantape import build as build_lib
 from gantape import optimizers as optimizers_lib
 from gantape import step as step_lib
 from gantape import train as train_lib
 from gantape import variants
 from gantape.errors import UsageError
+from gantape.training import resume as resume_lib
+from tests.conftest import make_fake_mnist
 from tests.training.test_train import checkpoint_values, config, quiet
 from tests.training.test_train import op_determinism  # pylint: disable=unused-import
 
@@ -125,3 +129,62 @@ def test_two_time_scales_give_the_discriminator_its_own_rate():
   with pytest.raises(UsageError, match="d_learning_rate must be positive"):
     train_lib.train(train_lib.TrainConfig(workdir="unused",
                                           d_learning_rate=-1.0))
+
+
+def test_d_betas_reach_the_discriminators_adam_and_not_the_generators():
+  variant = variants.build("gan")
+  d_opt, g_opt = optimizers_lib.make_optimizers(
+      variant, beta_1=0.5, beta_2=0.9, d_beta_1=0.0, d_beta_2=0.99)
+  assert (d_opt.beta_1, d_opt.beta_2) == (0.0, 0.99)
+  assert (g_opt.beta_1, g_opt.beta_2) == (0.5, 0.9)
+  # Unset, the discriminator's betas are the generator's.
+  d_opt, g_opt = optimizers_lib.make_optimizers(variant, beta_1=0.5)
+  assert (d_opt.beta_1, d_opt.beta_2) == (g_opt.beta_1, g_opt.beta_2) == (
+      0.5, 0.999)
+  # What `gantape train` builds from its settings.
+  trainable = build_lib.for_data(
+      make_fake_mnist(num_train=32), variant="gan", batch_size=16,
+      d_beta_1=0.0, d_beta_2=0.9)
+  step = trainable.step
+  assert (step.d_optimizer.beta_1, step.d_optimizer.beta_2) == (0.0, 0.9)
+  assert (step.g_optimizer.beta_1, step.g_optimizer.beta_2) == (0.9, 0.999)
+
+
+@pytest.mark.parametrize("field,value", [("d_beta_1", 1.0),
+                                         ("d_beta_2", -0.1)])
+def test_a_bad_d_beta_is_refused_naming_its_flag(tmp_path, field, value):
+  message = f"{field} must be in [0, 1), got {value!r}; pass "
+  with pytest.raises(UsageError, match=re.escape(message + f"--{field}=B")):
+    train_lib.train(config(tmp_path / "never_made", **{field: value}))
+  assert not (tmp_path / "never_made").exists()
+  with pytest.raises(UsageError, match=re.escape(message + f"{field}=B")):
+    optimizers_lib.make_optimizers(variants.build("gan"), **{field: value})
+
+
+def test_d_betas_are_fixed_on_resume_as_the_betas_are():
+  """Betas are part of the optimization a run is, so a rerun keeps the
+  run's, the discriminator's too; a run recorded before d_beta_1 and
+  d_beta_2 existed gave D the generator's betas (None)."""
+  assert {"beta_1", "beta_2", "d_beta_1", "d_beta_2"} <= set(
+      resume_lib.FIXED_ON_RESUME)
+
+  def settings(**values):
+    return train_lib.TrainConfig(workdir="w", variant="gan", ema_decay=0.0,
+                                 **values)
+
+  def rerun(recorded, **values):
+    resume_lib.check(settings(**values), resume_lib.Recorded(None, [
+        resume_lib.Record("workdir 'w'", "holds a run", recorded)]),
+                     variants.get_class("gan"))
+  run = resume_lib.record(settings(d_beta_1=0.0), {})
+  rerun(run, d_beta_1=0.0)
+  with pytest.raises(UsageError, match=re.escape(
+      "workdir 'w' holds a run with d_beta_1=0.0, not 0.5; use a new "
+      "--workdir, or the same d_beta_1 to resume it (--d_beta_1=0.0).")):
+    rerun(run, d_beta_1=0.5)
+  older = {k: v for k, v in resume_lib.record(settings(), {}).items()
+           if not k.startswith("d_beta")}
+  rerun(older)
+  with pytest.raises(UsageError, match="holds a run with d_beta_2=None, "
+                     "not 0.9"):
+    rerun(older, d_beta_2=0.9)

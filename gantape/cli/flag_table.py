@@ -89,6 +89,22 @@ TABLE = {'config_fields': [{'choices': None,
                     'type': 'float'},
                    {'choices': None,
                     'default': None,
+                    'help': "The discriminator's Adam beta_1, when it differs "
+                            "from the generator's; default: --beta_1.",
+                    'name': 'd_beta_1',
+                    'path': False,
+                    'required': False,
+                    'type': 'float'},
+                   {'choices': None,
+                    'default': None,
+                    'help': "The discriminator's Adam beta_2, when it differs "
+                            "from the generator's; default: --beta_2.",
+                    'name': 'd_beta_2',
+                    'path': False,
+                    'required': False,
+                    'type': 'float'},
+                   {'choices': None,
+                    'default': None,
                     'help': 'Adam epsilon, added to sqrt(v) (default: the '
                             "preset's: Keras's 1e-7, or 1e-4 for ssgan's "
                             'salimans preset).',

@@ -26,7 +26,8 @@ GROUPS: Tuple[Tuple[str, Sequence[str]], ...] = (
               "allow_data_change")),
     ("optimizer and schedule", (
         "batch_size", "learning_rate", "d_learning_rate", "beta_1", "beta_2",
-        "adam_epsilon", "lr_decay_start", "lr_decay_end", "updates_per_batch", "ema_decay",
+        "d_beta_1", "d_beta_2", "adam_epsilon", "lr_decay_start",
+        "lr_decay_end", "updates_per_batch", "ema_decay",
         "discriminator_ema_decay")),
     ("variant options (the variants that take each come first)",
      _VARIANT_OPTIONS),

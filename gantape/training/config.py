@@ -81,6 +81,12 @@ class TrainConfig:
                                      "preset's).")
   beta_2: Optional[float] = _setting(None, "Adam beta_2 (default: the "
                                      "preset's).")
+  d_beta_1: Optional[float] = _setting(
+      None, "The discriminator's Adam beta_1, when it differs from the "
+      "generator's; default: --beta_1.")
+  d_beta_2: Optional[float] = _setting(
+      None, "The discriminator's Adam beta_2, when it differs from the "
+      "generator's; default: --beta_2.")
   adam_epsilon: Optional[float] = _setting(
       None, "Adam epsilon, added to sqrt(v) (default: the preset's: Keras's "
       "1e-7, or 1e-4 for ssgan's salimans preset).")
@@ -235,7 +241,9 @@ class TrainConfig:
     if self.adam_epsilon is not None and not self.adam_epsilon > 0:
       raise UsageError(f"adam_epsilon must be positive, got "
                        f"{self.adam_epsilon!r}; e.g. --adam_epsilon=1e-7.")
-    for field in ("beta_1", "beta_2"):
+    for field in ("beta_1", "beta_2", "d_beta_1", "d_beta_2"):
       value = getattr(self, field)
       if value is not None and not 0.0 <= value < 1.0:
-        raise UsageError(f"{field} must be in [0, 1), got {value!r}.")
+        raise UsageError(f"{field} must be in [0, 1), got {value!r}; pass "
+                         f"--{field}=B with 0 <= B < 1, or leave it unset "
+                         f"for the default.")

@@ -180,6 +180,9 @@ def _normalized(config: TrainConfig, previous: Dict[str, Any],
   previous.setdefault("preset", config.preset)
   # Runs from before dtype policies trained in float32.
   previous.setdefault("precision", precision_lib.FLOAT32)
+  # Runs from before d_beta_1 and d_beta_2 gave D the generator's betas.
+  previous.setdefault("d_beta_1", None)
+  previous.setdefault("d_beta_2", None)
   # Options that equal the variant's defaults build the same variant,
   # whether a flag or nothing set them.
   previous["variant_options"] = variants.nondefault_options(
