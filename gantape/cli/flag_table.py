@@ -190,6 +190,18 @@ TABLE = {'config_fields': [{'choices': None,
                     'required': False,
                     'type': 'int'},
                    {'choices': None,
+                    'default': None,
+                    'help': 'Train on N images of the training split, the '
+                            'same N for every --seed (drawn with a fixed '
+                            'seed; N/K of each of K classes when labelled, so '
+                            "N must be a multiple of K); --num_labeled's "
+                            'labels are among them. Evaluation still uses the '
+                            'whole dataset (default: every image).',
+                    'name': 'train_subset',
+                    'path': False,
+                    'required': False,
+                    'type': 'int'},
+                   {'choices': None,
                     'default': 100,
                     'help': 'At most this many iterations per tf.function '
                             'call; a call also ends after about 2 s, and the '

@@ -23,7 +23,7 @@ GROUPS: Tuple[Tuple[str, Sequence[str]], ...] = (
              "resume_from", "log_every", "sample_every", "checkpoint_every",
              "keep_checkpoints", "summary")),
     ("data", ("dataset", "data_path", "image_size", "channels",
-              "allow_data_change")),
+              "train_subset", "allow_data_change")),
     ("optimizer and schedule", (
         "batch_size", "learning_rate", "d_learning_rate", "beta_1", "beta_2",
         "d_beta_1", "d_beta_2", "adam_epsilon", "lr_decay_start",

@@ -166,17 +166,20 @@ def check_num_labeled(num: int, num_classes: int) -> None:
 
 
 def balanced_subset(labels: np.ndarray, num: int, seed: int,
-                    num_classes: int = NUM_CLASSES) -> np.ndarray:
+                    num_classes: int = NUM_CLASSES, *,
+                    setting: str = "num_labeled") -> np.ndarray:
   """Indices of `num` examples balanced over the classes, chosen by `seed`.
 
   Each class gets `num // num_classes` examples; the remainder goes one each
-  to the lowest classes.
+  to the lowest classes. With one class (labels all 0) it is a plain draw
+  of `num` examples.
 
   Args:
     labels: integer labels [N] in 0..num_classes-1.
     num: how many indices to choose.
     seed: the choice's seed.
     num_classes: the number of classes.
+    setting: the setting `num` came from, named in messages.
 
   Returns:
     The sorted indices.
@@ -188,7 +191,7 @@ def balanced_subset(labels: np.ndarray, num: int, seed: int,
   check_num_labeled(num, num_classes)
   if num > len(labels):
     raise UsageError(
-        f"num_labeled={num} is larger than the {len(labels)} training examples; "
+        f"{setting}={num} is larger than the {len(labels)} training examples; "
         f"use at most {len(labels)} (or leave it unset for all).")
   rng = np.random.RandomState(seed)
   chosen = []
@@ -197,7 +200,7 @@ def balanced_subset(labels: np.ndarray, num: int, seed: int,
     pool = np.flatnonzero(labels == c)
     if want > len(pool):
       raise UsageError(
-          f"num_labeled={num} asks {want} examples of class {c} but the data "
-          f"holds {len(pool)}; lower num_labeled.")
+          f"{setting}={num} asks {want} examples of class {c} but the data "
+          f"holds {len(pool)}; lower {setting}.")
     chosen.append(rng.choice(pool, size=want, replace=False))
   return np.sort(np.concatenate(chosen))

@@ -118,6 +118,12 @@ class TrainConfig:
   channels: Optional[int] = _setting(
       None, "--dataset=folder: 1 (grayscale) or 3 (colour) channels "
       "(default: 3).")
+  train_subset: Optional[int] = _setting(
+      None, "Train on N images of the training split, the same N for every "
+      "--seed (drawn with a fixed seed; N/K of each of K classes when "
+      "labelled, so N must be a multiple of K); --num_labeled's labels are "
+      "among them. Evaluation still uses the whole dataset (default: every "
+      "image).")
   variant_options: Dict[str, Any] = dataclasses.field(default_factory=dict)
   iterations_per_call: int = _setting(
       100, "At most this many iterations per tf.function call; a call also "
@@ -200,6 +206,11 @@ class TrainConfig:
         isinstance(self.eval_samples, int) and self.eval_samples >= 20):
       raise UsageError(
           f"eval_samples must be an integer >= 20, got {self.eval_samples!r}.")
+    if self.train_subset is not None and not (
+        isinstance(self.train_subset, int) and self.train_subset > 0):
+      raise UsageError(f"train_subset must be a positive integer, got "
+                       f"{self.train_subset!r}; e.g. --train_subset=2000, or "
+                       f"leave it unset to train on every image.")
     if self.image_size is not None and not (
         isinstance(self.image_size, int) and self.image_size > 0):
       raise UsageError(f"image_size must be a positive integer, got "

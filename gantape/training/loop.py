@@ -88,7 +88,9 @@ def train(config: TrainConfig,
     strategy: a `tf.distribute.Strategy`; default: the current one.
     log: where progress lines go.
     dataset: the data (a `data.Dataset`), in memory; None loads
-      `config.dataset` from `config.data_path`.
+      `config.dataset` from `config.data_path`. The run trains on
+      `config.train_subset` of its training images where set, and
+      evaluates against the whole of it.
     flags_text: the command's flags as `--flagfile` lines, saved to
       workdir/flags.txt once the workdir is known to be this run's.
     variant: a `Variant` subclass defined anywhere, trained instead of
@@ -119,14 +121,15 @@ def train(config: TrainConfig,
     config.validate(cls)
     if dataset is None:
       dataset = run_data.load(config)
+    training_data = run_data.training_data(config, dataset)
     run = run_lib.resolve(
-        config, dataset, variant_class=cls, given=given,
+        config, training_data, variant_class=cls, given=given,
         allow_data_change=allow_data_change,
         variant_name=variants.register(variant) if variant else None)
     workdir = workdir_lib.Workdir.open(run.config.workdir, strategy)
     try:
-      return _train(run, workdir, dataset, strategy, log, flags_text,
-                    stop_signals, lock, summary)
+      return _train(run, workdir, training_data, dataset, strategy, log,
+                    flags_text, stop_signals, lock, summary)
     finally:
       workdir.close(strategy)
 
@@ -141,13 +144,15 @@ class _Training:
   checkpoint: tf.train.Checkpoint
 
 
-def _train(run: run_lib.Run, workdir: workdir_lib.Workdir, dataset, strategy,
-           log, flags_text, stop_signals, lock, summary=False):
-  """`train`'s body, with SIGINT/SIGTERM caught into `stop_signals`."""
+def _train(run: run_lib.Run, workdir: workdir_lib.Workdir, training_data,
+           dataset, strategy, log, flags_text, stop_signals, lock,
+           summary=False):
+  """`train`'s body, with SIGINT/SIGTERM caught into `stop_signals`: trains
+  on `training_data` and evaluates against the whole `dataset`."""
   config = run.config
   strategy = strategy or tf.distribute.get_strategy()
   keras.utils.set_random_seed(config.seed)
-  training = _build(run, dataset, strategy)
+  training = _build(run, training_data, strategy)
   trainable = training.trainable
   # Refused before the run's first write; the lock is that write.
   memory.check(trainable.variant, batch_size=config.batch_size,

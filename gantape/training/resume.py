@@ -183,6 +183,8 @@ def _normalized(config: TrainConfig, previous: Dict[str, Any],
   # Runs from before d_beta_1 and d_beta_2 gave D the generator's betas.
   previous.setdefault("d_beta_1", None)
   previous.setdefault("d_beta_2", None)
+  # Runs from before train_subset trained on every image.
+  previous.setdefault("train_subset", None)
   # Options that equal the variant's defaults build the same variant,
   # whether a flag or nothing set them.
   previous["variant_options"] = variants.nondefault_options(

@@ -4,11 +4,15 @@ The dataset decides the image shape [H, W, C] and the number of classes;
 `DataShape` carries them to the variant's constructor (`variants.build`,
 `base.DATA_ARGUMENTS`), to run.json and from there to sampling, export and
 evaluation. `networks_for` picks the networks a shape needs and
-`check_fits` refuses data a run cannot train on.
+`check_fits` refuses data a run cannot train on. `training_data` is what
+the run trains on: the dataset, or `--train_subset` images of its training
+split; evaluation keeps the whole dataset.
 """
 
 import dataclasses
 from typing import Any, Dict, Optional, Tuple
+
+import numpy as np
 
 from gantape import data as data_lib
 from gantape import networks as networks_lib
@@ -43,6 +47,42 @@ def load(config: TrainConfig) -> data_lib.Dataset:
   return data_lib.load_dataset(config.dataset, config.data_path,
                                image_size=config.image_size,
                                channels=config.channels)
+
+
+# The seed of the `--train_subset` draw: fixed, so every --seed trains on the
+# same images.
+SUBSET_SEED = 0
+
+
+def training_data(config: TrainConfig,
+                  dataset: data_lib.Dataset) -> data_lib.Dataset:
+  """What the run trains on: `dataset`, or with `config.train_subset`, that
+  many of its training images (`data.balanced_subset` with `SUBSET_SEED`:
+  the same for every `config.seed`, N/K per class when labelled) and its
+  test split whole.
+
+  Raises:
+    UsageError: N is not a multiple of the K classes, or more than the
+      training split (or one of its classes) holds.
+  """
+  num = config.train_subset
+  if num is None:
+    return dataset
+  if dataset.labelled:
+    labels, classes = dataset.y_train, dataset.num_classes
+    if num % classes:
+      low = max(num // classes, 1) * classes
+      raise UsageError(
+          f"train_subset={num} is not a multiple of the {classes} classes "
+          f"of the {dataset.name} images; pass a multiple of {classes} "
+          f"(e.g. --train_subset={low}), so every class has as many.")
+  else:  # one class: a plain draw
+    labels, classes = np.zeros(len(dataset.x_train), np.int64), 1
+  indices = data_lib.balanced_subset(labels, num, SUBSET_SEED, classes,
+                                     setting="train_subset")
+  return dataclasses.replace(
+      dataset, x_train=dataset.x_train[indices],
+      y_train=None if dataset.y_train is None else dataset.y_train[indices])
 
 
 def check_fits(variant_class: type, config: TrainConfig, shape: DataShape,
