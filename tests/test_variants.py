@@ -37,7 +37,7 @@ def test_a_constructor_refuses_an_option_it_does_not_declare():
 def test_the_class_docstring_lists_the_declared_options():
   doc = variants.get_class("wgan_gp").__doc__
   assert "gp_weight (float, default 10.0): weight lambda" in doc
-  assert "n_critic (int, default 5): critic steps" in doc
+  assert "n_critic (int, default 5): discriminator (critic) updates" in doc
 
 
 def _check_margin(margin):
@@ -84,8 +84,9 @@ def test_shared_options_agree_across_variants():
 
 def test_check_options_refuses_what_the_variant_does_not_take():
   with pytest.raises(UsageError, match="variant 'gan' takes no option "
-                     "n_critic; its options are: label_smoothing, r1_gamma"):
-    variants.check_options("gan", {"n_critic": 2})
+                     "num_labeled; its options are: label_smoothing, "
+                     "r1_gamma"):
+    variants.check_options("gan", {"num_labeled": 2})
 
 
 @pytest.mark.parametrize("name, values, message", [
@@ -93,7 +94,7 @@ def test_check_options_refuses_what_the_variant_does_not_take():
     ("dcgan", {"label_smoothing": 1.0}, "outside \\[0, 1\\)"),
     ("ssgan", {"loss_form": "log"}, "unknown ssgan loss_form 'log'"),
     ("ssgan", {"num_labeled": 0}, "num_labeled=0 is not positive"),
-    ("wgan_gp", {"n_critic": 0}, "n_critic must be at least 1"),
+    ("wgan_gp", {"n_critic": 0}, "n_critic=0 is not a positive integer"),
     ("wgan_gp", {"gp_weight": -1.0}, "gp_weight=-1.0 is negative"),
     ("dcgan", {"gp_weight": -0.5}, "gp_weight=-0.5 is negative"),
     ("ssgan", {"r1_every": 0}, "r1_every=0 is not a positive integer"),

@@ -419,6 +419,19 @@ TABLE = {'config_fields': [{'choices': None,
                       'takers': ['gan', 'dcgan', 'cgan', 'wgan_gp'],
                       'type': 'bool'},
                      {'choices': None,
+                      'default': 1,
+                      'help': 'discriminator (critic) updates per generator '
+                              'update, each on a fresh real batch and fresh '
+                              "noise, the generator's update reusing the last "
+                              '(WGAN-GP, Gulrajani et al. 2017, uses 5; '
+                              "SNGAN's hinge recipe, Miyato et al. 2018, "
+                              'n_dis=5; BigGAN, Brock et al. 2019, 2); 1 '
+                              'alternates.',
+                      'name': 'n_critic',
+                      'other_defaults': {'wgan_gp': 5},
+                      'takers': ['gan', 'dcgan', 'ssgan', 'cgan', 'wgan_gp'],
+                      'type': 'int'},
+                     {'choices': None,
                       'default': '',
                       'help': 'DiffAugment policy (Zhao et al. 2020): a '
                               'comma-separated subset of color, translation, '
@@ -514,11 +527,4 @@ TABLE = {'config_fields': [{'choices': None,
                       'name': 'projection_loss',
                       'other_defaults': {},
                       'takers': ['cgan'],
-                      'type': 'str'},
-                     {'choices': None,
-                      'default': 5,
-                      'help': 'critic steps per generator step.',
-                      'name': 'n_critic',
-                      'other_defaults': {},
-                      'takers': ['wgan_gp'],
-                      'type': 'int'}]}
+                      'type': 'str'}]}

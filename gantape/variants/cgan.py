@@ -67,7 +67,8 @@ class CGAN(base.Variant):
   needs_labels = True
   options = (settings.LABEL_SMOOTHING, *settings.R1,
              settings.SPECTRAL_NORM, settings.SYNC_BATCH_NORM,
-             settings.NETWORKS, CONDITIONING, PROJECTION_LOSS)
+             settings.NETWORKS, CONDITIONING, PROJECTION_LOSS,
+             settings.N_CRITIC)
   eps = 1e-3
 
   def __init__(self, *, image_shape: Sequence[int] = networks_lib.IMAGE_SHAPE,

@@ -26,7 +26,7 @@ class DCGAN(gan.GAN):
   networks_offered = NETWORKS
   options = (settings.LABEL_SMOOTHING, *settings.R1, settings.GP_WEIGHT,
              settings.LOSS, settings.SPECTRAL_NORM, settings.DIFFAUGMENT,
-             settings.SYNC_BATCH_NORM, settings.NETWORKS)
+             settings.SYNC_BATCH_NORM, settings.NETWORKS, settings.N_CRITIC)
   # gantape's DCGAN adds the R1 penalty (gamma 1) to the shared defaults: the
   # lowest FCD at every evaluation of two seeds to 10k, and 25k iterations
   # without the late collapse of the seed's settings. Lazily, on one update

@@ -32,7 +32,7 @@ class GAN(base.Variant):
   flat_images = True
   default_iterations = 20_000
   options = (settings.LABEL_SMOOTHING, *settings.R1, settings.GP_WEIGHT,
-             settings.LOSS, settings.SPECTRAL_NORM)
+             settings.LOSS, settings.SPECTRAL_NORM, settings.N_CRITIC)
   # The seed's clip floor for GAN and DCGAN.
   eps = 1e-6
 

@@ -165,7 +165,23 @@ def _check_label_smoothing(s: float) -> None:
         f"1 - label_smoothing, so use e.g. 0.1 (or 0 for none).")
 
 
+def _check_n_critic(n_critic: int) -> None:
+  if isinstance(n_critic, bool) or not isinstance(n_critic, int) or (
+      n_critic < 1):
+    raise UsageError(
+        f"n_critic={n_critic!r} is not a positive integer; it is the "
+        f"discriminator updates per generator update (e.g. 5 for wgan_gp), "
+        f"or 1 to alternate.")
+
+
 # Options several variants share.
+N_CRITIC = Option(
+    "n_critic", int, 1,
+    "discriminator (critic) updates per generator update, each on a fresh "
+    "real batch and fresh noise, the generator's update reusing the last "
+    "(WGAN-GP, Gulrajani et al. 2017, uses 5; SNGAN's hinge recipe, Miyato "
+    "et al. 2018, n_dis=5; BigGAN, Brock et al. 2019, 2); 1 alternates.",
+    check=_check_n_critic)
 LABEL_SMOOTHING = Option(
     "label_smoothing", float, 0.0,
     "one-sided label smoothing s: the discriminator's real target becomes "

@@ -84,7 +84,8 @@ class SSGAN(base.Variant):
   networks_offered = NETWORKS
   needs_labels = True
   options = (NUM_LABELED, GENERATOR_OBJECTIVE, settings.NETWORKS, LOSS_FORM,
-             LABEL_SEED, settings.SYNC_BATCH_NORM, *settings.R1)
+             LABEL_SEED, settings.SYNC_BATCH_NORM, *settings.R1,
+             settings.N_CRITIC)
   # "salimans": Salimans et al. 2016's semi-supervised MNIST recipe
   # (openai/improved-gan, train_mnist_feature_matching.py): their networks
   # and losses, one update per batch of Adam(0.003, beta_1=0.5) with their

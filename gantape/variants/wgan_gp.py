@@ -34,13 +34,8 @@ from gantape.variants import settings
 NETWORKS = networks_lib.families_for("critic")
 
 
-def _check_n_critic(n_critic: int) -> None:
-  if n_critic < 1:
-    raise UsageError(f"n_critic must be at least 1, got {n_critic}.")
-
-
-N_CRITIC = settings.Option("n_critic", int, 5, "critic steps per generator "
-                           "step.", check=_check_n_critic)
+# The shared critic updates per generator update, the paper's 5 here.
+N_CRITIC = dataclasses.replace(settings.N_CRITIC, default=5)
 # The shared gradient penalty, on by default here: the paper's lambda.
 GP_WEIGHT = dataclasses.replace(settings.GP_WEIGHT, default=10.0)
 # The shared losses, the paper's by default; the critic's scores are

@@ -71,7 +71,8 @@ def test_train_help_lists_its_flags_in_groups():
   assert "--learning_rate=<float>" in sections["optimizer and schedule"]
   assert "--[no]jit_compile  (default: false)" in sections["performance"]
   options = sections[headings[3][:-1]]
-  assert "--n_critic=<int>\n      wgan_gp: critic steps" in options
+  assert ("--n_critic=<int>\n      gan, dcgan, ssgan, cgan, wgan_gp: "
+          "discriminator (critic) updates") in options
   assert "--r1_gamma=<float>\n      gan, dcgan, ssgan, cgan: weight" in options
 
 
