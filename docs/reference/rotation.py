@@ -9,6 +9,10 @@ COMPARISON is one of:
   r1         DCGAN, batch 64 in 2 x 32: R1 off, on every update, lazy (r1_every=16)
   r1_folder  the same on the DCGAN networks (--networks=dcgan) and DATA_PATH, a
              folder of images of one size (e.g. 32x32 colour)
+  spectral_norm  DCGAN, hinge loss, batch 64 in one update: the discriminator
+             as built (BatchNorm) and spectrally normalized (no BatchNorm)
+  spectral_norm_colour  the same on colour_mnist's 32x32x3 with the DCGAN
+             networks (DATA_PATH: MNIST's file)
   precision  the MLP GAN, batch 64: float32, mixed_bfloat16, mixed_float16
   input      the MLP GAN with XLA, batch 64: host and device-resident input
   ssgan_input  --preset=salimans's SSGAN with XLA, 100 labels, batch 100:
@@ -33,6 +37,7 @@ from gantape.benchmark import runners
 # takes them (`BenchmarkConfig.step`).
 _R1 = config_lib.step_config(updates_per_batch=2)
 _GAN = config_lib.step_config()
+_HINGE = config_lib.step_config(updates_per_batch=1)
 _SALIMANS = config_lib.step_config(batch_size=100, variant_options={
     **variants.get_class("ssgan").presets["salimans"].variant_options,
     "num_labeled": 100})
@@ -49,6 +54,16 @@ COMPARISONS = {
             variant_options={"networks": "dcgan", **options})
         for name, options in (("none", {}), ("r1", {"r1_gamma": 1.0}),
                               ("lazy16", {"r1_gamma": 1.0, "r1_every": 16}))}),
+    "spectral_norm": ("dcgan", False, {
+        name: dataclasses.replace(_HINGE, variant_options={
+            "loss": "hinge", "spectral_norm": sn})
+        for name, sn in (("plain", False), ("spectral_norm", True))}),
+    "spectral_norm_colour": ("dcgan", False, {
+        name: dataclasses.replace(_HINGE, dataset="colour_mnist",
+                                  variant_options={
+                                      "networks": "dcgan", "loss": "hinge",
+                                      "spectral_norm": sn})
+        for name, sn in (("plain", False), ("spectral_norm", True))}),
     "precision": ("gan", False, {
         p: dataclasses.replace(_GAN, precision=p)
         for p in ("float32", "mixed_bfloat16", "mixed_float16")}),
