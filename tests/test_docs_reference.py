@@ -1,7 +1,8 @@
 """docs/reference/*.py run on fake digits, offline, for an iteration: the
 transcription of Salimans et al.'s script (docs/semi_supervised.md) as its
-command line, and the rotation timer (docs/performance.md) through its
-main() on one setting."""
+command line, the rotation timer (docs/performance.md) through its main()
+on one setting, and the sample strips (docs/quality_colour.md) on two fake
+runs."""
 
 import os
 import re
@@ -9,6 +10,7 @@ import runpy
 import sys
 
 import numpy as np
+from PIL import Image
 
 from tests.conftest import REPO_ROOT, make_fake_mnist
 
@@ -61,3 +63,19 @@ def test_rotation_comparisons_the_docs_name_exist():
   comparisons = runpy.run_path(os.path.join(REFERENCE, "rotation.py"))[
       "COMPARISONS"]
   assert named and named <= set(comparisons)
+
+
+def test_sample_strips_puts_each_runs_first_row_in_one_figure(tmp_path,
+                                                              monkeypatch):
+  runs = []
+  for name, colour in (("a", (255, 0, 0)), ("b", (0, 0, 255))):
+    (tmp_path / name / "samples").mkdir(parents=True)
+    grid = np.zeros((64, 320, 3), np.uint8) + np.uint8(colour)
+    Image.fromarray(grid).save(tmp_path / name / "samples" /
+                               "step_0000500.png")
+    runs.append(f"{name}={tmp_path / name}")
+  out = tmp_path / "strips.png"
+  _run("sample_strips.py", [out, 500, "title"] + runs, monkeypatch)
+  pixels = np.asarray(Image.open(out).convert("RGB")).reshape(-1, 3)
+  found = {tuple(p) for p in pixels}
+  assert (255, 0, 0) in found and (0, 0, 255) in found
