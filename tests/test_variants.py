@@ -116,7 +116,7 @@ def test_nondefault_options_drop_declared_defaults():
 
 
 def test_preset_names_come_from_the_variants():
-  assert variants.preset_names() == ["gantape", "seed", "salimans"]
+  assert variants.preset_names() == ["gantape", "general", "seed", "salimans"]
 
 
 @pytest.mark.parametrize("name", ["dcgan", "cgan", "wgan_gp"])

@@ -42,13 +42,17 @@ TABLE = {'config_fields': [{'choices': None,
                     'path': False,
                     'required': False,
                     'type': 'int'},
-                   {'choices': ['gantape', 'seed', 'salimans'],
-                    'default': 'gantape',
+                   {'choices': ['gantape', 'general', 'seed', 'salimans'],
+                    'default': None,
                     'help': "Named settings for every flag marked 'the "
-                            "preset's' left unset: gantape's defaults, or the "
-                            "seed's (docs/quality.md). wgan_gp has only "
-                            "'gantape'; ssgan also has 'salimans', Salimans "
-                            "et al. 2016's recipe (docs/semi_supervised.md).",
+                            "preset's' left unset: gantape's defaults for "
+                            "MNIST, 'general' for other data (the same, with "
+                            "R1 on cgan too), or the seed's "
+                            "(docs/quality.md). wgan_gp has no 'seed'; ssgan "
+                            "also has 'salimans', Salimans et al. 2016's "
+                            'recipe (docs/semi_supervised.md). Default: '
+                            "'gantape' for --dataset=mnist, 'general' for any "
+                            "other, a resumed run's own.",
                     'name': 'preset',
                     'path': False,
                     'required': False,

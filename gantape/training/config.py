@@ -63,11 +63,13 @@ class TrainConfig:
       None, "GAN iterations in all (default: the variant's: 20000 for gan, "
       "10000 otherwise). May change on resume.")
   batch_size: int = _setting(64, "Global batch size.")
-  preset: str = _setting(
-      variants.settings.DEFAULT_PRESET, "Named settings for every flag marked "
-      "'the preset's' left unset: gantape's defaults, or the seed's (docs/"
-      "quality.md). wgan_gp has only 'gantape'; ssgan also has 'salimans', "
-      "Salimans et al. 2016's recipe (docs/semi_supervised.md).",
+  preset: Optional[str] = _setting(
+      None, "Named settings for every flag marked 'the preset's' left unset: "
+      "gantape's defaults for MNIST, 'general' for other data (the same, "
+      "with R1 on cgan too), or the seed's (docs/quality.md). wgan_gp has "
+      "no 'seed'; ssgan also has 'salimans', Salimans et al. 2016's recipe "
+      "(docs/semi_supervised.md). Default: 'gantape' for --dataset=mnist, "
+      "'general' for any other, a resumed run's own.",
       choices=variants.preset_names)
   learning_rate: Optional[float] = _setting(
       None, "Adam learning rate (default: the preset's: 1e-3, or 1e-4 for "
@@ -179,7 +181,8 @@ class TrainConfig:
       variant_class: the class `variant` names; None looks it up.
     """
     variant_class = variant_class or variants.get_class(self.variant)
-    variant_class.preset(self.preset)
+    if self.preset is not None:
+      variant_class.preset(self.preset)
     positive = ["batch_size", "iterations_per_call", "log_every",
                 "sample_every", "checkpoint_every", "keep_checkpoints"]
     for field in ("steps", "updates_per_batch"):

@@ -101,10 +101,12 @@ def settings(config: TrainConfig, shape: run_data.DataShape,
   """
   cls = variant_class or variants.get_class(config.variant)
   config.validate(cls)
-  preset = cls.preset(config.preset)
+  preset_name = preset_of(config, cls, recorded_run)
+  preset = cls.preset(preset_name)
   values = {f.name: getattr(preset, f.name) for f in dataclasses.fields(preset)
             if f.name != "variant_options"
             and getattr(config, f.name) is None}
+  values["preset"] = preset_name
   values["variant_options"] = {**preset.variant_options,
                                **config.variant_options}
   if variant_name is not None:
@@ -120,6 +122,18 @@ def settings(config: TrainConfig, shape: run_data.DataShape,
   config = dataclasses.replace(config, **values, **kept)
   config.validate(cls)
   return config, kept, changes
+
+
+def preset_of(config: TrainConfig, variant_class: Type[base.Variant],
+              recorded_run: Optional[Dict[str, Any]] = None) -> str:
+  """The preset `config` names; unnamed, the recorded run's, else the
+  default for its dataset (`variants.settings.default_preset`)."""
+  if config.preset is not None:
+    return config.preset
+  if recorded_run is not None and recorded_run.get("preset"):
+    return recorded_run["preset"]
+  return variants.settings.default_preset(variant_class.presets,
+                                          config.dataset)
 
 
 def resolve(config: TrainConfig, dataset: data_lib.Dataset, *,

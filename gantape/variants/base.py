@@ -110,9 +110,11 @@ class Variant(abc.ABC):
   # Discriminator (critic) updates per generator update.
   n_critic: int = 1
   noise_dim: int = NOISE_DIM
-  # Named training settings; "gantape" is the default, "seed" the blog
-  # post's (absent for variants the seed does not have).
+  # Named training settings; "gantape" is the default on MNIST, "general"
+  # on other data (`settings.default_preset`), "seed" the blog post's
+  # (absent for variants the seed does not have).
   presets: ClassVar[Dict[str, Preset]] = {"gantape": GANTAPE_PRESET,
+                                          "general": GANTAPE_PRESET,
                                           "seed": SEED_PRESET}
   # The seed's iteration count for this variant: the default run length.
   default_iterations: ClassVar[int] = 10_000

@@ -8,7 +8,6 @@ standard DCGAN pair of Radford et al. 2016 for 32x32 and 64x64 images
 and DiffAugment of the discriminator's inputs (`Variant.augment_images`).
 """
 
-import dataclasses
 
 from gantape import networks as networks_lib
 from gantape.variants import gan
@@ -33,9 +32,8 @@ class DCGAN(gan.GAN):
   # in 16: the same FCD at 10k for about no time per iteration
   # (docs/quality.md, docs/performance.md). The seed preset keeps the seed's
   # losses.
-  presets = {"gantape": dataclasses.replace(
-      settings.GANTAPE_PRESET,
-      variant_options={"r1_gamma": 1.0, "r1_every": 16}),
+  presets = {"gantape": settings.GANTAPE_R1_PRESET,
+             "general": settings.GANTAPE_R1_PRESET,
              "seed": settings.SEED_PRESET}
 
   def _networks(self, generator, discriminator):

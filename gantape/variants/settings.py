@@ -282,4 +282,20 @@ SEED_PRESET = Preset(1e-3, 0.9, 0.999, updates_per_batch=2, ema_decay=0.0)
 # 64 at every point measured up to the default 10k iterations, plus an EMA of
 # the generator for sampling.
 GANTAPE_PRESET = dataclasses.replace(SEED_PRESET, ema_decay=0.999)
+# The same with the lazy R1 penalty (gamma 1, on one discriminator update in
+# 16): DCGAN's "gantape" preset, and CGAN's on data other than MNIST.
+GANTAPE_R1_PRESET = dataclasses.replace(
+    GANTAPE_PRESET, variant_options={"r1_gamma": 1.0, "r1_every": 16})
 DEFAULT_PRESET = "gantape"
+# The default preset on data other than MNIST (`--dataset` not mnist):
+# gantape's, with R1 on CGAN too (docs/quality_colour.md).
+OTHER_DATA_PRESET = "general"
+
+
+def default_preset(presets: Mapping[str, Preset], dataset: str) -> str:
+  """The preset a run of a variant with `presets` takes unless told, on the
+  dataset named `dataset` (`TrainConfig.dataset`): `DEFAULT_PRESET` on
+  MNIST, `OTHER_DATA_PRESET` elsewhere when the variant has it."""
+  if dataset != "mnist" and OTHER_DATA_PRESET in presets:
+    return OTHER_DATA_PRESET
+  return DEFAULT_PRESET

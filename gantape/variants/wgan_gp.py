@@ -49,8 +49,9 @@ class WGANGP(base.Variant):
   name = "wgan_gp"
   suggested_for_divergence = True
   # Gulrajani et al. 2017's Adam; the seed has no WGAN-GP, so no "seed" preset.
-  presets = {"gantape": settings.Preset(1e-4, 0.5, 0.9, updates_per_batch=1,
-                                        ema_decay=0.999)}
+  presets = dict.fromkeys(
+      ("gantape", "general"),
+      settings.Preset(1e-4, 0.5, 0.9, updates_per_batch=1, ema_decay=0.999))
   networks_offered = NETWORKS
   options = (N_CRITIC, GP_WEIGHT, LOSS, settings.SPECTRAL_NORM,
              settings.DIFFAUGMENT, settings.SYNC_BATCH_NORM, settings.NETWORKS)

@@ -231,7 +231,7 @@ def harness(tmp_path_factory):
     ("export_no_such_checkpoint", "ckpt-99.index); pass latest, best, or a "
      "prefix"),
     ("seed_preset_wgan_gp", "error: variant 'wgan_gp' has no preset 'seed'; "
-     "its presets are: gantape."),
+     "its presets are: gantape, general."),
     ("report_bad_runs", "is not LABEL=WORKDIR."),
     ("report_unevaluated", "evaluation.json does not exist: run `gantape "
      "evaluate --workdir="),

@@ -79,3 +79,43 @@ def test_a_run_knows_its_length_and_schedule():
 def test_resolve_needs_a_workdir():
   with pytest.raises(UsageError, match="workdir must be set"):
     run_lib.resolve(TrainConfig(workdir=""), make_fake_mnist(num_train=64))
+
+
+COLOUR_SHAPE = run_data.DataShape((32, 32, 3), 10)
+
+
+@pytest.mark.parametrize("dataset,shape,preset,r1", [
+    ("mnist", MNIST_SHAPE, "gantape", None),
+    ("fashion_mnist", MNIST_SHAPE, "general", 1.0),
+    ("colour_mnist", COLOUR_SHAPE, "general", 1.0),
+    ("folder", COLOUR_SHAPE, "general", 1.0)])
+def test_the_default_preset_is_gantape_on_mnist_and_general_elsewhere(
+    dataset, shape, preset, r1):
+  config = run_lib.Run.for_shape(
+      TrainConfig(workdir="", variant="cgan", dataset=dataset), shape).config
+  assert config.preset == preset
+  assert config.variant_options.get("r1_gamma") == r1
+  assert config.variant_options.get("r1_every") == (r1 and 16)
+
+
+def test_a_named_preset_or_the_recorded_one_wins_over_the_datas_default():
+  given = TrainConfig(workdir="", variant="cgan", dataset="colour_mnist",
+                      preset="gantape")
+  assert run_lib.settings(given, COLOUR_SHAPE)[0].preset == "gantape"
+  resumed = TrainConfig(workdir="", variant="cgan", dataset="colour_mnist")
+  # A run recorded before "general" existed resumes with its own preset.
+  assert run_lib.settings(resumed, COLOUR_SHAPE,
+                          recorded_run={"preset": "gantape"})[0].preset == (
+                              "gantape")
+
+
+def test_every_built_in_variant_has_the_general_preset():
+  for name in variants.names():
+    cls = variants.get_class(name)
+    assert variants.settings.default_preset(cls.presets, "folder") == (
+        "general")
+    assert variants.settings.default_preset(cls.presets, "mnist") == (
+        "gantape")
+  # A variant of one's own without it falls back to "gantape".
+  assert variants.settings.default_preset({"gantape": None}, "folder") == (
+      "gantape")

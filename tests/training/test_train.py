@@ -349,7 +349,7 @@ def test_unreadable_run_json_and_unwritable_workdir(tmp_path, fake_mnist):
     ("variant", "nope", "unknown variant 'nope'; choose one of: gan,"),
     ("updates_per_batch", 0, "updates_per_batch must be a positive integer"),
     ("preset", "nope", "variant 'gan' has no preset 'nope'; its presets are: "
-     "gantape, seed."),
+     "gantape, general, seed."),
 ])
 def test_bad_config_is_refused_before_touching_the_workdir(tmp_path, field,
                                                            value, message):
