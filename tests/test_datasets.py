@@ -216,7 +216,7 @@ def test_labels_out_of_range_and_wrong_shapes_are_one_line(tmp_path):
 
 def test_unknown_name_lists_the_datasets():
   with pytest.raises(DataError, match="unknown dataset 'svhn'; choose one of "
-                     "mnist, fashion_mnist, cifar10, folder"):
+                     "mnist, colour_mnist, fashion_mnist, cifar10, folder"):
     data_lib.load_dataset("svhn")
 
 
