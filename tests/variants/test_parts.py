@@ -149,6 +149,7 @@ def snapshot(variables):
 @pytest.mark.parametrize("updated", ["discriminator", "generator"])
 @pytest.mark.parametrize("name, options", [
     ("ssgan", {"r1_gamma": 1.0}), ("cgan", {"r1_gamma": 1.0, "r1_every": 2}),
+    ("cgan", {"conditioning": "projection", "r1_gamma": 1.0, "r1_every": 2}),
     ("gan", {"gp_weight": 10.0, "r1_gamma": 1.0})])
 def test_a_step_with_penalties_moves_only_its_own_network(name, options,
                                                           updated):
